@@ -1,0 +1,191 @@
+"""Run a `Model` on a Brian2 device: build once, run many times.
+
+- ``runtime``: Brian2's in-process code generation (NumPy target).  Nothing
+  is compiled; each run builds the network afresh with the run's values.
+- ``cpp_standalone``: a generated C++ program, compiled once.  Every later
+  run is ``device.run(run_args=...)`` with new weights, stimulus, targets,
+  learning gate, seeds and parameter values.
+
+The build folder of a standalone program is keyed by a hash of the model's
+structure (`network.structure_hash`), so a second command with a model of the
+same structure finds the compiled program and compiles nothing.
+"""
+
+import contextlib
+import fcntl
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+DEVICES = ("runtime", "cpp_standalone")
+
+
+def cache_dir():
+    base = os.environ.get("BRIANRULES_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "brianrules"
+    )
+    return os.path.join(base, "build")
+
+
+@dataclass
+class RunResult:
+    weights: list  # forward weight matrices after the run
+    counts: np.ndarray  # output spike counts, samples x n_out
+    hidden_rates: list  # mean rate per hidden layer (Hz)
+    wall_s: float
+
+
+def check_device(name):
+    if name not in DEVICES:
+        raise ValueError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
+
+
+def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True):
+    check_device(device)
+    if device == "runtime":
+        return RuntimeRunner(spec, n_samples)
+    return StandaloneRunner(spec, n_samples, threads=threads, build_dir=build_dir, log=log,
+                            progress=progress)
+
+
+class RuntimeRunner:
+    """Brian2 runtime mode; used for small checks and as a reference."""
+
+    device = "runtime"
+    compile_s = 0.0
+    cached = False
+
+    def __init__(self, spec, n_samples):
+        self.spec = spec
+        self.n_samples = n_samples
+
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, monitors=None):
+        from brian2 import TimedArray, prefs, set_device, start_scope
+
+        from .network import Model
+
+        set_device("runtime")
+        prefs.codegen.target = "numpy"
+        start_scope()
+        t0 = time.perf_counter()
+        model = Model(self.spec, self.n_samples, stim=stim, tgt=tgt, learn=learn)
+        for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed):
+            if not isinstance(target, TimedArray):  # those were set at construction
+                target[:] = value
+        extra = monitors(model) if monitors else []
+        model.network.add(*extra)
+        model.network.run(model.duration, namespace={})
+        result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
+                           time.perf_counter() - t0)
+        self.last_model = model
+        self.last_monitors = extra
+        return result
+
+    def close(self):
+        pass
+
+
+class StandaloneRunner:
+    """A C++ standalone program compiled once and run with ``run_args``."""
+
+    device = "cpp_standalone"
+
+    def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
+                 monitors=None):
+        from brian2 import device, prefs, set_device
+
+        from .network import Model, structure_hash
+
+        self.spec = spec
+        self.n_samples = n_samples
+        self._lock = None
+        if build_dir is None:
+            key = structure_hash(spec, n_samples) + f"-t{threads}"
+            build_dir = os.path.join(cache_dir(), key)
+            os.makedirs(build_dir, exist_ok=True)
+            lock = open(os.path.join(build_dir, ".lock"), "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock = lock
+            except OSError:  # another command uses this build: build privately
+                lock.close()
+                build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
+        self.build_dir = build_dir
+        self.cached = os.path.exists(os.path.join(build_dir, "main"))
+
+        device.reinit()
+        device.activate()
+        set_device("cpp_standalone", directory=build_dir, build_on_run=False)
+        # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)
+        prefs.devices.cpp_standalone.openmp_threads = int(threads) if threads > 1 else 0
+        self.model = Model(spec, n_samples)
+        self.extra = monitors(self.model) if monitors else []
+        self.model.network.add(*self.extra)
+        report = "text" if progress else None
+        self.model.network.run(self.model.duration, report=report, report_period=5 * _second(), namespace={})
+        t0 = time.perf_counter()
+        sys.stdout.flush()
+        with _quiet_fd(1, enabled=True):
+            device.build(directory=build_dir, compile=True, run=False, with_output=False)
+        self.compile_s = time.perf_counter() - t0
+        self._device = device
+        self._runs = 0
+
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed):
+        t0 = time.perf_counter()
+        run_args = {}
+        for target, value in self.model.values(weights, feedback, stim, tgt, learn, noise_seed):
+            run_args[target] = value
+        sys.stdout.flush()
+        self._device.run(run_args=run_args, with_output=True)
+        self._runs += 1
+        result = RunResult(self.model.read_weights(), self.model.output_counts(),
+                           self.model.hidden_rates(), time.perf_counter() - t0)
+        return result
+
+    def close(self):
+        from brian2 import device, set_device
+
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+        device.reinit()
+        device.activate()
+        set_device("runtime")
+
+
+def _second():
+    from brian2 import second
+
+    return second
+
+
+@contextlib.contextmanager
+def _quiet_fd(fd, enabled=True):
+    """Silence a file descriptor (the compiler's chatter) while building."""
+    if not enabled:
+        yield
+        return
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def working_devices():
+    """Which devices work on this machine, with the reason when one does not."""
+    import shutil
+
+    out = {"runtime": (True, "Brian2 runtime mode (NumPy target)")}
+    cxx = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+    out["cpp_standalone"] = (cxx is not None, f"C++ compiler: {cxx}" if cxx else "no C++ compiler found (install g++)")
+    return out

@@ -1,0 +1,331 @@
+"""Build Brian2 groups and synapses from an architecture, a neuron and a rule.
+
+`NetworkSpec` is the description; `Model` holds the Brian2 objects built
+from it for a fixed number of samples per run.  What varies between runs of
+one compiled program (weights, stimulus, targets, the learning gate, seeds and
+every numeric parameter) is gathered by `Model.values`, which gives either
+attribute assignments (runtime) or ``run_args`` (standalone).
+"""
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from brian2 import (
+    Hz,
+    Network,
+    NeuronGroup,
+    Quantity,
+    SpikeMonitor,
+    Synapses,
+    TimedArray,
+    mV,
+    ms,
+    second,
+)
+
+from . import feedback as fb
+from .neurons import LIF, make_group
+from .topology import connect_all
+from .randomness import make_function
+from .rules import ThreeFactorRule
+from .surrogates import Surrogate
+
+
+def _default(value):
+    return field(default_factory=lambda: value)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that defines a trainable network.
+
+    Sizes: ``n_in`` inputs, ``hidden`` layer sizes, ``n_out`` outputs.  Each
+    sample is shown for ``t_sample`` as Poisson spikes of rate
+    ``max_rate * intensity``; with ``reset_between_samples`` the neurons' state
+    returns to rest at the start of each sample.  Initial forward weights are
+    Gaussian with standard deviation ``w_init / sqrt(n_pre)`` and mean
+    ``w_init_mean / n_pre`` (in units of ``w_unit``); the random feedback
+    matrices are Gaussian with standard deviation ``1 / sqrt(n_out)``.
+    """
+
+    n_in: int
+    hidden: tuple
+    n_out: int
+    neuron: LIF = _default(LIF())
+    surrogate: Surrogate = _default(Surrogate())
+    rule: ThreeFactorRule = None
+    dt: Quantity = _default(0.5 * ms)
+    t_sample: Quantity = _default(50 * ms)
+    max_rate: Quantity = _default(200 * Hz)
+    tau_err: Quantity = _default(20 * ms)
+    f_high: Quantity = _default(100 * Hz)
+    f_low: Quantity = _default(0 * Hz)
+    w_unit: Quantity = _default(10 * mV)
+    w_init: float = 1.0
+    w_init_mean: float = 0.0
+    reset_between_samples: bool = True
+
+    def __post_init__(self):
+        for name in ("n_in", "n_out"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for k, v in enumerate(self.hidden):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"hidden layer {k + 1} size must be a positive integer, got {v!r}")
+        if self.rule is None:
+            raise ValueError("a network needs a learning rule")
+        for name in ("dt", "t_sample", "tau_err"):
+            q = Quantity(getattr(self, name))
+            if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
+                raise ValueError(f"{name} must be a positive time, got {getattr(self, name)!r}")
+        steps = float(self.t_sample / self.dt)
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"t_sample ({self.t_sample}) must be a whole number of time steps dt ({self.dt})")
+        for name in ("max_rate", "f_high"):
+            q = Quantity(getattr(self, name))
+            if not q.has_same_dimensions(Hz) or not (0 < float(q) < math.inf):
+                raise ValueError(f"{name} must be a positive rate, got {getattr(self, name)!r}")
+        if not (0 * Hz <= self.f_low < self.f_high):
+            raise ValueError(f"f_low ({self.f_low}) must lie in [0, f_high)")
+        for name in ("w_init",):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 < v < math.inf):
+                raise ValueError(f"{name} must be positive and finite, got {v!r}")
+        if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
+            raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
+
+    @property
+    def sizes(self):
+        return [self.n_in, *self.hidden, self.n_out]
+
+    @property
+    def steps_per_sample(self):
+        return int(round(float(self.t_sample / self.dt)))
+
+    @property
+    def accumulate(self):
+        return self.rule.apply_every != 1
+
+    @property
+    def apply_every(self):
+        return self.steps_per_sample if self.rule.apply_every is None else self.rule.apply_every
+
+    def structure(self):
+        """What changes the generated code (everything else is a run value)."""
+        return {
+            "sizes": self.sizes,
+            "surrogate": self.surrogate.name,
+            "rule": self.rule.name,
+            "post": self.rule.post,
+            "eligibility": self.rule.eligibility,
+            "feedback": self.rule.feedback,
+            "apply_every": self.apply_every,
+            "dt_us": round(float(self.dt / ms) * 1000, 6),
+            "t_sample_us": round(float(self.t_sample / ms) * 1000, 6),
+            "reset_between_samples": self.reset_between_samples,
+        }
+
+    def to_dict(self):
+        def plain(v):
+            if isinstance(v, Quantity):
+                return str(v)
+            return v
+
+        d = {}
+        for k, v in self.__dict__.items():
+            if k == "neuron":
+                d[k] = {kk: str(vv) for kk, vv in self.neuron.__dict__.items()}
+            elif k in ("surrogate",):
+                d[k] = asdict(v)
+            elif k == "rule":
+                d[k] = {kk: vv for kk, vv in asdict(v).items() if kk != "paper"}
+            elif k == "hidden":
+                d[k] = list(v)
+            else:
+                d[k] = plain(v)
+        return d
+
+
+def initial_weights(spec, rng):
+    """Forward weights (one matrix n_pre x n_post per projection) and feedback
+    matrices (n_out x n_hidden per hidden layer) drawn from ``rng``."""
+    sizes = spec.sizes
+    weights = [
+        rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
+        for n_pre, n_post in zip(sizes[:-1], sizes[1:])
+    ]
+    feedback = [
+        rng.normal(0.0, 1.0 / math.sqrt(spec.n_out), size=(spec.n_out, n_hid))
+        for n_hid in spec.hidden
+    ]
+    return weights, feedback
+
+
+class Model:
+    """The Brian2 objects of a `NetworkSpec` for runs of ``n_samples`` samples."""
+
+    def __init__(self, spec: NetworkSpec, n_samples: int, stim=None, tgt=None, learn=None):
+        from brian2 import defaultclock
+
+        self.spec = spec
+        self.n_samples = int(n_samples)
+        defaultclock.dt = spec.dt
+        T = spec.t_sample
+        rule = spec.rule
+        # TimedArrays start from the given arrays (runtime) or zeros that
+        # run_args replace (standalone)
+        n = self.n_samples
+        self.stim = TimedArray(np.zeros((n, spec.n_in)) if stim is None else np.asarray(stim, float), dt=T, name="stim")
+        self.tgt = TimedArray(np.zeros((n, spec.n_out)) if tgt is None else np.asarray(tgt, float), dt=T, name="tgt")
+        self.learn = TimedArray(np.zeros(n) if learn is None else np.asarray(learn, float), dt=T, name="learn")
+        # one namespace for every object: subexpressions that synapses read
+        # through _pre/_post (the output error reads ``tgt``) resolve there
+        ns = {"stim": self.stim, "tgt": self.tgt, "learn": self.learn,
+              "hash_uniform": make_function()}
+        self.namespace = ns
+
+        self.input = NeuronGroup(
+            spec.n_in,
+            """
+            rate = max_rate * stim(t, i) : Hz
+            dx/dt = -x / tau_trace : 1
+            max_rate : Hz (shared, constant)
+            tau_trace : second (shared, constant)
+            noise_seed : integer (shared, constant)
+            """,
+            threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt",
+            reset="x += 1",
+            method="exact",
+            namespace=ns,
+            name="input",
+        )
+        self.layers = []
+        for k, n in enumerate(spec.hidden):
+            self.layers.append(
+                make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
+                           extra_equations=fb.HIDDEN_SIGNAL_EQUATIONS, namespace=ns)
+            )
+        self.output = make_group(
+            spec.neuron, spec.surrogate, spec.n_out, "output",
+            extra_equations=fb.OUTPUT_ERROR_EQUATIONS,
+            extra_reset=fb.OUTPUT_ERROR_RESET,
+            namespace=ns,
+        )
+        self.layers.append(self.output)
+
+        if spec.reset_between_samples:
+            self.input.run_regularly("x = 0", dt=T, when="start", name="input_sample_reset")
+            for g in self.layers:
+                code = spec.neuron.sample_reset
+                if g is self.output:
+                    code += "; " + fb.OUTPUT_ERROR_SAMPLE_RESET
+                g.run_regularly(code, dt=T, when="start", name=f"{g.name}_sample_reset")
+
+        # forward, plastic projections
+        self.projections = []
+        pre_groups = [self.input, *self.layers[:-1]]
+        for k, (pre, post) in enumerate(zip(pre_groups, self.layers)):
+            S = Synapses(
+                pre, post,
+                model=rule.synapse_model(spec.accumulate),
+                on_pre=rule.on_pre,
+                method="euler",
+                namespace=ns,
+                order=-5,
+                name=f"w_{k + 1}",
+            )
+            connect_all(S)
+            S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
+            if spec.accumulate:
+                S.run_regularly(rule.apply_code, dt=spec.apply_every * spec.dt, when="end",
+                                name=f"w_{k + 1}_apply")
+            self.projections.append(S)
+
+        # feedback pathway
+        self.feedback = []
+        if rule.feedback == "direct":
+            for k, hid in enumerate(self.layers[:-1]):
+                self.feedback.append(fb.direct_feedback(self.output, hid, name=f"B_{k + 1}", namespace=ns))
+
+        self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
+        self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
+        self.network = Network(
+            self.input, *self.layers, *self.projections, *self.feedback,
+            self.output_spikes, *self.hidden_counts,
+        )
+
+    @property
+    def duration(self):
+        return self.n_samples * self.spec.t_sample
+
+    # -- values that change between runs of one program ----------------
+    def values(self, weights, feedback, stim, tgt, learn, noise_seed):
+        """A list of (target, value) pairs: target is a VariableView or TimedArray."""
+        spec = self.spec
+        stim = np.asarray(stim, dtype=float)
+        tgt = np.asarray(tgt, dtype=float)
+        learn = np.asarray(learn, dtype=float)
+        if stim.shape != (self.n_samples, spec.n_in):
+            raise ValueError(f"stimulus has shape {stim.shape}, expected {(self.n_samples, spec.n_in)}")
+        if tgt.shape != (self.n_samples, spec.n_out):
+            raise ValueError(f"targets have shape {tgt.shape}, expected {(self.n_samples, spec.n_out)}")
+        if learn.shape != (self.n_samples,):
+            raise ValueError(f"learning gate has shape {learn.shape}, expected {(self.n_samples,)}")
+        pairs = [
+            (self.stim, stim),
+            (self.tgt, tgt),
+            (self.learn, learn),
+            (self.input.noise_seed, int(noise_seed)),
+            (self.input.max_rate, spec.max_rate),
+            (self.input.tau_trace, spec.neuron.tau_trace),
+            (self.output.tau_err, spec.tau_err),
+            (self.output.f_high, spec.f_high),
+            (self.output.f_low, spec.f_low),
+        ]
+        for g in self.layers:
+            for key, value in spec.neuron.values(spec.surrogate).items():
+                pairs.append((getattr(g, key), value))
+        rule = spec.rule
+        for k, (S, W) in enumerate(zip(self.projections, weights)):
+            if W.shape != (S.source.N, S.target.N):
+                raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
+            pairs.append((S.w, self._flat(S, W)))
+            eta = rule.lr if S.target is self.output else rule.lr_hidden
+            pairs.append((S.eta, eta * Hz))
+            pairs.append((S.w_unit, spec.w_unit))
+        for S, B in zip(self.feedback, feedback):
+            pairs.append((S.B, self._flat(S, B)))
+        return pairs
+
+    @staticmethod
+    def _flat(S, M):
+        """Matrix (n_pre x n_post) -> synapse order of `connect_all`."""
+        return np.ascontiguousarray(M, dtype=float).reshape(-1)
+
+    def read_weights(self):
+        """The current forward weights as matrices n_pre x n_post."""
+        return [np.asarray(S.w[:], dtype=float).reshape(S.source.N, S.target.N).copy()
+                for S in self.projections]
+
+    def output_counts(self):
+        """Spike counts per sample and output neuron (n_samples x n_out)."""
+        i = np.asarray(self.output_spikes.i[:], dtype=int)
+        t = np.asarray(self.output_spikes.t[:] / self.spec.dt).round().astype(np.int64)
+        sample = t // self.spec.steps_per_sample
+        counts = np.zeros((self.n_samples, self.spec.n_out), dtype=np.int64)
+        ok = sample < self.n_samples
+        np.add.at(counts, (sample[ok], i[ok]), 1)
+        return counts
+
+    def hidden_rates(self):
+        """Mean firing rate of each hidden layer over the last run, in Hz."""
+        return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]
+
+
+def structure_hash(spec, n_samples):
+    key = json.dumps({"structure": spec.structure(), "n_samples": int(n_samples)}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

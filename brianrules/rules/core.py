@@ -1,0 +1,144 @@
+"""The three-factor core shared by every rule.
+
+For a plastic projection from presynaptic neuron i to postsynaptic neuron j
+
+    dw_ij/dt = -eta * L_j(t) * phi_j(t) * eps_ij(t)
+
+- ``L_j``, the learning signal: the error as neuron j sees it (a variable
+  ``L`` of the postsynaptic group, written by the feedback pathway);
+- ``phi_j``, the postsynaptic factor: an expression of the postsynaptic
+  neuron's state (surrogate derivative, 1, activity trace, ...);
+- ``eps_ij``, the presynaptic / eligibility factor (presynaptic trace ``x``).
+
+A rule is a frozen description: it names its factors as Brian2 expressions
+and knows nothing of groups, devices or data.  `synapse_model` turns it into
+the text of a `Synapses` model; the network builder wires it.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+#: postsynaptic factors by name: Brian2 expressions of the postsynaptic group
+POST_FACTORS = {
+    "surrogate": "psi_post",  # surrogate derivative of the membrane potential
+    "none": "1",  # no postsynaptic gating ("SRBP without the derivative")
+    "activity": "x_post",  # postsynaptic spike trace (Hebbian variant)
+}
+
+#: presynaptic / eligibility factors by name
+ELIGIBILITIES = {
+    "trace": "x_pre",  # presynaptic spike trace
+}
+
+#: how the learning signal of hidden layers is delivered
+FEEDBACK_KINDS = ("direct",)
+
+
+def _positive(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ThreeFactorRule:
+    """A learning rule as a product of three factors.
+
+    ``lr`` is eta of the output projection and ``lr_hidden`` that of every
+    hidden projection, both in 1/s (the update of ``w`` per second of
+    simulated time at unit factors).  ``apply_every`` is the number of time
+    steps over which updates accumulate before they are added to ``w``;
+    ``None`` applies them at the end of each sample presentation, 1 applies
+    them every step.
+    """
+
+    name: str
+    post: str = "surrogate"
+    eligibility: str = "trace"
+    feedback: str = "direct"
+    lr: float = 1.0
+    lr_hidden: float = 0.05
+    apply_every: int | None = None
+    paper: str = ""
+    parameters: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.post not in POST_FACTORS:
+            raise ValueError(
+                f"unknown postsynaptic factor '{self.post}' (choose from {', '.join(POST_FACTORS)})"
+            )
+        if self.eligibility not in ELIGIBILITIES:
+            raise ValueError(
+                f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
+            )
+        if self.feedback not in FEEDBACK_KINDS:
+            raise ValueError(
+                f"unknown feedback '{self.feedback}' (choose from {', '.join(FEEDBACK_KINDS)})"
+            )
+        _positive("learning rate (lr)", self.lr)
+        _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
+        if self.apply_every is not None:
+            if not isinstance(self.apply_every, int) or isinstance(self.apply_every, bool) or self.apply_every < 1:
+                raise ValueError(f"apply_every must be a positive number of steps, got {self.apply_every!r}")
+
+    # -- factors as Brian2 expressions ---------------------------------
+    learning_signal = "L_post"
+
+    @property
+    def post_factor(self):
+        return POST_FACTORS[self.post]
+
+    @property
+    def eligibility_factor(self):
+        return ELIGIBILITIES[self.eligibility]
+
+    def update_expression(self):
+        """The right-hand side of dw/dt (without the learning gate)."""
+        return f"-eta * ({self.learning_signal}) * ({self.post_factor}) * ({self.eligibility_factor})"
+
+    def synapse_model(self, accumulate):
+        """The `Synapses` model text of a plastic projection.
+
+        With ``accumulate`` the update integrates into ``w_acc``, which the
+        builder adds to ``w`` at a fixed interval; otherwise it integrates
+        into ``w`` directly.  ``plastic`` gates learning (0 during evaluation).
+        """
+        target = "w_acc" if accumulate else "w"
+        lines = [
+            f"d{target}/dt = plastic * ({self.update_expression()}) : 1 (clock-driven)",
+            "eta : Hz (shared, constant)",
+            "w_unit : volt (shared, constant)",
+            "plastic : 1 (shared)",
+        ]
+        lines.insert(0, "w : 1")
+        return "\n".join(lines)
+
+    on_pre = "I_syn_post += w * w_unit"
+    apply_code = "w += w_acc\nw_acc = 0"
+
+    def describe(self):
+        """Equations of the rule as text, for `brianrules rules --show`."""
+        import sympy
+
+        eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
+        law = sympy.Eq(sympy.Derivative(w, t), -eta * L * phi * eps)
+        lines = [
+            f"rule: {self.name}",
+            "",
+            sympy.pretty(law, use_unicode=False),
+            "",
+            f"  L_j   (learning signal)     = {self.learning_signal}   [{self.feedback} feedback]",
+            f"  phi_j (postsynaptic factor) = {self.post_factor}   [--post {self.post}]",
+            f"  eps_ij (eligibility)        = {self.eligibility_factor}   [{self.eligibility}]",
+            f"  eta = {self.lr} /s (output), {self.lr_hidden} /s (hidden)",
+            "  updates applied "
+            + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
+            "",
+            "Brian2 synapse model:",
+            self.synapse_model(accumulate=self.apply_every != 1),
+            f"on_pre: {self.on_pre}",
+        ]
+        if self.paper:
+            lines += ["", f"reference: {self.paper}"]
+        return "\n".join(lines)

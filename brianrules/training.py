@@ -1,0 +1,332 @@
+"""Training: epochs, evaluation, checkpoints and metrics.
+
+One epoch is one run of the compiled program: the training samples in a
+fresh random order with learning on, then every test sample with learning
+off (the learning gate is a TimedArray).  Training accuracy is measured
+online, while the network learns; test accuracy with frozen weights on
+held-out data.  After each epoch the weights are checked for divergence and
+written, with the metrics so far, atomically.
+"""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from . import data as datamod
+from . import rules as rulemod
+from . import surrogates as sgmod
+from .devices import DEVICES, check_device, make_runner
+from .randomness import mix_seed
+
+METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
+                  "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (divergence); what was saved before stays."""
+
+
+@dataclass
+class TrainConfig:
+    """All settings of one training, as plain JSON-friendly values.
+
+    Times are in ms, rates in Hz, learning rates in 1/s.
+    """
+
+    rule: str = "dfa"
+    post: str = "surrogate"
+    dataset: str = "digits"
+    epochs: int = 10
+    hidden: list = field(default_factory=lambda: [100])
+    device: str = "cpp_standalone"
+    threads: int = 1
+    seed: int = 0
+    lr: float = 1.0
+    lr_hidden: float = 0.05
+    apply_every: int | None = None
+    surrogate: str = "fast_sigmoid"
+    sg_width: float = 1.0
+    sg_height: float = 1.0
+    dt_ms: float = 0.5
+    t_sample_ms: float = 50.0
+    max_rate_hz: float = 200.0
+    tau_m_ms: float = 10.0
+    tau_syn_ms: float = 5.0
+    tau_trace_ms: float = 10.0
+    tau_err_ms: float = 20.0
+    f_high_hz: float = 100.0
+    f_low_hz: float = 0.0
+    w_init: float = 1.0
+    w_init_mean: float = 4.0
+    w_bound: float = 100.0
+
+    def validate(self):
+        """Check every value; raise ValueError naming the first bad one."""
+        check_device(self.device)
+        if self.dataset not in datamod.names():
+            raise ValueError(f"unknown dataset '{self.dataset}' (choose from {', '.join(datamod.names())})")
+        if rulemod.ALIASES.get(self.rule, self.rule) not in rulemod.RULES:
+            raise ValueError(f"unknown rule '{self.rule}' (choose from {', '.join(rulemod.names())})")
+        if self.surrogate not in sgmod.NAMES:
+            raise ValueError(f"unknown surrogate '{self.surrogate}' (choose from {', '.join(sgmod.NAMES)})")
+        if self.post not in rulemod.POST_FACTORS:
+            raise ValueError(f"unknown postsynaptic factor '{self.post}' (choose from {', '.join(rulemod.POST_FACTORS)})")
+        for name in ("epochs", "threads"):
+            v = getattr(self, name)
+            if not _is_int(v) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.hidden, (list, tuple)):
+            raise ValueError(f"hidden must be a list of layer sizes, got {self.hidden!r}")
+        for k, n in enumerate(self.hidden):
+            if not _is_int(n) or n < 1:
+                raise ValueError(f"hidden layer {k + 1} size must be a positive integer, got {n!r}")
+        for name in ("lr", "lr_hidden", "sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
+                     "tau_m_ms", "tau_syn_ms", "tau_trace_ms", "tau_err_ms", "f_high_hz", "w_init", "w_bound"):
+            _positive(name, getattr(self, name))
+        if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
+            raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
+        if not _finite(self.w_init_mean):
+            raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
+        if self.apply_every is not None and (not _is_int(self.apply_every) or self.apply_every < 1):
+            raise ValueError(f"apply_every must be a positive number of time steps, got {self.apply_every!r}")
+        steps = self.t_sample_ms / self.dt_ms
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"t_sample_ms ({self.t_sample_ms}) must be a whole number of time steps dt_ms ({self.dt_ms})")
+        return self
+
+    def network_spec(self, n_in, n_out):
+        from brian2 import Hz, mV, ms
+
+        from .network import NetworkSpec
+        from .neurons import LIF
+
+        neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
+                     tau_trace=self.tau_trace_ms * ms)
+        rule = rulemod.get(self.rule, post=self.post, lr=self.lr, lr_hidden=self.lr_hidden,
+                           apply_every=self.apply_every)
+        return NetworkSpec(
+            n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
+            neuron=neuron, surrogate=sgmod.get(self.surrogate, self.sg_width, self.sg_height),
+            rule=rule, dt=self.dt_ms * ms, t_sample=self.t_sample_ms * ms,
+            max_rate=self.max_rate_hz * Hz, tau_err=self.tau_err_ms * ms,
+            f_high=self.f_high_hz * Hz, f_low=self.f_low_hz * Hz,
+            w_unit=(neuron.v_th - neuron.v_reset), w_init=self.w_init, w_init_mean=self.w_init_mean,
+        )
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown setting '{unknown[0]}' in config")
+        return cls(**d)
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _finite(v):
+    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive(name, v):
+    if not _finite(v) or v <= 0:
+        raise ValueError(f"{name} must be positive and finite, got {v!r}")
+
+
+# -- files ---------------------------------------------------------------
+def atomic_write(path, write):
+    """Write through ``write(tmp_path)`` then rename: never a half-written file."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    def w(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    atomic_write(path, w)
+
+
+def write_metrics(path, rows):
+    def w(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: row[k] for k in METRIC_COLUMNS})
+
+    atomic_write(path, w)
+
+
+def read_metrics(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        out.append({k: (int(r[k]) if k == "epoch" else float(r[k])) for k in METRIC_COLUMNS})
+    return out
+
+
+def write_weights(path, weights, feedback, epoch):
+    def w(tmp):
+        arrays = {f"w_{k + 1}": W for k, W in enumerate(weights)}
+        arrays.update({f"B_{k + 1}": B for k, B in enumerate(feedback)})
+        with open(tmp, "wb") as f:
+            np.savez(f, epoch=epoch, **arrays)
+
+    atomic_write(path, w)
+
+
+def read_weights(path):
+    with np.load(path) as z:
+        weights = [z[f"w_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("w_")))]
+        feedback = [z[f"B_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("B_")))]
+        return weights, feedback, int(z["epoch"])
+
+
+def prepare_out_dir(out, force=False, resume=False):
+    """Check the output folder before anything is built."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if os.path.isdir(out) and os.listdir(out) and not (force or resume):
+        raise ValueError(f"--out {out} already holds results; use --resume to continue or --force to overwrite")
+    if resume and not os.path.exists(os.path.join(out, "weights.npz")):
+        raise ValueError(f"--resume: {out} holds no checkpoint (weights.npz)")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise ValueError(f"--out {out}: folder {parent} does not exist")
+
+
+def versions():
+    import brian2
+    import sympy
+
+    out = {"python": sys.version.split()[0], "brian2": brian2.__version__,
+           "numpy": np.__version__, "sympy": sympy.__version__}
+    from . import __version__
+
+    out["brianrules"] = __version__
+    return out
+
+
+def git_commit():
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        r = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+# -- the loop ------------------------------------------------------------
+def accuracy(counts, labels):
+    """Fraction of samples whose most active output neuron is the label.
+    A sample with no output spike counts as wrong."""
+    pred = np.argmax(counts, axis=1)
+    pred[counts.max(axis=1) == 0] = -1
+    return float(np.mean(pred == labels))
+
+
+def epoch_order(seed, epoch, n):
+    return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
+
+
+def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None):
+    """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows."""
+    cfg.validate()
+    prepare_out_dir(out, force=force, resume=resume)
+    dataset = datamod.load(cfg.dataset)
+    n_out = dataset.n_classes
+    spec = cfg.network_spec(dataset.n_inputs, n_out)
+
+    os.makedirs(out, exist_ok=True)
+    rows, start = [], 0
+    if resume:
+        old = json.load(open(os.path.join(out, "config.json")))["train"]
+        if old != asdict(cfg) | {"epochs": old["epochs"]}:
+            raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
+        weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
+        rows = [r for r in read_metrics(os.path.join(out, "metrics.csv")) if r["epoch"] <= start]
+        log(f"resuming {out} after epoch {start}")
+    else:
+        rng = np.random.default_rng(mix_seed(cfg.seed, 0, 0))
+        from .network import initial_weights
+
+        weights, feedback = initial_weights(spec, rng)
+
+    n_train, n_test = len(dataset.y_train), len(dataset.y_test)
+    n_samples = n_train + n_test
+    meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
+            "git_commit": git_commit(), "n_train": n_train, "n_test": n_test}
+    write_json(os.path.join(out, "config.json"), meta)
+
+    log(f"{cfg.rule} ({spec.rule.post}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} LIF network, "
+        f"{n_train} train / {n_test} test samples, device {cfg.device}")
+    t0 = time.perf_counter()
+    runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
+                         progress=progress, build_dir=build_dir)
+    try:
+        if cfg.device != "runtime":
+            how = "reused the cached program" if runner.cached else "compiled"
+            log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
+        log(f"{'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'run_s':>6} {'samples/s':>9} {'hidden_Hz':>9}")
+        for epoch in range(start + 1, cfg.epochs + 1):
+            te = time.perf_counter()
+            order = epoch_order(cfg.seed, epoch, n_train)
+            stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
+            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2))
+            _check_weights(result.weights, epoch, cfg.w_bound)
+            weights = result.weights
+            counts = result.counts
+            row = {
+                "epoch": epoch,
+                "train_acc": accuracy(counts[:n_train], labels[:n_train]),
+                "test_acc": accuracy(counts[n_train:], labels[n_train:]),
+                "run_s": result.wall_s,
+                "samples_per_s": n_samples / result.wall_s,
+                "hidden_rate_hz": float(np.mean(result.hidden_rates)) if result.hidden_rates else 0.0,
+                "output_rate_hz": float(counts.sum() / (n_samples * n_out * float(spec.t_sample))),
+                "max_abs_w": float(max(np.abs(W).max() for W in weights)),
+            }
+            row["wall_s"] = time.perf_counter() - te
+            rows.append(row)
+            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
+            write_metrics(os.path.join(out, "metrics.csv"), rows)
+            log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
+                f"{row['samples_per_s']:>9.0f} {row['hidden_rate_hz']:>9.1f}")
+    finally:
+        runner.close()
+    meta["total_s"] = time.perf_counter() - t0
+    meta["compile_s"] = runner.compile_s
+    write_json(os.path.join(out, "config.json"), meta)
+    from .plots import learning_curve
+
+    learning_curve(rows, os.path.join(out, "learning_curve.png"),
+                   title=f"{cfg.rule} ({cfg.post}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
+    log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
+    return rows
+
+
+def _check_weights(weights, epoch, bound):
+    for k, W in enumerate(weights):
+        if not np.all(np.isfinite(W)):
+            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} became NaN or infinite; "
+                                f"kept the checkpoint of epoch {epoch - 1}")
+        big = float(np.abs(W).max())
+        if big > bound:
+            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} diverged (max |w| = {big:.3g} "
+                                f"> bound {bound}); kept the checkpoint of epoch {epoch - 1}")
