@@ -63,7 +63,7 @@ class RuntimeRunner:
         self.spec = spec
         self.n_samples = n_samples
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, monitors=None):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, monitors=None):
         from brian2 import TimedArray, prefs, set_device, start_scope
 
         from .network import Model
@@ -73,7 +73,7 @@ class RuntimeRunner:
         start_scope()
         t0 = time.perf_counter()
         model = Model(self.spec, self.n_samples, stim=stim, tgt=tgt, learn=learn)
-        for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed):
+        for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale):
             if not isinstance(target, TimedArray):  # those were set at construction
                 target[:] = value
         extra = monitors(model) if monitors else []
@@ -96,7 +96,8 @@ class StandaloneRunner:
 
     def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
                  monitors=None):
-        from brian2 import device, prefs, set_device
+        from brian2 import device
+        from brian2.devices.device import get_device
 
         from .network import Model, structure_hash
 
@@ -117,11 +118,7 @@ class StandaloneRunner:
         self.build_dir = build_dir
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
 
-        device.reinit()
-        device.activate()
-        set_device("cpp_standalone", directory=build_dir, build_on_run=False)
-        # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)
-        prefs.devices.cpp_standalone.openmp_threads = int(threads) if threads > 1 else 0
+        activate_standalone(build_dir, threads)
         self.model = Model(spec, n_samples)
         self.extra = monitors(self.model) if monitors else []
         self.model.network.add(*self.extra)
@@ -132,31 +129,63 @@ class StandaloneRunner:
         with _quiet_fd(1, enabled=True):
             device.build(directory=build_dir, compile=True, run=False, with_output=False)
         self.compile_s = time.perf_counter() - t0
-        self._device = device
-        self._runs = 0
+        self._device = get_device()
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
+        from brian2.devices.device import get_device, reset_device, set_device
+
         t0 = time.perf_counter()
-        run_args = {}
-        for target, value in self.model.values(weights, feedback, stim, tgt, learn, noise_seed):
-            run_args[target] = value
-        sys.stdout.flush()
-        self._device.run(run_args=run_args, with_output=True)
-        self._runs += 1
-        result = RunResult(self.model.read_weights(), self.model.output_counts(),
-                           self.model.hidden_rates(), time.perf_counter() - t0)
-        return result
+        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
+        # results are read through the current device: make it this program's
+        switched = get_device() is not self._device
+        if switched:
+            set_device(self._device, build_on_run=False)
+        try:
+            sys.stdout.flush()
+            self._device.run(run_args=run_args, with_output=True)
+            return RunResult(self.model.read_weights(), self.model.output_counts(),
+                             self.model.hidden_rates(), time.perf_counter() - t0)
+        finally:
+            if switched:
+                reset_device()
 
     def close(self):
-        from brian2 import device, set_device
-
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
             self._lock = None
-        device.reinit()
-        device.activate()
-        set_device("runtime")
+        restore_runtime()
+
+
+def activate_standalone(directory, threads=1, build_on_run=False):
+    """Make a fresh cpp_standalone device current (Brian2 allows one build per
+    device instance; `reinit` starts a new one)."""
+    from brian2 import device, prefs, set_device
+
+    device.reinit()
+    device.activate()
+    set_device("cpp_standalone", directory=directory, build_on_run=build_on_run)
+    # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)
+    prefs.devices.cpp_standalone.openmp_threads = int(threads) if threads > 1 else 0
+
+
+def restore_runtime():
+    from brian2 import device, set_device
+
+    device.reinit()
+    device.activate()
+    set_device("runtime")
+
+
+@contextlib.contextmanager
+def cpp_standalone(directory, threads=1):
+    """Run the enclosed Brian2 code as a C++ standalone program built on
+    ``run()`` in ``directory``; back on the runtime device afterwards."""
+    activate_standalone(directory, threads, build_on_run=True)
+    try:
+        yield
+    finally:
+        restore_runtime()
 
 
 def _second():

@@ -1,11 +1,17 @@
 """Output errors and the synapses that carry them back.
 
 The output error is a rate error: each output neuron filters its own spikes
-into a rate estimate ``r`` (time constant ``tau_err``) and compares it with a
-target rate, ``f_high`` for the labelled class and ``f_low`` for the others:
+into a rate estimate ``r`` (time constant ``tau_err``) and compares it with
+its target rate, ``f_high`` for the labelled class and ``f_low`` for the
+others, passed through the same filter (``r_target``):
 
-    tau_err dr/dt = -r,   r += 1/tau_err at each spike
-    err_k = (r_k - target_rate_k) / (f_high - f_low)
+    tau_err dr/dt = -r,                          r += 1/tau_err at each spike
+    tau_err dr_target/dt = target_rate - r_target
+    err_k = (r_k - r_target_k) / (f_high - f_low)
+
+Both start from zero at each sample, so the filter's rise time, which a
+fixed target would read as a large error at the start of every sample,
+cancels out.
 
 ``err`` is the output layer's learning signal ``L``.  Hidden layers receive
 theirs through feedback synapses: fixed weights ``B`` and a ``(summed)``
@@ -20,14 +26,15 @@ OUTPUT_ERROR_EQUATIONS = """
 target = tgt(t, i) : 1
 target_rate = f_low + (f_high - f_low) * target : Hz
 dr/dt = -r / tau_err : Hz
-err = (r - target_rate) / (f_high - f_low) : 1
+dr_target/dt = (target_rate - r_target) / tau_err : Hz
+err = (r - r_target) / (f_high - f_low) : 1
 L = err : 1
 tau_err : second (shared, constant)
 f_high : Hz (shared, constant)
 f_low : Hz (shared, constant)
 """
 OUTPUT_ERROR_RESET = "r += 1 / tau_err"
-OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz"
+OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz; r_target = 0*Hz"
 
 #: extra equations of a hidden group: the learning signal written by feedback
 HIDDEN_SIGNAL_EQUATIONS = """

@@ -121,6 +121,7 @@ class NetworkSpec:
             "surrogate": self.surrogate.name,
             "rule": self.rule.name,
             "post": self.rule.post,
+            "post_output": self.rule.post_output,
             "eligibility": self.rule.eligibility,
             "feedback": self.rule.feedback,
             "apply_every": self.apply_every,
@@ -231,7 +232,7 @@ class Model:
         for k, (pre, post) in enumerate(zip(pre_groups, self.layers)):
             S = Synapses(
                 pre, post,
-                model=rule.synapse_model(spec.accumulate),
+                model=rule.synapse_model(spec.accumulate, output=post is self.output),
                 on_pre=rule.on_pre,
                 method="euler",
                 namespace=ns,
@@ -241,8 +242,10 @@ class Model:
             connect_all(S)
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
             if spec.accumulate:
-                S.run_regularly(rule.apply_code, dt=spec.apply_every * spec.dt, when="end",
-                                name=f"w_{k + 1}_apply")
+                # at the start of the step at t = n * apply_every * dt, so that the
+                # accumulated change covers exactly the steps before it
+                S.run_regularly(rule.apply_code, dt=spec.apply_every * spec.dt, when="start",
+                                order=-10, name=f"w_{k + 1}_apply")
             self.projections.append(S)
 
         # feedback pathway
@@ -263,7 +266,7 @@ class Model:
         return self.n_samples * self.spec.t_sample
 
     # -- values that change between runs of one program ----------------
-    def values(self, weights, feedback, stim, tgt, learn, noise_seed):
+    def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         """A list of (target, value) pairs: target is a VariableView or TimedArray."""
         spec = self.spec
         stim = np.asarray(stim, dtype=float)
@@ -294,7 +297,7 @@ class Model:
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
             pairs.append((S.w, self._flat(S, W)))
-            eta = rule.lr if S.target is self.output else rule.lr_hidden
+            eta = lr_scale * (rule.lr if S.target is self.output else rule.lr_hidden)
             pairs.append((S.eta, eta * Hz))
             pairs.append((S.w_unit, spec.w_unit))
         for S, B in zip(self.feedback, feedback):

@@ -42,6 +42,7 @@ class TrainConfig:
 
     rule: str = "dfa"
     post: str = "surrogate"
+    post_output: str = "surrogate"
     dataset: str = "digits"
     epochs: int = 10
     hidden: list = field(default_factory=lambda: [100])
@@ -50,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     lr: float = 1.0
     lr_hidden: float = 0.05
+    lr_decay: float = 1.0
     apply_every: int | None = None
     surrogate: str = "fast_sigmoid"
     sg_width: float = 1.0
@@ -76,8 +78,9 @@ class TrainConfig:
             raise ValueError(f"unknown rule '{self.rule}' (choose from {', '.join(rulemod.names())})")
         if self.surrogate not in sgmod.NAMES:
             raise ValueError(f"unknown surrogate '{self.surrogate}' (choose from {', '.join(sgmod.NAMES)})")
-        if self.post not in rulemod.POST_FACTORS:
-            raise ValueError(f"unknown postsynaptic factor '{self.post}' (choose from {', '.join(rulemod.POST_FACTORS)})")
+        for value in (self.post, self.post_output):
+            if value not in rulemod.POST_FACTORS:
+                raise ValueError(f"unknown postsynaptic factor '{value}' (choose from {', '.join(rulemod.POST_FACTORS)})")
         for name in ("epochs", "threads"):
             v = getattr(self, name)
             if not _is_int(v) or v < 1:
@@ -96,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
         if not _finite(self.w_init_mean):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
+        if not _finite(self.lr_decay) or not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
         if self.apply_every is not None and (not _is_int(self.apply_every) or self.apply_every < 1):
             raise ValueError(f"apply_every must be a positive number of time steps, got {self.apply_every!r}")
         steps = self.t_sample_ms / self.dt_ms
@@ -111,7 +116,7 @@ class TrainConfig:
 
         neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
                      tau_trace=self.tau_trace_ms * ms)
-        rule = rulemod.get(self.rule, post=self.post, lr=self.lr, lr_hidden=self.lr_hidden,
+        rule = rulemod.get(self.rule, post=self.post, post_output=self.post_output, lr=self.lr, lr_hidden=self.lr_hidden,
                            apply_every=self.apply_every)
         return NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
@@ -288,7 +293,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             te = time.perf_counter()
             order = epoch_order(cfg.seed, epoch, n_train)
             stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
-            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2))
+            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
+                                lr_scale=cfg.lr_decay ** (epoch - 1))
             _check_weights(result.weights, epoch, cfg.w_bound)
             weights = result.weights
             counts = result.counts

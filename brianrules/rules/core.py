@@ -51,10 +51,17 @@ class ThreeFactorRule:
     steps over which updates accumulate before they are added to ``w``;
     ``None`` applies them at the end of each sample presentation, 1 applies
     them every step.
+
+    ``post`` is the postsynaptic factor of projections onto hidden layers,
+    ``post_output`` that of the projection onto the output layer.  They are
+    separate because the variants under study differ in the hidden layers;
+    at the output, the activity factor would never let a silent output
+    neuron learn to fire.
     """
 
     name: str
     post: str = "surrogate"
+    post_output: str = "surrogate"
     eligibility: str = "trace"
     feedback: str = "direct"
     lr: float = 1.0
@@ -64,10 +71,11 @@ class ThreeFactorRule:
     parameters: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.post not in POST_FACTORS:
-            raise ValueError(
-                f"unknown postsynaptic factor '{self.post}' (choose from {', '.join(POST_FACTORS)})"
-            )
+        for value in (self.post, self.post_output):
+            if value not in POST_FACTORS:
+                raise ValueError(
+                    f"unknown postsynaptic factor '{value}' (choose from {', '.join(POST_FACTORS)})"
+                )
         if self.eligibility not in ELIGIBILITIES:
             raise ValueError(
                 f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
@@ -85,19 +93,18 @@ class ThreeFactorRule:
     # -- factors as Brian2 expressions ---------------------------------
     learning_signal = "L_post"
 
-    @property
-    def post_factor(self):
-        return POST_FACTORS[self.post]
+    def post_factor(self, output=False):
+        return POST_FACTORS[self.post_output if output else self.post]
 
     @property
     def eligibility_factor(self):
         return ELIGIBILITIES[self.eligibility]
 
-    def update_expression(self):
+    def update_expression(self, output=False):
         """The right-hand side of dw/dt (without the learning gate)."""
-        return f"-eta * ({self.learning_signal}) * ({self.post_factor}) * ({self.eligibility_factor})"
+        return f"-eta * ({self.learning_signal}) * ({self.post_factor(output)}) * ({self.eligibility_factor})"
 
-    def synapse_model(self, accumulate):
+    def synapse_model(self, accumulate, output=False):
         """The `Synapses` model text of a plastic projection.
 
         With ``accumulate`` the update integrates into ``w_acc``, which the
@@ -106,12 +113,13 @@ class ThreeFactorRule:
         """
         target = "w_acc" if accumulate else "w"
         lines = [
-            f"d{target}/dt = plastic * ({self.update_expression()}) : 1 (clock-driven)",
+            f"d{target}/dt = plastic * ({self.update_expression(output)}) : 1 (clock-driven)",
             "eta : Hz (shared, constant)",
             "w_unit : volt (shared, constant)",
             "plastic : 1 (shared)",
         ]
-        lines.insert(0, "w : 1")
+        if accumulate:
+            lines.insert(0, "w : 1")
         return "\n".join(lines)
 
     on_pre = "I_syn_post += w * w_unit"
@@ -129,13 +137,14 @@ class ThreeFactorRule:
             sympy.pretty(law, use_unicode=False),
             "",
             f"  L_j   (learning signal)     = {self.learning_signal}   [{self.feedback} feedback]",
-            f"  phi_j (postsynaptic factor) = {self.post_factor}   [--post {self.post}]",
+            f"  phi_j (postsynaptic factor) = {self.post_factor()} in hidden layers   [--post {self.post}]",
+            f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
             f"  eps_ij (eligibility)        = {self.eligibility_factor}   [{self.eligibility}]",
             f"  eta = {self.lr} /s (output), {self.lr_hidden} /s (hidden)",
             "  updates applied "
             + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
             "",
-            "Brian2 synapse model:",
+            "Brian2 synapse model (hidden layers):",
             self.synapse_model(accumulate=self.apply_every != 1),
             f"on_pre: {self.on_pre}",
         ]

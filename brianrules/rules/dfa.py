@@ -12,15 +12,18 @@ with the postsynaptic factor phi_j one of
 - ``none``: 1, "SRBP without the derivative", which with encoders as B is PES;
 - ``activity``: the postsynaptic spike trace x_j (the Hebbian variant,
   presynaptic x postsynaptic activity x error).
+The output layer's factor is chosen separately (``post_output``, default
+the surrogate derivative).
 """
 
 from .core import ThreeFactorRule
 
 
-def dfa(post="surrogate", lr=1.0, lr_hidden=0.05, apply_every=None):
+def dfa(post="surrogate", post_output="surrogate", lr=1.0, lr_hidden=0.05, apply_every=None):
     return ThreeFactorRule(
         name="dfa",
         post=post,
+        post_output=post_output,
         feedback="direct",
         lr=lr,
         lr_hidden=lr_hidden,

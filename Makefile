@@ -1,0 +1,29 @@
+# make demo  -- set up a Python 3.12 environment and train dfa on digits
+# make test  -- set up the environment and run the test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py scripts/find_python312.sh
+	@PY312=$$(scripts/find_python312.sh) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then \
+	  rm -rf $(VENV); echo "creating $(VENV) with $$PY312"; $$PY312 -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/brianrules train --rule dfa --dataset digits --epochs 10 --hidden 100 \
+	    --device cpp_standalone --seed 0 --out runs/demo --force
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

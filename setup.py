@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="brianrules",
+    version="0.1.0",
+    description="Train networks of LIF neurons with local alternatives to backpropagation, "
+    "declared as Brian2 equations and run as generated C++.",
+    packages=find_packages(include=["brianrules", "brianrules.*"]),
+    python_requires=">=3.12",
+    install_requires=[
+        "brian2==2.10.1",
+        "sympy>=1.12",
+        "numpy>=1.26",
+        "matplotlib>=3.8",
+        "scikit-learn>=1.4",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["brianrules=brianrules.cli:main"]},
+)

@@ -1,0 +1,66 @@
+"""Shared fixtures.
+
+Every compiled program is built once per test session (session-scoped
+fixtures): compiling dominates the suite's time.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+
+
+@pytest.fixture(autouse=True)
+def _runtime_device():
+    """Every test starts on Brian2's runtime device with the NumPy target."""
+    from brian2 import device, prefs, set_device
+
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    yield
+
+
+@pytest.fixture(scope="session")
+def build_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("builds")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep the suite's compiled programs out of the user's build cache."""
+    old = os.environ.get("BRIANRULES_CACHE")
+    os.environ["BRIANRULES_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("BRIANRULES_CACHE", None)
+    else:
+        os.environ["BRIANRULES_CACHE"] = old
+
+
+def small_spec(**kw):
+    """A small network (8-12-3) for equivalence and update checks."""
+    from brian2 import Hz, ms
+
+    from brianrules import rules
+    from brianrules.network import NetworkSpec
+
+    rule_kw = {k: kw.pop(k) for k in ("post", "post_output", "lr", "lr_hidden", "apply_every") if k in kw}
+    rule_kw.setdefault("lr", 5.0)
+    rule_kw.setdefault("lr_hidden", 2.0)
+    defaults = dict(n_in=8, hidden=(12,), n_out=3, rule=rules.get("dfa", **rule_kw),
+                    t_sample=20 * ms, max_rate=300 * Hz, w_init_mean=8.0)
+    defaults.update(kw)
+    return NetworkSpec(**defaults)
+
+
+def small_inputs(spec, n_samples, seed=1):
+    from brianrules.network import initial_weights
+
+    rng = np.random.default_rng(seed)
+    W, B = initial_weights(spec, rng)
+    stim = rng.uniform(0, 1, size=(n_samples, spec.n_in))
+    labels = rng.integers(0, spec.n_out, size=n_samples)
+    tgt = np.eye(spec.n_out)[labels]
+    learn = np.ones(n_samples)
+    return W, B, stim, tgt, learn

@@ -1,0 +1,92 @@
+"""The command line: listings, and bad input answered before anything is built."""
+
+import os
+
+import pytest
+
+from brianrules.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+BAD = [
+    (["--rule", "backprop"], "unknown rule 'backprop'"),
+    (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+    (["--device", "gpu"], "unknown device 'gpu'"),
+    (["--surrogate", "tanh"], "unknown surrogate 'tanh'"),
+    (["--post", "dendrite"], "unknown postsynaptic factor 'dendrite'"),
+    (["--epochs", "0"], "epochs must be a positive integer"),
+    (["--epochs", "-3"], "epochs must be a positive integer"),
+    (["--hidden", "100", "0"], "hidden layer 2 size must be a positive integer"),
+    (["--hidden", "-5"], "hidden layer 1 size must be a positive integer"),
+    (["--tau-m", "0"], "tau_m_ms must be positive"),
+    (["--tau-syn", "-5"], "tau_syn_ms must be positive"),
+    (["--tau-m", "nan"], "tau_m_ms must be positive and finite"),
+    (["--lr", "-1"], "lr must be positive"),
+    (["--lr-hidden", "inf"], "lr_hidden must be positive and finite"),
+    (["--lr", "0"], "lr must be positive"),
+    (["--threads", "0"], "threads must be a positive integer"),
+    (["--t-sample", "10.25"], "must be a whole number of time steps"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD)
+def test_bad_input_is_one_clear_line_and_exit_2(capsys, tmp_path, args, message):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(capsys, "train", "--out", str(out_dir), *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert not out_dir.exists()  # nothing written
+    cache = os.environ["BRIANRULES_CACHE"]
+    assert not os.path.exists(cache) or not os.listdir(cache)  # nothing built
+
+
+def test_argument_that_is_not_a_number(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "ten"])
+    assert e.value.code == 2
+    assert "invalid int value: 'ten'" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path):
+    f = tmp_path / "results.txt"
+    f.write_text("keep me")
+    code, _, err = _run(capsys, "train", "--out", str(f))
+    assert code == 2 and "is a file, not a folder" in err
+    assert f.read_text() == "keep me"
+
+
+def test_existing_results_are_not_overwritten(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "metrics.csv").write_text("epoch\n1\n")
+    code, _, err = _run(capsys, "train", "--out", str(out_dir))
+    assert code == 2 and "already holds results" in err and "--force" in err
+    assert (out_dir / "metrics.csv").read_text() == "epoch\n1\n"
+    code, _, err = _run(capsys, "train", "--out", str(tmp_path / "new"), "--resume")
+    assert code == 2 and "holds no checkpoint" in err
+
+
+def test_rules_lists_and_shows(capsys):
+    code, out, _ = _run(capsys, "rules")
+    assert code == 0 and out.startswith("dfa (alias: srbp):")
+    code, out, _ = _run(capsys, "rules", "--show", "srbp")
+    assert code == 0
+    assert "dw_acc/dt = plastic * (-eta * (L_post) * (psi_post) * (x_pre))" in out
+    assert "L_post = B * err_pre" in out
+    code, _, err = _run(capsys, "rules", "--show", "nope")
+    assert code == 2 and "unknown rule 'nope'" in err
+
+
+def test_info_reports_versions_and_devices(capsys):
+    import brian2
+
+    code, out, _ = _run(capsys, "info")
+    assert code == 0
+    assert f"brian2: {brian2.__version__}" in out
+    assert "runtime         works" in out and "cpp_standalone" in out

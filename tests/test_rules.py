@@ -1,0 +1,79 @@
+"""One recorded weight update against the three-factor product computed in NumPy."""
+
+import numpy as np
+import pytest
+from brian2 import StateMonitor, second
+
+from brianrules import rules
+from brianrules.devices import RuntimeRunner
+from conftest import small_inputs, small_spec
+
+N_SAMPLES = 3
+
+
+def _record(spec, syn_index=5):
+    """Run a small network in runtime mode, recording one synapse of each
+    projection and the factors it multiplies, before each step's updates."""
+    W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
+
+    def monitors(model):
+        mons = []
+        for S in model.projections:
+            i, j = divmod(syn_index, S.target.N)
+            mons.append((
+                StateMonitor(S, "w", record=[syn_index], when="before_groups"),
+                StateMonitor(S.source, "x", record=[i], when="before_groups"),
+                StateMonitor(S.target, ["L", "psi", "x"], record=[j], when="before_groups"),
+            ))
+        return [m for trio in mons for m in trio]
+
+    runner = RuntimeRunner(spec, N_SAMPLES)
+    runner.run(W, B, stim, tgt, learn, noise_seed=7, monitors=monitors)
+    m = runner.last_monitors
+    return [m[k:k + 3] for k in range(0, len(m), 3)]
+
+
+@pytest.mark.parametrize("post,post_output", [("surrogate", "surrogate"), ("none", "none"),
+                                               ("activity", "surrogate"), ("activity", "activity")])
+def test_one_update_equals_product_of_factors(post, post_output):
+    spec = small_spec(post=post, post_output=post_output, apply_every=1)
+    dt = float(spec.dt / second)
+    for layer, (mw, mpre, mpost) in enumerate(_record(spec)):
+        w = mw.w[0]
+        eta = spec.rule.lr if layer == len(spec.hidden) else spec.rule.lr_hidden
+        L, x_pre = mpost.L[0], mpre.x[0]
+        factor = post if layer < len(spec.hidden) else spec.rule.post_output
+        phi = {"surrogate": mpost.psi[0], "none": np.ones_like(L), "activity": mpost.x[0]}[factor]
+        expected = -eta * dt * L * phi * x_pre
+        dw = np.diff(w)
+        assert np.count_nonzero(np.abs(expected[:-1]) > 1e-9) > 20  # the check is not vacuous
+        assert np.allclose(dw, expected[:-1], rtol=1e-9, atol=1e-14)
+
+
+def test_accumulated_update_is_applied_at_sample_end():
+    """With the default (apply at the end of each sample), w stays constant
+    within a sample and jumps by the sum of the per-step products."""
+    spec = small_spec(post="surrogate")
+    dt = float(spec.dt / second)
+    steps = spec.steps_per_sample
+    (mw, mpre, mpost), _ = _record(spec)
+    w = mw.w[0]
+    expected = -spec.rule.lr_hidden * dt * mpost.L[0] * mpost.psi[0] * mpre.x[0]
+    for n in range(N_SAMPLES - 1):
+        inside = w[n * steps + 1:(n + 1) * steps]
+        assert np.all(inside == inside[0])
+        jump = w[(n + 1) * steps] - w[n * steps]
+        assert jump != 0
+        assert np.isclose(jump, expected[n * steps:(n + 1) * steps].sum(), rtol=1e-9, atol=1e-14)
+
+
+def test_rule_registry_and_equations():
+    assert rules.get("srbp") == rules.get("dfa")
+    text = rules.get("dfa", post="none").describe()
+    assert "dw_acc/dt = plastic * (-eta * (L_post) * (1) * (x_pre))" in text
+    with pytest.raises(ValueError, match="unknown rule 'bp'"):
+        rules.get("bp")
+    with pytest.raises(ValueError, match="unknown postsynaptic factor 'dendrite'"):
+        rules.get("dfa", post="dendrite")
+    with pytest.raises(ValueError, match="learning rate .* positive"):
+        rules.get("dfa", lr=0.0)
