@@ -1,17 +1,11 @@
 """Output errors and the synapses that carry them back.
 
 The output error is a rate error: each output neuron filters its own spikes
-into a rate estimate ``r`` (time constant ``tau_err``) and compares it with
-its target rate, ``f_high`` for the labelled class and ``f_low`` for the
-others, passed through the same filter (``r_target``):
+into a rate estimate ``r`` (time constant ``tau_err``) and compares it with a
+target rate, ``f_high`` for the labelled class and ``f_low`` for the others:
 
-    tau_err dr/dt = -r,                          r += 1/tau_err at each spike
-    tau_err dr_target/dt = target_rate - r_target
-    err_k = (r_k - r_target_k) / (f_high - f_low)
-
-Both start from zero at each sample, so the filter's rise time, which a
-fixed target would read as a large error at the start of every sample,
-cancels out.
+    tau_err dr/dt = -r,   r += 1/tau_err at each spike
+    err_k = (r_k - target_rate_k) / (f_high - f_low)
 
 ``err`` is the output layer's learning signal ``L``.  Hidden layers receive
 theirs through feedback synapses: fixed weights ``B`` and a ``(summed)``
@@ -19,22 +13,19 @@ variable that writes ``L_j = sum_k B_jk err_k`` into the hidden neuron every
 time step, so the whole error pathway runs inside the generated program.
 """
 
-from brian2 import Hz, ms
-
 #: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets)
 OUTPUT_ERROR_EQUATIONS = """
 target = tgt(t, i) : 1
 target_rate = f_low + (f_high - f_low) * target : Hz
 dr/dt = -r / tau_err : Hz
-dr_target/dt = (target_rate - r_target) / tau_err : Hz
-err = (r - r_target) / (f_high - f_low) : 1
+err = (r - target_rate) / (f_high - f_low) : 1
 L = err : 1
 tau_err : second (shared, constant)
 f_high : Hz (shared, constant)
 f_low : Hz (shared, constant)
 """
 OUTPUT_ERROR_RESET = "r += 1 / tau_err"
-OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz; r_target = 0*Hz"
+OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz"
 
 #: extra equations of a hidden group: the learning signal written by feedback
 HIDDEN_SIGNAL_EQUATIONS = """
@@ -45,10 +36,6 @@ DIRECT_FEEDBACK_MODEL = """
 B : 1 (constant)
 L_post = B * err_pre : 1 (summed)
 """
-
-
-def output_error_values(tau_err=20 * ms, f_high=100 * Hz, f_low=0 * Hz):
-    return {"tau_err": tau_err, "f_high": f_high, "f_low": f_low}
 
 
 def direct_feedback(output, hidden, name, namespace=None):
