@@ -96,9 +96,6 @@ class StandaloneRunner:
 
     def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
                  monitors=None):
-        from brian2 import device
-        from brian2.devices.device import get_device
-
         from .network import Model, structure_hash
 
         self.spec = spec
@@ -118,7 +115,7 @@ class StandaloneRunner:
         self.build_dir = build_dir
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
 
-        activate_standalone(build_dir, threads)
+        self._device = activate_standalone(build_dir, threads)
         self.model = Model(spec, n_samples)
         self.extra = monitors(self.model) if monitors else []
         self.model.network.add(*self.extra)
@@ -127,9 +124,9 @@ class StandaloneRunner:
         t0 = time.perf_counter()
         sys.stdout.flush()
         with _quiet_fd(1, enabled=True):
-            device.build(directory=build_dir, compile=True, run=False, with_output=False)
+            self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
         self.compile_s = time.perf_counter() - t0
-        self._device = get_device()
+        restore_runtime()
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         from brian2.devices.device import get_device, reset_device, set_device
@@ -158,22 +155,26 @@ class StandaloneRunner:
 
 
 def activate_standalone(directory, threads=1, build_on_run=False):
-    """Make a fresh cpp_standalone device current (Brian2 allows one build per
-    device instance; `reinit` starts a new one)."""
-    from brian2 import device, prefs, set_device
+    """Make a new cpp_standalone device current and return it.
 
-    device.reinit()
-    device.activate()
-    set_device("cpp_standalone", directory=directory, build_on_run=build_on_run)
+    Each program gets a device instance of its own (Brian2's
+    ``set_device("cpp_standalone")`` would hand out one shared instance, and
+    re-initialising it for a second program destroys the first), so several
+    compiled programs can live side by side in one process.
+    """
+    from brian2 import prefs, set_device
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    dev = CPPStandaloneDevice()
+    set_device(dev, directory=directory, build_on_run=build_on_run)
     # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)
     prefs.devices.cpp_standalone.openmp_threads = int(threads) if threads > 1 else 0
+    return dev
 
 
 def restore_runtime():
-    from brian2 import device, set_device
+    from brian2 import set_device
 
-    device.reinit()
-    device.activate()
     set_device("runtime")
 
 

@@ -49,3 +49,17 @@ def test_cpp_standalone_reruns_without_recompiling(spec, cpp_runner):
     frozen = cpp_runner.run(W, B, stim, tgt, np.zeros_like(learn), noise_seed=11)
     for W0, Wf in zip(W, frozen.weights):
         assert np.array_equal(W0, Wf)  # the learning gate off: no change at all
+
+
+def test_openmp_threads_give_the_same_result(spec, cpp_runner, build_root):
+    inputs = small_inputs(spec, N_SAMPLES)
+    one = cpp_runner.run(*inputs, noise_seed=5)
+    runner2 = StandaloneRunner(spec, N_SAMPLES, threads=2, build_dir=str(build_root / "openmp"),
+                               progress=False)
+    try:
+        two = runner2.run(*inputs, noise_seed=5)
+    finally:
+        runner2.close()
+    assert np.array_equal(one.counts, two.counts)
+    for W1, W2 in zip(one.weights, two.weights):
+        np.testing.assert_allclose(W1, W2, rtol=1e-9, atol=1e-12)
