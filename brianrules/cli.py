@@ -48,6 +48,8 @@ def _train_parser(sub):
     p.add_argument("--tau-err", type=float, default=d.tau_err_ms, help="output rate filter (ms)")
     p.add_argument("--f-high", type=float, default=d.f_high_hz, help="target rate of the labelled output (Hz)")
     p.add_argument("--f-low", type=float, default=d.f_low_hz, help="target rate of the other outputs (Hz)")
+    p.add_argument("--w-bound", type=float, default=d.w_bound,
+                   help="stop when any |w| exceeds this (weights in units of v_th - v_reset)")
     p.add_argument("--out", default=None, help="output folder (default: runs/RULE-DATASET-TIME)")
     p.add_argument("--force", action="store_true", help="overwrite an output folder that holds results")
     p.add_argument("--resume", action="store_true", help="continue the training saved in --out")
@@ -64,7 +66,7 @@ def _config_from_args(a):
         apply_every=a.apply_every, surrogate=a.surrogate, sg_width=a.sg_width, sg_height=a.sg_height,
         dt_ms=a.dt, t_sample_ms=a.t_sample, max_rate_hz=a.max_rate, tau_m_ms=a.tau_m,
         tau_syn_ms=a.tau_syn, tau_trace_ms=a.tau_trace, tau_err_ms=a.tau_err,
-        f_high_hz=a.f_high, f_low_hz=a.f_low,
+        f_high_hz=a.f_high, f_low_hz=a.f_low, w_bound=a.w_bound,
     )
 
 

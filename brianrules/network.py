@@ -10,6 +10,7 @@ attribute assignments (runtime) or ``run_args`` (standalone).
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -58,10 +59,10 @@ class NetworkSpec:
     surrogate: Surrogate = _default(Surrogate())
     rule: ThreeFactorRule = None
     dt: Quantity = _default(0.5 * ms)
-    t_sample: Quantity = _default(50 * ms)
+    t_sample: Quantity = _default(100 * ms)
     max_rate: Quantity = _default(200 * Hz)
     tau_err: Quantity = _default(20 * ms)
-    f_high: Quantity = _default(100 * Hz)
+    f_high: Quantity = _default(200 * Hz)
     f_low: Quantity = _default(0 * Hz)
     w_unit: Quantity = _default(10 * mV)
     w_init: float = 1.0
@@ -329,6 +330,24 @@ class Model:
         return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]
 
 
+def _code_fingerprint():
+    """A hash of the sources that generate code: a changed package must not
+    reuse a program built by an older one."""
+    import brian2
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256(brian2.__version__.encode())
+    for root, _, files in sorted(os.walk(here)):
+        for name in sorted(files):
+            if name.endswith(".py"):
+                with open(os.path.join(root, name), "rb") as f:
+                    h.update(name.encode() + f.read())
+    return h.hexdigest()
+
+
 def structure_hash(spec, n_samples):
-    key = json.dumps({"structure": spec.structure(), "n_samples": int(n_samples)}, sort_keys=True)
+    """Key of a compiled program: the model's structure and the code that
+    generates it (parameter values are run values and do not count)."""
+    key = json.dumps({"structure": spec.structure(), "n_samples": int(n_samples),
+                      "code": _code_fingerprint()}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]

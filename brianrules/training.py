@@ -37,7 +37,9 @@ class TrainingError(RuntimeError):
 class TrainConfig:
     """All settings of one training, as plain JSON-friendly values.
 
-    Times are in ms, rates in Hz, learning rates in 1/s.
+    Times are in ms, rates in Hz, learning rates in 1/s.  The defaults are
+    those with which dfa reaches 92-94% test accuracy on digits in 10 epochs
+    (README, "Results"); they were chosen by hand on seeds 0-2.
     """
 
     rule: str = "dfa"
@@ -49,21 +51,21 @@ class TrainConfig:
     device: str = "cpp_standalone"
     threads: int = 1
     seed: int = 0
-    lr: float = 1.0
-    lr_hidden: float = 0.05
-    lr_decay: float = 1.0
+    lr: float = 2.0
+    lr_hidden: float = 0.2
+    lr_decay: float = 0.7
     apply_every: int | None = None
     surrogate: str = "fast_sigmoid"
     sg_width: float = 1.0
     sg_height: float = 1.0
     dt_ms: float = 0.5
-    t_sample_ms: float = 50.0
+    t_sample_ms: float = 100.0
     max_rate_hz: float = 200.0
     tau_m_ms: float = 10.0
     tau_syn_ms: float = 5.0
     tau_trace_ms: float = 10.0
     tau_err_ms: float = 20.0
-    f_high_hz: float = 100.0
+    f_high_hz: float = 200.0
     f_low_hz: float = 0.0
     w_init: float = 1.0
     w_init_mean: float = 4.0

@@ -3,6 +3,12 @@ reproduces itself with the same seed."""
 
 import csv
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -30,6 +36,7 @@ def trained(tmp_path_factory):
     with redirect_stdout(buf):
         code = main(ARGS + ["--epochs", "3", "--out", str(out)])
     assert code == 0
+    shutil.copy(out / "weights.npz", out.parent / "weights_epoch3.npz")
     return out, buf.getvalue()
 
 
@@ -77,3 +84,54 @@ def test_same_seed_same_numbers(trained, tmp_path, capsys):
     assert main(args + ["--epochs", "1", "--out", str(third)]) == 0
     with np.load(other / "weights.npz") as a, np.load(third / "weights.npz") as b:
         assert not np.array_equal(a["w_1"], b["w_1"])
+
+
+def test_divergence_stops_and_keeps_the_last_good_epoch(trained, tmp_path, capsys):
+    """Runs are reproducible, so a bound between the largest weight after
+    epoch 1 and after epoch 2 must stop the same run in epoch 2."""
+    out, _ = trained
+    rows = _metrics(out)
+    m1, m2 = float(rows[0]["max_abs_w"]), float(rows[1]["max_abs_w"])
+    assert m2 > m1
+    run = tmp_path / "diverging"
+    code = main(ARGS + ["--epochs", "3", "--out", str(run), "--w-bound", str((m1 + m2) / 2)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "epoch 2: weights of projection" in err and "kept the checkpoint of epoch 1" in err
+    assert [int(r["epoch"]) for r in _metrics(run)] == [1]
+    with np.load(run / "weights.npz") as z:
+        assert int(z["epoch"]) == 1
+        assert np.all(np.isfinite(z["w_1"])) and np.abs(z["w_2"]).max() <= (m1 + m2) / 2
+
+
+def test_killed_training_resumes_to_the_same_result(trained, tmp_path):
+    """SIGKILL in the middle of epoch 2, then --resume: the same metrics and
+    weights as the uninterrupted run with the same seed."""
+    out, _ = trained
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "brianrules.cli"] + ARGS + ["--epochs", "3", "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (run / "metrics.csv").exists() and len(_metrics(run)) >= 1:
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)  # into epoch 2 (an epoch takes several seconds)
+    assert proc.poll() is None, "the training ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the Python process and the C++ program
+    proc.wait()
+    rows = _metrics(run)
+    assert [int(r["epoch"]) for r in rows] == [1]
+    with np.load(run / "weights.npz") as z:  # every file in place is whole
+        assert int(z["epoch"]) == 1
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    ref = _metrics(out)[:3]
+    got = _metrics(run)
+    for a, b in zip(ref, got):
+        for col in ("epoch", "train_acc", "test_acc", "max_abs_w", "hidden_rate_hz"):
+            assert a[col] == b[col], col
+    with np.load(out.parent / "weights_epoch3.npz") as a, np.load(run / "weights.npz") as b:
+        for key in ("w_1", "w_2", "B_1"):
+            assert np.array_equal(a[key], b[key]), key

@@ -64,8 +64,8 @@ class ThreeFactorRule:
     post_output: str = "surrogate"
     eligibility: str = "trace"
     feedback: str = "direct"
-    lr: float = 1.0
-    lr_hidden: float = 0.05
+    lr: float = 2.0
+    lr_hidden: float = 0.2
     apply_every: int | None = None
     paper: str = ""
     parameters: dict = field(default_factory=dict)

@@ -19,7 +19,7 @@ the surrogate derivative).
 from .core import ThreeFactorRule
 
 
-def dfa(post="surrogate", post_output="surrogate", lr=1.0, lr_hidden=0.05, apply_every=None):
+def dfa(post="surrogate", post_output="surrogate", lr=2.0, lr_hidden=0.2, apply_every=None):
     return ThreeFactorRule(
         name="dfa",
         post=post,
