@@ -13,6 +13,7 @@ setup(
         "numpy>=1.26",
         "matplotlib>=3.8",
         "scikit-learn>=1.4",
+        "mlxtend>=0.23",
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={"console_scripts": ["brianrules=brianrules.cli:main"]},

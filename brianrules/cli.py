@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -15,41 +16,51 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+#: train options: flag -> (TrainConfig field, type, help)
+TRAIN_OPTIONS = {
+    "--rule": ("rule", str, "learning rule (see `brianrules rules`)"),
+    "--post": ("post", str, "postsynaptic factor of hidden layers: surrogate, none or activity"),
+    "--post-output": ("post_output", str, "postsynaptic factor of the output layer"),
+    "--post-expr": ("post_expr", str, "postsynaptic factor of hidden layers as a Brian2 expression of "
+                    "the postsynaptic neuron's variables with the suffix _post (replaces --post)"),
+    "--dataset": ("dataset", str, "dataset name"),
+    "--epochs": ("epochs", int, "number of epochs"),
+    "--hidden": ("hidden", int, "hidden layer sizes"),
+    "--device": ("device", str, "runtime or cpp_standalone"),
+    "--threads": ("threads", int, "OpenMP threads (cpp_standalone)"),
+    "--seed": ("seed", int, "seed of weights, feedback matrices, sample order and input spikes"),
+    "--lr": ("lr", float, "learning rate of the output layer (1/s)"),
+    "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),
+    "--lr-decay": ("lr_decay", float, "learning rates are multiplied by this factor after every epoch"),
+    "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
+                      "(default: at the end of each sample)"),
+    "--surrogate": ("surrogate", str, "surrogate derivative"),
+    "--sg-width": ("sg_width", float, "surrogate width (scaled distance to threshold)"),
+    "--sg-height": ("sg_height", float, "surrogate height"),
+    "--dt": ("dt_ms", float, "time step (ms)"),
+    "--t-sample": ("t_sample_ms", float, "presentation time per sample (ms)"),
+    "--max-rate": ("max_rate_hz", float, "input rate at full intensity (Hz)"),
+    "--tau-m": ("tau_m_ms", float, "membrane time constant (ms)"),
+    "--tau-syn": ("tau_syn_ms", float, "synaptic time constant (ms)"),
+    "--tau-trace": ("tau_trace_ms", float, "spike trace time constant (ms)"),
+    "--tau-err": ("tau_err_ms", float, "output rate filter (ms)"),
+    "--f-high": ("f_high_hz", float, "target rate of the labelled output (Hz)"),
+    "--f-low": ("f_low_hz", float, "target rate of the other outputs (Hz)"),
+    "--w-bound": ("w_bound", float, "stop when any |w| exceeds this (in units of v_th - v_reset)"),
+}
+
+
 def _train_parser(sub):
     from .training import TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train a network and write metrics, weights and a learning curve")
-    p.add_argument("--rule", default=d.rule, help="learning rule (see `brianrules rules`)")
-    p.add_argument("--post", default=d.post,
-                   help="postsynaptic factor of hidden layers: surrogate, none or activity")
-    p.add_argument("--post-output", default=d.post_output, help="postsynaptic factor of the output layer")
-    p.add_argument("--dataset", default=d.dataset, help="dataset: digits")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--hidden", type=int, nargs="+", default=d.hidden, help="hidden layer sizes")
-    p.add_argument("--device", default=d.device, help="runtime or cpp_standalone")
-    p.add_argument("--threads", type=int, default=d.threads, help="OpenMP threads (cpp_standalone)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the output layer (1/s)")
-    p.add_argument("--lr-hidden", type=float, default=d.lr_hidden, help="learning rate of hidden layers (1/s)")
-    p.add_argument("--lr-decay", type=float, default=d.lr_decay,
-                   help="learning rates are multiplied by this factor after every epoch")
-    p.add_argument("--apply-every", type=int, default=None,
-                   help="apply accumulated updates every K time steps (default: at the end of each sample)")
-    p.add_argument("--surrogate", default=d.surrogate)
-    p.add_argument("--sg-width", type=float, default=d.sg_width, help="surrogate width (scaled distance)")
-    p.add_argument("--sg-height", type=float, default=d.sg_height, help="surrogate height")
-    p.add_argument("--dt", type=float, default=d.dt_ms, help="time step (ms)")
-    p.add_argument("--t-sample", type=float, default=d.t_sample_ms, help="presentation time per sample (ms)")
-    p.add_argument("--max-rate", type=float, default=d.max_rate_hz, help="input rate at full intensity (Hz)")
-    p.add_argument("--tau-m", type=float, default=d.tau_m_ms, help="membrane time constant (ms)")
-    p.add_argument("--tau-syn", type=float, default=d.tau_syn_ms, help="synaptic time constant (ms)")
-    p.add_argument("--tau-trace", type=float, default=d.tau_trace_ms, help="spike trace time constant (ms)")
-    p.add_argument("--tau-err", type=float, default=d.tau_err_ms, help="output rate filter (ms)")
-    p.add_argument("--f-high", type=float, default=d.f_high_hz, help="target rate of the labelled output (Hz)")
-    p.add_argument("--f-low", type=float, default=d.f_low_hz, help="target rate of the other outputs (Hz)")
-    p.add_argument("--w-bound", type=float, default=d.w_bound,
-                   help="stop when any |w| exceeds this (weights in units of v_th - v_reset)")
+    p.add_argument("--model", metavar="FILE.toml",
+                   help="a model spec (see models/); options given on the command line override it")
+    for flag, (name, typ, text) in TRAIN_OPTIONS.items():
+        extra = {"nargs": "+"} if name == "hidden" else {}
+        p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
+                       help=f"{text} (default: {getattr(d, name)})", **extra)
     p.add_argument("--out", default=None, help="output folder (default: runs/RULE-DATASET-TIME)")
     p.add_argument("--force", action="store_true", help="overwrite an output folder that holds results")
     p.add_argument("--resume", action="store_true", help="continue the training saved in --out")
@@ -58,16 +69,13 @@ def _train_parser(sub):
 
 
 def _config_from_args(a):
-    from .training import TrainConfig
+    """Defaults, then the model file, then the options given."""
+    from .training import TrainConfig, load_model_file
 
-    return TrainConfig(
-        rule=a.rule, post=a.post, post_output=a.post_output, dataset=a.dataset, epochs=a.epochs, hidden=list(a.hidden),
-        device=a.device, threads=a.threads, seed=a.seed, lr=a.lr, lr_hidden=a.lr_hidden, lr_decay=a.lr_decay,
-        apply_every=a.apply_every, surrogate=a.surrogate, sg_width=a.sg_width, sg_height=a.sg_height,
-        dt_ms=a.dt, t_sample_ms=a.t_sample, max_rate_hz=a.max_rate, tau_m_ms=a.tau_m,
-        tau_syn_ms=a.tau_syn, tau_trace_ms=a.tau_trace, tau_err_ms=a.tau_err,
-        f_high_hz=a.f_high, f_low_hz=a.f_low, w_bound=a.w_bound,
-    )
+    settings = load_model_file(a.model) if a.model else {}
+    given = {name: getattr(a, name) for name, _, _ in TRAIN_OPTIONS.values() if hasattr(a, name)}
+    settings.update(given)
+    return TrainConfig.from_dict(settings, source=a.model or "options")
 
 
 def cmd_train(a):
@@ -135,6 +143,8 @@ def cmd_info(a):
 
 
 def main(argv=None):
+    if hasattr(signal, "SIGPIPE") and argv is None:  # `brianrules rules --show dfa | head`
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = _Parser(prog="brianrules", description="Train LIF networks with local learning rules.")
     parser.add_argument("--version", action="version", version=f"brianrules {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

@@ -14,6 +14,7 @@ same structure finds the compiled program and compiles nothing.
 import contextlib
 import fcntl
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +38,42 @@ class RunResult:
     counts: np.ndarray  # output spike counts, samples x n_out
     hidden_rates: list  # mean rate per hidden layer (Hz)
     wall_s: float
+
+
+def preflight(spec):
+    """Build the model's Brian2 objects in runtime mode and let Brian2 check
+    every equation (syntax, identifiers, units) without compiling anything.
+
+    Raises ValueError with Brian2's own message and the object it concerns.
+    """
+    from brian2 import prefs, second, set_device, start_scope
+    from brian2.core.base import BrianObjectException
+
+    from .network import Model
+
+    set_device("runtime")
+    prefs.codegen.target = "numpy"
+    start_scope()
+    what = "the model's equations do not work"
+    if spec.rule.post_expr is not None:
+        what += f" (post_expr {spec.rule.post_expr!r})"
+    try:
+        model = Model(spec, 1)
+        model.network.run(0 * second, namespace={})  # prepares every object, runs no step
+    except BrianObjectException as e:
+        import re
+
+        cause = e.__cause__ or e
+        found = re.search(r"object named '([^']+)'", str(e))
+        where = f" in object '{found.group(1)}'" if found else ""
+        raise ValueError(f"{what}{where}: {_one_line(cause)}") from None
+    except Exception as e:  # SyntaxError, unknown identifiers, DimensionMismatchError, ...
+        raise ValueError(f"{what}: {_one_line(e)}") from None
+
+
+def _one_line(err):
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}"
 
 
 def check_device(name):
@@ -101,6 +138,7 @@ class StandaloneRunner:
         self.spec = spec
         self.n_samples = n_samples
         self._lock = None
+        self._private = None  # a temporary build folder, removed on close
         if build_dir is None:
             key = structure_hash(spec, n_samples) + f"-t{threads}"
             build_dir = os.path.join(cache_dir(), key)
@@ -112,6 +150,7 @@ class StandaloneRunner:
             except OSError:  # another command uses this build: build privately
                 lock.close()
                 build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
+                self._private = build_dir
         self.build_dir = build_dir
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
 
@@ -151,6 +190,9 @@ class StandaloneRunner:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
             self._lock = None
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
         restore_runtime()
 
 

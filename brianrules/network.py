@@ -123,6 +123,7 @@ class NetworkSpec:
             "rule": self.rule.name,
             "post": self.rule.post,
             "post_output": self.rule.post_output,
+            "post_expr": self.rule.post_expr,
             "eligibility": self.rule.eligibility,
             "feedback": self.rule.feedback,
             "apply_every": self.apply_every,

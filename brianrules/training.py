@@ -22,7 +22,7 @@ import numpy as np
 from . import data as datamod
 from . import rules as rulemod
 from . import surrogates as sgmod
-from .devices import DEVICES, check_device, make_runner
+from .devices import check_device, make_runner, preflight
 from .randomness import mix_seed
 
 METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
@@ -45,6 +45,7 @@ class TrainConfig:
     rule: str = "dfa"
     post: str = "surrogate"
     post_output: str = "surrogate"
+    post_expr: str | None = None
     dataset: str = "digits"
     epochs: int = 10
     hidden: list = field(default_factory=lambda: [100])
@@ -74,8 +75,9 @@ class TrainConfig:
     def validate(self):
         """Check every value; raise ValueError naming the first bad one."""
         check_device(self.device)
-        if self.dataset not in datamod.names():
-            raise ValueError(f"unknown dataset '{self.dataset}' (choose from {', '.join(datamod.names())})")
+        if self.dataset not in datamod.names() and not self.dataset.startswith("idx:"):
+            raise ValueError(f"unknown dataset '{self.dataset}' (choose from {', '.join(datamod.names())}, "
+                             "or idx:FOLDER for the MNIST IDX files in FOLDER)")
         if rulemod.ALIASES.get(self.rule, self.rule) not in rulemod.RULES:
             raise ValueError(f"unknown rule '{self.rule}' (choose from {', '.join(rulemod.names())})")
         if self.surrogate not in sgmod.NAMES:
@@ -118,7 +120,7 @@ class TrainConfig:
 
         neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
                      tau_trace=self.tau_trace_ms * ms)
-        rule = rulemod.get(self.rule, post=self.post, post_output=self.post_output, lr=self.lr, lr_hidden=self.lr_hidden,
+        rule = rulemod.get(self.rule, post=self.post, post_output=self.post_output, post_expr=self.post_expr, lr=self.lr, lr_hidden=self.lr_hidden,
                            apply_every=self.apply_every)
         return NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
@@ -130,12 +132,67 @@ class TrainConfig:
         )
 
     @classmethod
-    def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown setting '{unknown[0]}' in config")
-        return cls(**d)
+    def from_dict(cls, d, source="config"):
+        """Settings from a mapping; an unknown key or a value of the wrong
+        type is a ValueError that names the key."""
+        known = {f.name: f for f in fields(cls)}
+        for key, value in d.items():
+            if key not in known:
+                raise ValueError(f"{source}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+            expected = _FIELD_TYPES.get(key, "float")
+            if not _has_type(value, expected):
+                raise ValueError(f"{source}: key '{key}' must be {_TYPE_NAMES[expected]}, got {value!r}")
+        values = dict(d)
+        for key, value in values.items():
+            if _FIELD_TYPES.get(key, "float") == "float":
+                values[key] = float(value)
+            elif _FIELD_TYPES[key] == "ints":
+                values[key] = list(value)
+        return cls(**values)
+
+
+#: the type each setting must have in a model file
+_FIELD_TYPES = {
+    "rule": "str", "post": "str", "post_output": "str", "post_expr": "str?", "dataset": "str",
+    "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
+    "apply_every": "int?", "surrogate": "str",
+}
+_TYPE_NAMES = {"str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+               "ints": "a list of integers", "float": "a number"}
+
+
+def _has_type(value, expected):
+    if expected in ("str?", "int?") and value is None:
+        return True
+    if expected in ("str", "str?"):
+        return isinstance(value, str)
+    if expected in ("int", "int?"):
+        return _is_int(value)
+    if expected == "ints":
+        return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load_model_file(path):
+    """The settings of a TOML model spec (see models/), checked for unknown
+    keys and wrong types (naming the key) by `TrainConfig.from_dict`."""
+    import tomllib
+
+    if not os.path.isfile(path):
+        raise ValueError(f"model file {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    flat = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):  # sections only group keys: [network], [rule], ...
+            flat.update(value)
+        else:
+            flat[key] = value
+    TrainConfig.from_dict(flat, source=path)  # check keys and types now
+    return flat
 
 
 def _is_int(v):
@@ -259,6 +316,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     dataset = datamod.load(cfg.dataset)
     n_out = dataset.n_classes
     spec = cfg.network_spec(dataset.n_inputs, n_out)
+    preflight(spec)  # Brian2 checks every equation before anything is compiled or written
 
     os.makedirs(out, exist_ok=True)
     rows, start = [], 0

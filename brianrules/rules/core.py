@@ -56,12 +56,15 @@ class ThreeFactorRule:
     ``post_output`` that of the projection onto the output layer.  They are
     separate because the variants under study differ in the hidden layers;
     at the output, the activity factor would never let a silent output
-    neuron learn to fire.
+    neuron learn to fire.  ``post_expr``, when given, replaces ``post`` by a
+    Brian2 expression of the postsynaptic neuron's variables (suffix
+    ``_post``), e.g. ``"psi_post * x_post"``; it must be dimensionless.
     """
 
     name: str
     post: str = "surrogate"
     post_output: str = "surrogate"
+    post_expr: str | None = None
     eligibility: str = "trace"
     feedback: str = "direct"
     lr: float = 2.0
@@ -76,6 +79,8 @@ class ThreeFactorRule:
                 raise ValueError(
                     f"unknown postsynaptic factor '{value}' (choose from {', '.join(POST_FACTORS)})"
                 )
+        if self.post_expr is not None and (not isinstance(self.post_expr, str) or not self.post_expr.strip()):
+            raise ValueError(f"post_expr must be a non-empty Brian2 expression, got {self.post_expr!r}")
         if self.eligibility not in ELIGIBILITIES:
             raise ValueError(
                 f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
@@ -94,7 +99,9 @@ class ThreeFactorRule:
     learning_signal = "L_post"
 
     def post_factor(self, output=False):
-        return POST_FACTORS[self.post_output if output else self.post]
+        if output:
+            return POST_FACTORS[self.post_output]
+        return self.post_expr if self.post_expr is not None else POST_FACTORS[self.post]
 
     @property
     def eligibility_factor(self):
@@ -137,7 +144,8 @@ class ThreeFactorRule:
             sympy.pretty(law, use_unicode=False),
             "",
             f"  L_j   (learning signal)     = {self.learning_signal}   [{self.feedback} feedback]",
-            f"  phi_j (postsynaptic factor) = {self.post_factor()} in hidden layers   [--post {self.post}]",
+            f"  phi_j (postsynaptic factor) = {self.post_factor()} in hidden layers   "
+            + (f"[--post-expr {self.post_expr!r}]" if self.post_expr else f"[--post {self.post}]"),
             f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
             f"  eps_ij (eligibility)        = {self.eligibility_factor}   [{self.eligibility}]",
             f"  eta = {self.lr} /s (output), {self.lr_hidden} /s (hidden)",

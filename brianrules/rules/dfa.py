@@ -19,11 +19,13 @@ the surrogate derivative).
 from .core import ThreeFactorRule
 
 
-def dfa(post="surrogate", post_output="surrogate", lr=2.0, lr_hidden=0.2, apply_every=None):
+def dfa(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
+        apply_every=None):
     return ThreeFactorRule(
         name="dfa",
         post=post,
         post_output=post_output,
+        post_expr=post_expr,
         feedback="direct",
         lr=lr,
         lr_hidden=lr_hidden,
