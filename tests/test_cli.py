@@ -90,3 +90,59 @@ def test_info_reports_versions_and_devices(capsys):
     assert code == 0
     assert f"brian2: {brian2.__version__}" in out
     assert "runtime         works" in out and "cpp_standalone" in out
+
+
+def _assert_nothing_written(out_dir):
+    assert not out_dir.exists()
+    cache = os.environ["BRIANRULES_CACHE"]
+    assert not os.path.exists(cache) or not os.listdir(cache)
+
+
+@pytest.mark.parametrize("expr,message", [
+    ("psi_post *", "SyntaxError"),
+    ("v_post", "Inconsistent units in differential equation defining variable 'w_acc'"),
+    ("x_pre_not_there", "x_pre_not_there"),
+])
+def test_bad_user_equation_is_reported_by_brian2_before_compiling(capsys, tmp_path, expr, message):
+    out_dir = tmp_path / "out"
+    code, _, err = _run(capsys, "train", "--post-expr", expr, "--out", str(out_dir))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and repr(expr) in lines[0], err
+    _assert_nothing_written(out_dir)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[rule]\nlearning_rate = 3\n", "unknown key 'learning_rate'"),
+    ("epochs = 'ten'\n", "key 'epochs' must be an integer"),
+    ("hidden = [100, 'a']\n", "key 'hidden' must be a list of integers"),
+    ("lr = 'fast'\n", "key 'lr' must be a number"),
+    ("rule = 3\n", "key 'rule' must be a string"),
+    ("x = [\n", "not valid TOML"),
+])
+def test_bad_model_file_names_the_key(capsys, tmp_path, text, message):
+    spec = tmp_path / "model.toml"
+    spec.write_text(text)
+    out_dir = tmp_path / "out"
+    code, _, err = _run(capsys, "train", "--model", str(spec), "--out", str(out_dir))
+    assert code == 2 and message in err and str(spec) in err, err
+    _assert_nothing_written(out_dir)
+
+
+def test_missing_model_file_and_data_folder(capsys, tmp_path):
+    code, _, err = _run(capsys, "train", "--model", str(tmp_path / "none.toml"))
+    assert code == 2 and "none.toml does not exist" in err
+    out_dir = tmp_path / "out"
+    code, _, err = _run(capsys, "train", "--dataset", f"idx:{tmp_path / 'nowhere'}", "--out", str(out_dir))
+    assert code == 2 and "nowhere" in err and "does not exist" in err, err
+    _assert_nothing_written(out_dir)
+
+
+def test_shipped_model_files_are_valid():
+    from brianrules.training import TrainConfig, load_model_file
+
+    here = os.path.join(os.path.dirname(__file__), "..", "models")
+    files = sorted(f for f in os.listdir(here) if f.endswith(".toml"))
+    assert files
+    for name in files:
+        TrainConfig.from_dict(load_model_file(os.path.join(here, name))).validate()
