@@ -61,6 +61,9 @@ def _train_parser(sub):
         extra = {"nargs": "+"} if name == "hidden" else {}
         p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
                        help=f"{text} (default: {getattr(d, name)})", **extra)
+    p.add_argument("--cuda-arch", default=None, metavar="CC",
+                   help="cuda_standalone: GPU compute capability to compile for, e.g. 9.0 or sm_90 "
+                   "(default: the GPU found by nvidia-smi, else 9.0)")
     p.add_argument("--out", default=None, help="output folder (default: runs/RULE-DATASET-TIME)")
     p.add_argument("--force", action="store_true", help="overwrite an output folder that holds results")
     p.add_argument("--resume", action="store_true", help="continue the training saved in --out")
@@ -87,7 +90,7 @@ def cmd_train(a):
     prepare_out_dir(out, force=a.force, resume=a.resume)
     try:
         train(cfg, out, force=a.force, resume=a.resume, progress=not a.quiet,
-              log=lambda *x: print(*x, flush=True))
+              log=lambda *x: print(*x, flush=True), cuda_arch=a.cuda_arch)
     except TrainingError as e:
         print(f"brianrules: training stopped: {e}", file=sys.stderr)
         return 1
@@ -109,6 +112,14 @@ def cmd_rules(a):
         if rule.feedback == "direct":
             print("\nlearning signal of each hidden layer (feedback synapses, output -> hidden):")
             print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
+        elif rule.feedback == "layerwise":
+            print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
+            print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
+        else:
+            print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
+            print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
+        print("\nwhat each layer passes down (layer-wise and symmetric feedback):")
+        print(_dedent(feedback.delta_equation(rule.post_factor(False))))
         print("\nneuron (LIF, fast-sigmoid surrogate):")
         print(_dedent(str(LIF().equations(Surrogate()))))
         return 0

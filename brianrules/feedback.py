@@ -8,9 +8,17 @@ target rate, ``f_high`` for the labelled class and ``f_low`` for the others:
     err_k = (r_k - target_rate_k) / (f_high - f_low)
 
 ``err`` is the output layer's learning signal ``L``.  Hidden layers receive
-theirs through feedback synapses: fixed weights ``B`` and a ``(summed)``
-variable that writes ``L_j = sum_k B_jk err_k`` into the hidden neuron every
-time step, so the whole error pathway runs inside the generated program.
+theirs through synapses with a ``(summed)`` variable that writes ``L`` into
+the hidden neuron every time step, so the whole error pathway runs inside
+the generated program:
+
+- direct (DFA/SRBP): ``L_j = sum_k B_jk err_k`` from the output error;
+- layer-wise (FA): ``L_j = sum_k B_jk delta_k`` from the layer above, where
+  ``delta_k = L_k * phi_k`` is that layer's learning signal times its
+  postsynaptic factor;
+- symmetric (backprop-like): ``L_j = sum_k w_jk delta_k`` with the forward
+  weights themselves, summed by the forward synapses into their
+  presynaptic neurons.
 """
 
 #: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets)
@@ -32,18 +40,37 @@ HIDDEN_SIGNAL_EQUATIONS = """
 L : 1
 """
 
-DIRECT_FEEDBACK_MODEL = """
+#: feedback through fixed random weights B; SOURCE is ``err`` (direct
+#: feedback from the output error) or ``delta`` (layer-wise feedback)
+RANDOM_FEEDBACK_MODEL = """
 B : 1 (constant)
-L_post = B * err_pre : 1 (summed)
+L_post = B * SOURCE_pre : 1 (summed)
 """
+DIRECT_FEEDBACK_MODEL = RANDOM_FEEDBACK_MODEL.replace("SOURCE", "err")
+LAYERWISE_FEEDBACK_MODEL = RANDOM_FEEDBACK_MODEL.replace("SOURCE", "delta")
+
+#: symmetric feedback: an extra line of the forward synapses, which send
+#: ``sum_k w_jk delta_k`` back to their presynaptic layer (transposed weights)
+SYMMETRIC_FEEDBACK_LINE = "L_pre = w * delta_post : 1 (summed)"
 
 
-def direct_feedback(output, hidden, name, namespace=None):
-    """Synapses that deliver ``L = B e`` from the output to one hidden layer."""
+def delta_equation(post_factor):
+    """``delta = L * phi``: what a layer passes down in layer-wise feedback.
+
+    ``post_factor`` is the rule's postsynaptic factor as a synapse sees it
+    (``psi_post``, ``x_post``, ...); in the neuron group it loses the suffix.
+    """
+    return f"\ndelta = L * ({post_factor.replace('_post', '')}) : 1\n"
+
+
+def random_feedback(source, target, signal, name, namespace=None):
+    """Synapses that deliver ``L = B signal`` from ``source`` to ``target``
+    (``signal``: ``err`` for direct feedback, ``delta`` for layer-wise)."""
     from brian2 import Synapses
 
     from .topology import connect_all
 
-    fb = Synapses(output, hidden, model=DIRECT_FEEDBACK_MODEL, name=name, namespace=namespace)
+    fb = Synapses(source, target, model=RANDOM_FEEDBACK_MODEL.replace("SOURCE", signal),
+                  name=name, namespace=namespace)
     connect_all(fb)
     return fb

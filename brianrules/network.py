@@ -49,7 +49,8 @@ class NetworkSpec:
     returns to rest at the start of each sample.  Initial forward weights are
     Gaussian with standard deviation ``w_init / sqrt(n_pre)`` and mean
     ``w_init_mean / n_pre`` (in units of ``w_unit``); the random feedback
-    matrices are Gaussian with standard deviation ``1 / sqrt(n_out)``.
+    matrices are Gaussian with standard deviation ``1 / sqrt(n_from)``, with
+    ``n_from`` the size of the layer the feedback comes from.
     """
 
     n_in: int
@@ -161,10 +162,14 @@ def initial_weights(spec, rng):
         rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
         for n_pre, n_post in zip(sizes[:-1], sizes[1:])
     ]
-    feedback = [
-        rng.normal(0.0, 1.0 / math.sqrt(spec.n_out), size=(spec.n_out, n_hid))
-        for n_hid in spec.hidden
-    ]
+    kind = spec.rule.feedback
+    if kind == "direct":  # n_out x n_hidden, from the output to every hidden layer
+        shapes = [(spec.n_out, n_hid) for n_hid in spec.hidden]
+    elif kind == "layerwise":  # n_(l+1) x n_l, from each layer to the one below
+        shapes = [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
+    else:  # symmetric feedback reads the forward weights
+        shapes = []
+    feedback = [rng.normal(0.0, 1.0 / math.sqrt(n_up), size=(n_up, n_low)) for n_up, n_low in shapes]
     return weights, feedback
 
 
@@ -210,11 +215,12 @@ class Model:
         for k, n in enumerate(spec.hidden):
             self.layers.append(
                 make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=fb.HIDDEN_SIGNAL_EQUATIONS, namespace=ns)
+                           extra_equations=fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False)),
+                           namespace=ns)
             )
         self.output = make_group(
             spec.neuron, spec.surrogate, spec.n_out, "output",
-            extra_equations=fb.OUTPUT_ERROR_EQUATIONS,
+            extra_equations=fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True)),
             extra_reset=fb.OUTPUT_ERROR_RESET,
             namespace=ns,
         )
@@ -232,9 +238,12 @@ class Model:
         self.projections = []
         pre_groups = [self.input, *self.layers[:-1]]
         for k, (pre, post) in enumerate(zip(pre_groups, self.layers)):
+            model = rule.synapse_model(spec.accumulate, output=post is self.output)
+            if rule.feedback == "symmetric" and pre is not self.input:
+                model += "\n" + fb.SYMMETRIC_FEEDBACK_LINE
             S = Synapses(
                 pre, post,
-                model=rule.synapse_model(spec.accumulate, output=post is self.output),
+                model=model,
                 on_pre=rule.on_pre,
                 method="euler",
                 namespace=ns,
@@ -252,9 +261,12 @@ class Model:
 
         # feedback pathway
         self.feedback = []
-        if rule.feedback == "direct":
-            for k, hid in enumerate(self.layers[:-1]):
-                self.feedback.append(fb.direct_feedback(self.output, hid, name=f"B_{k + 1}", namespace=ns))
+        for k, hid in enumerate(self.layers[:-1]):
+            if rule.feedback == "direct":  # output error -> every hidden layer
+                self.feedback.append(fb.random_feedback(self.output, hid, "err", f"B_{k + 1}", ns))
+            elif rule.feedback == "layerwise":  # layer above -> this layer
+                self.feedback.append(fb.random_feedback(self.layers[k + 1], hid, "delta", f"B_{k + 1}", ns))
+            # "symmetric": the forward synapses sum w * delta_post into L_pre
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]

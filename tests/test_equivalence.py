@@ -1,5 +1,7 @@
 """The same model gives the same numbers in runtime mode and as a C++ program."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -23,7 +25,24 @@ def cpp_runner(spec, build_root):
     runner.close()
 
 
+@pytest.mark.parametrize("rule", ["fa", "symmetric"])
+def test_runtime_and_cpp_standalone_agree_for_layerwise_rules(rule, build_root):
+    from brianrules import rules
+
+    spec = dataclasses.replace(small_spec(hidden=(12, 10)), rule=rules.get(rule, lr=5.0, lr_hidden=2.0))
+    runner = StandaloneRunner(spec, N_SAMPLES, build_dir=str(build_root / f"equivalence-{rule}"),
+                              progress=False)
+    try:
+        _compare(spec, runner)
+    finally:
+        runner.close()
+
+
 def test_runtime_and_cpp_standalone_agree(spec, cpp_runner):
+    _compare(spec, cpp_runner)
+
+
+def _compare(spec, cpp_runner):
     inputs = small_inputs(spec, N_SAMPLES)
     cpp = cpp_runner.run(*inputs, noise_seed=11)
     rt = RuntimeRunner(spec, N_SAMPLES).run(*inputs, noise_seed=11)

@@ -2,9 +2,11 @@
 
 from .core import ELIGIBILITIES, POST_FACTORS, ThreeFactorRule
 from .dfa import dfa
+from .fa import fa
+from .symmetric import symmetric
 
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
-RULES = {"dfa": dfa}
+RULES = {"dfa": dfa, "fa": fa, "symmetric": symmetric}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

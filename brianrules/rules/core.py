@@ -31,7 +31,7 @@ ELIGIBILITIES = {
 }
 
 #: how the learning signal of hidden layers is delivered
-FEEDBACK_KINDS = ("direct",)
+FEEDBACK_KINDS = ("direct", "layerwise", "symmetric")
 
 
 def _positive(name, value):

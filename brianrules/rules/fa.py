@@ -1,0 +1,31 @@
+"""Feedback alignment (FA): layer-wise fixed random feedback.
+
+Lillicrap, Cownden, Tweed & Akerman (2016), "Random synaptic feedback
+weights support error backpropagation for deep learning", Nat. Commun.
+7:13276.  Backpropagation sends layer l+1's error back through the
+transposed forward weights; FA sends it through a fixed random matrix B_l:
+
+    delta_k = L_k * phi_k                      (layer l+1; output: L_k = err_k)
+    L_j = sum_k B_jk delta_k                   (layer l)
+    dw_ij/dt = -eta * L_j * phi_j * x_i
+
+for any number of hidden layers, with phi the postsynaptic factor (the
+surrogate derivative by default).
+"""
+
+from .core import ThreeFactorRule
+
+
+def fa(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
+       apply_every=None):
+    return ThreeFactorRule(
+        name="fa",
+        post=post,
+        post_output=post_output,
+        post_expr=post_expr,
+        feedback="layerwise",
+        lr=lr,
+        lr_hidden=lr_hidden,
+        apply_every=apply_every,
+        paper="Lillicrap, Cownden, Tweed & Akerman (2016) Nat. Commun. 7:13276",
+    )
