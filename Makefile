@@ -1,5 +1,5 @@
 # make demo  -- set up a Python 3.12 environment and train dfa on digits
-# make test  -- set up the environment and run the test suite
+# make test  -- set up the environment and run the test suite (with the cuda extra where nvcc is on PATH)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -23,6 +23,11 @@ demo: $(STAMP)
 	    --device cpp_standalone --seed 0 --out runs/demo --force
 
 test: $(STAMP)
+	@# with nvcc on PATH, the cuda_standalone tests compile a CUDA program: they need the cuda extra
+	@if command -v nvcc >/dev/null 2>&1 && ! $(PY) -c 'import sys, brianrules.cuda as c; sys.exit(bool(c.missing_tools()))'; then \
+	  echo "nvcc found: installing the cuda extra (brian2cuda, nvidia-curand)"; \
+	  $(PY) -m pip install --quiet -e '.[test,cuda]' || exit 1; \
+	fi
 	$(PY) -m pytest tests
 
 clean:

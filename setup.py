@@ -15,6 +15,12 @@ setup(
         "scikit-learn>=1.4",
         "mlxtend>=0.23",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={
+        "test": ["pytest>=8"],
+        # device cuda_standalone: brian2cuda, and cuRAND for CUDA 13 (NVIDIA's wheel
+        # ships nvidia/cu13/include/curand.h and nvidia/cu13/lib/libcurand.so.10 from
+        # version 10.4 on; 0.0.0a0 is an empty placeholder)
+        "cuda": ["brian2cuda==1.0b1", "nvidia-curand>=10.4"],
+    },
     entry_points={"console_scripts": ["brianrules=brianrules.cli:main"]},
 )

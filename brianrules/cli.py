@@ -109,17 +109,27 @@ def cmd_rules(a):
         print(rule.describe())
         print("\nlearning signal of the output layer (output error):")
         print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
-        if rule.feedback == "direct":
-            print("\nlearning signal of each hidden layer (feedback synapses, output -> hidden):")
+        if rule.feedback in ("direct", "encoders"):
+            what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
+            print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")
             print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
+        elif rule.feedback == "erbp":
+            print("\nlearning signal: dendritic compartment U of hidden and output neurons:")
+            print(_dedent(feedback.DENDRITE_EQUATIONS))
+            print("error neurons err_pos / err_neg (one pair per output; +-1 kicks from output and label spikes):")
+            print(_dedent(feedback.ERROR_NEURON_EQUATIONS))
+            print("feedback: err_pos -> U_post += B, err_neg -> U_post -= B (hidden); +-g_out (output)")
+            print("postsynaptic factor:")
+            print(_dedent(feedback.BOXCAR_EQUATIONS))
         elif rule.feedback == "layerwise":
             print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
             print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
         else:
             print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
             print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
-        print("\nwhat each layer passes down (layer-wise and symmetric feedback):")
-        print(_dedent(feedback.delta_equation(rule.post_factor(False))))
+        if rule.feedback in ("layerwise", "symmetric"):
+            print("\nwhat each layer passes down:")
+            print(_dedent(feedback.delta_equation(rule.post_factor(False))))
         print("\nneuron (LIF, fast-sigmoid surrogate):")
         print(_dedent(str(LIF().equations(Surrogate()))))
         return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEVICES = ("runtime", "cpp_standalone")
+DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
 
 def cache_dir():
@@ -81,10 +81,16 @@ def check_device(name):
         raise ValueError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
 
 
-def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True):
+def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
+                cuda_arch=None):
     check_device(device)
     if device == "runtime":
         return RuntimeRunner(spec, n_samples)
+    if device == "cuda_standalone":
+        from .cuda import CudaStandaloneRunner  # brian2cuda is optional
+
+        return CudaStandaloneRunner(spec, n_samples, threads=threads, build_dir=build_dir, log=log,
+                                    progress=progress, cuda_arch=cuda_arch)
     return StandaloneRunner(spec, n_samples, threads=threads, build_dir=build_dir, log=log,
                             progress=progress)
 
@@ -260,4 +266,7 @@ def working_devices():
     out = {"runtime": (True, "Brian2 runtime mode (NumPy target)")}
     cxx = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
     out["cpp_standalone"] = (cxx is not None, f"C++ compiler: {cxx}" if cxx else "no C++ compiler found (install g++)")
+    from .cuda import status as cuda_status
+
+    out["cuda_standalone"] = cuda_status()
     return out

@@ -74,3 +74,87 @@ def random_feedback(source, target, signal, name, namespace=None):
                   name=name, namespace=namespace)
     connect_all(fb)
     return fb
+
+
+# -- eRBP: error neurons and dendritic compartments ----------------------
+#
+# Event-driven random backpropagation (Neftci, Augustine, Paul & Detorakis
+# 2017, Front. Neurosci. 11:324).  For each output k two error neurons count
+# the difference between the output's spikes and label spikes: ``err_pos``
+# is excited by the output and inhibited by the label, ``err_neg`` the other
+# way round.  Their spikes reach a second, dendritic compartment ``U`` of
+# every hidden neuron through fixed random weights (+B from err_pos, -B from
+# err_neg) and of output neuron k through +-g_out.  ``U`` is the learning
+# signal; weights change on presynaptic spikes only.
+
+#: dendritic compartment of hidden and output neurons in an eRBP network
+DENDRITE_EQUATIONS = """
+dU/dt = -U / tau_dend : 1
+L = U : 1
+tau_dend : second (shared, constant)
+"""
+DENDRITE_SAMPLE_RESET = "U = 0"
+
+#: the boxcar postsynaptic factor of eRBP: 1 while I_lo < I_syn < I_hi
+BOXCAR_EQUATIONS = """
+boxcar = int(I_syn > I_lo) * int(I_syn < I_hi) : 1
+I_lo : volt (shared, constant)
+I_hi : volt (shared, constant)
+"""
+
+#: label spikes: Poisson at f_label for the labelled class (``tgt``)
+LABEL_EQUATIONS = """
+rate = f_label * tgt(t, i) : Hz
+f_label : Hz (shared, constant)
+label_seed : integer (shared, constant)
+"""
+LABEL_THRESHOLD = "hash_uniform(label_seed, t_in_timesteps, i) < rate * dt"
+
+#: error neurons: leaky integrators of +-1 kicks, firing at threshold 1
+ERROR_NEURON_EQUATIONS = """
+dv/dt = -v / tau_errn : 1
+tau_errn : second (shared, constant)
+"""
+
+
+def erbp_error_pathway(output, hidden_layers, namespace):
+    """Label group, error neurons and every synapse of the eRBP pathway.
+
+    Returns (objects, label_group, error_groups, feedback) where feedback is
+    a list, one entry per hidden layer, of the (+B, -B) synapse pair that
+    shares that layer's random matrix; the output's own pair comes last.
+    """
+    from brian2 import NeuronGroup, Synapses
+
+    from .topology import connect_all
+
+    n_out = output.N
+    label = NeuronGroup(n_out, LABEL_EQUATIONS, threshold=LABEL_THRESHOLD, namespace=namespace,
+                        name="label")
+    err_pos = NeuronGroup(n_out, ERROR_NEURON_EQUATIONS, threshold="v > 1", reset="v -= 1",
+                          method="exact", namespace=namespace, name="err_pos")
+    err_neg = NeuronGroup(n_out, ERROR_NEURON_EQUATIONS, threshold="v > 1", reset="v -= 1",
+                          method="exact", namespace=namespace, name="err_neg")
+    objects = [label, err_pos, err_neg]
+    for src, tgt_grp, sign, name in ((output, err_pos, "+", "out_to_pos"), (label, err_pos, "-", "label_to_pos"),
+                                     (output, err_neg, "-", "out_to_neg"), (label, err_neg, "+", "label_to_neg")):
+        S = Synapses(src, tgt_grp, on_pre=f"v_post {sign}= 1", namespace=namespace, name=name)
+        S.connect(j="i")
+        objects.append(S)
+    feedback = []
+    for k, hid in enumerate(hidden_layers):
+        pair = []
+        for src, sign in ((err_pos, "+"), (err_neg, "-")):
+            S = Synapses(src, hid, model="B : 1 (constant)", on_pre=f"U_post {sign}= B",
+                         namespace=namespace, name=f"B_{k + 1}_{'pos' if sign == '+' else 'neg'}")
+            connect_all(S)
+            pair.append(S)
+        feedback.append(pair)
+    pair = []
+    for src, sign in ((err_pos, "+"), (err_neg, "-")):
+        S = Synapses(src, output, model="g_out : 1 (shared, constant)", on_pre=f"U_post {sign}= g_out",
+                     namespace=namespace, name=f"G_{'pos' if sign == '+' else 'neg'}")
+        S.connect(j="i")
+        pair.append(S)
+    objects += [S for p in feedback for S in p] + pair
+    return objects, label, (err_pos, err_neg), feedback, pair

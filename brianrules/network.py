@@ -30,7 +30,7 @@ from brian2 import (
 from . import feedback as fb
 from .neurons import LIF, make_group
 from .topology import connect_all
-from .randomness import make_function
+from .randomness import make_function, mix_seed
 from .rules import ThreeFactorRule
 from .surrogates import Surrogate
 
@@ -69,6 +69,9 @@ class NetworkSpec:
     w_init: float = 1.0
     w_init_mean: float = 0.0
     reset_between_samples: bool = True
+    boxcar_lo: Quantity = _default(-10 * mV)
+    boxcar_hi: Quantity = _default(30 * mV)
+    tau_dend: Quantity = _default(20 * ms)
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -97,6 +100,15 @@ class NetworkSpec:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and 0 < v < math.inf):
                 raise ValueError(f"{name} must be positive and finite, got {v!r}")
+        for name in ("boxcar_lo", "boxcar_hi"):
+            q = Quantity(getattr(self, name))
+            if not q.has_same_dimensions(mV) or not math.isfinite(float(q)):
+                raise ValueError(f"{name} must be a finite voltage, got {getattr(self, name)!r}")
+        if not self.boxcar_lo < self.boxcar_hi:
+            raise ValueError(f"boxcar_lo ({self.boxcar_lo}) must lie below boxcar_hi ({self.boxcar_hi})")
+        q = Quantity(self.tau_dend)
+        if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
+            raise ValueError(f"tau_dend must be a positive time, got {self.tau_dend!r}")
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
 
@@ -163,12 +175,21 @@ def initial_weights(spec, rng):
         for n_pre, n_post in zip(sizes[:-1], sizes[1:])
     ]
     kind = spec.rule.feedback
-    if kind == "direct":  # n_out x n_hidden, from the output to every hidden layer
+    encoders = []
+    if kind in ("direct", "erbp"):  # n_out x n_hidden, from the output to every hidden layer
         shapes = [(spec.n_out, n_hid) for n_hid in spec.hidden]
+    elif kind == "encoders":  # every hidden neuron's encoder: a unit vector in error space
+        shapes = []
+        for n_hid in spec.hidden:
+            E = rng.normal(size=(spec.n_out, n_hid))
+            shapes.append(None)
+            encoders.append(E / np.linalg.norm(E, axis=0, keepdims=True))
     elif kind == "layerwise":  # n_(l+1) x n_l, from each layer to the one below
         shapes = [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
     else:  # symmetric feedback reads the forward weights
         shapes = []
+    if kind == "encoders":
+        return weights, encoders
     feedback = [rng.normal(0.0, 1.0 / math.sqrt(n_up), size=(n_up, n_low)) for n_up, n_low in shapes]
     return weights, feedback
 
@@ -211,18 +232,23 @@ class Model:
             namespace=ns,
             name="input",
         )
+        erbp = rule.feedback == "erbp"
+        if erbp:  # learning signal: a dendritic compartment fed by error neurons
+            hidden_eqs = output_eqs = fb.DENDRITE_EQUATIONS
+            output_reset = ""
+        else:
+            hidden_eqs = fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))
+            output_eqs = fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True))
+            output_reset = fb.OUTPUT_ERROR_RESET
         self.layers = []
         for k, n in enumerate(spec.hidden):
             self.layers.append(
                 make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False)),
-                           namespace=ns)
+                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns)
             )
         self.output = make_group(
             spec.neuron, spec.surrogate, spec.n_out, "output",
-            extra_equations=fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True)),
-            extra_reset=fb.OUTPUT_ERROR_RESET,
-            namespace=ns,
+            extra_equations=output_eqs + fb.BOXCAR_EQUATIONS, extra_reset=output_reset, namespace=ns,
         )
         self.layers.append(self.output)
 
@@ -230,7 +256,9 @@ class Model:
             self.input.run_regularly("x = 0", dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
                 code = spec.neuron.sample_reset
-                if g is self.output:
+                if erbp:
+                    code += "; " + fb.DENDRITE_SAMPLE_RESET
+                elif g is self.output:
                     code += "; " + fb.OUTPUT_ERROR_SAMPLE_RESET
                 g.run_regularly(code, dt=T, when="start", name=f"{g.name}_sample_reset")
 
@@ -244,13 +272,15 @@ class Model:
             S = Synapses(
                 pre, post,
                 model=model,
-                on_pre=rule.on_pre,
+                on_pre=rule.on_pre_code(spec.accumulate, output=post is self.output),
                 method="euler",
                 namespace=ns,
                 order=-5,
                 name=f"w_{k + 1}",
             )
             connect_all(S)
+            if rule.timing == "event":
+                S.learn.order = -20  # before any spike delivery of the step
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
             if spec.accumulate:
                 # at the start of the step at t = n * apply_every * dt, so that the
@@ -259,20 +289,28 @@ class Model:
                                 order=-10, name=f"w_{k + 1}_apply")
             self.projections.append(S)
 
-        # feedback pathway
+        # feedback pathway: self.feedback[k] lists the synapses that share
+        # hidden layer k's feedback matrix
         self.feedback = []
+        extra = []
+        if erbp:
+            extra, self.label, self.error_groups, self.feedback, self.output_feedback = \
+                fb.erbp_error_pathway(self.output, self.layers[:-1], ns)
+            if spec.reset_between_samples:
+                for g in self.error_groups:
+                    g.run_regularly("v = 0", dt=T, when="start", name=f"{g.name}_sample_reset")
         for k, hid in enumerate(self.layers[:-1]):
-            if rule.feedback == "direct":  # output error -> every hidden layer
-                self.feedback.append(fb.random_feedback(self.output, hid, "err", f"B_{k + 1}", ns))
+            if rule.feedback in ("direct", "encoders"):  # output error -> every hidden layer
+                self.feedback.append([fb.random_feedback(self.output, hid, "err", f"B_{k + 1}", ns)])
             elif rule.feedback == "layerwise":  # layer above -> this layer
-                self.feedback.append(fb.random_feedback(self.layers[k + 1], hid, "delta", f"B_{k + 1}", ns))
+                self.feedback.append([fb.random_feedback(self.layers[k + 1], hid, "delta", f"B_{k + 1}", ns)])
             # "symmetric": the forward synapses sum w * delta_post into L_pre
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
         self.network = Network(
-            self.input, *self.layers, *self.projections, *self.feedback,
-            self.output_spikes, *self.hidden_counts,
+            self.input, *self.layers, *self.projections, *[S for group in self.feedback for S in group],
+            *extra, self.output_spikes, *self.hidden_counts,
         )
 
     @property
@@ -292,6 +330,7 @@ class Model:
             raise ValueError(f"targets have shape {tgt.shape}, expected {(self.n_samples, spec.n_out)}")
         if learn.shape != (self.n_samples,):
             raise ValueError(f"learning gate has shape {learn.shape}, expected {(self.n_samples,)}")
+        rule = spec.rule
         pairs = [
             (self.stim, stim),
             (self.tgt, tgt),
@@ -299,23 +338,33 @@ class Model:
             (self.input.noise_seed, int(noise_seed)),
             (self.input.max_rate, spec.max_rate),
             (self.input.tau_trace, spec.neuron.tau_trace),
-            (self.output.tau_err, spec.tau_err),
-            (self.output.f_high, spec.f_high),
-            (self.output.f_low, spec.f_low),
         ]
+        if rule.feedback != "erbp":  # the rate error at the output
+            pairs += [(self.output.tau_err, spec.tau_err), (self.output.f_high, spec.f_high),
+                      (self.output.f_low, spec.f_low)]
         for g in self.layers:
             for key, value in spec.neuron.values(spec.surrogate).items():
                 pairs.append((getattr(g, key), value))
+            pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
         rule = spec.rule
         for k, (S, W) in enumerate(zip(self.projections, weights)):
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
             pairs.append((S.w, self._flat(S, W)))
             eta = lr_scale * (rule.lr if S.target is self.output else rule.lr_hidden)
-            pairs.append((S.eta, eta * Hz))
+            pairs.append((S.eta, eta * rule.eta_unit))
             pairs.append((S.w_unit, spec.w_unit))
-        for S, B in zip(self.feedback, feedback):
-            pairs.append((S.B, self._flat(S, B)))
+        scale = 1.0
+        if rule.feedback == "erbp":
+            # U ~ (rate of err_pos - rate of err_neg) / f_high at the output
+            scale = 1.0 / float(spec.tau_dend * spec.f_high)
+            pairs += [(g.tau_dend, spec.tau_dend) for g in self.layers]
+            pairs += [(g.tau_errn, spec.tau_dend) for g in self.error_groups]
+            pairs += [(S.g_out, scale) for S in self.output_feedback]
+            pairs += [(self.label.f_label, spec.f_high), (self.label.label_seed, mix_seed(noise_seed, 7))]
+        for group, B in zip(self.feedback, feedback):
+            for S in group:
+                pairs.append((S.B, scale * self._flat(S, B)))
         return pairs
 
     @staticmethod

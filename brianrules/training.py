@@ -43,8 +43,8 @@ class TrainConfig:
     """
 
     rule: str = "dfa"
-    post: str = "surrogate"
-    post_output: str = "surrogate"
+    post: str | None = None  # None: the rule's default
+    post_output: str | None = None
     post_expr: str | None = None
     dataset: str = "digits"
     epochs: int = 10
@@ -52,8 +52,8 @@ class TrainConfig:
     device: str = "cpp_standalone"
     threads: int = 1
     seed: int = 0
-    lr: float = 2.0
-    lr_hidden: float = 0.2
+    lr: float | None = None  # None: the rule's default
+    lr_hidden: float | None = None
     lr_decay: float = 0.7
     apply_every: int | None = None
     surrogate: str = "fast_sigmoid"
@@ -83,7 +83,7 @@ class TrainConfig:
         if self.surrogate not in sgmod.NAMES:
             raise ValueError(f"unknown surrogate '{self.surrogate}' (choose from {', '.join(sgmod.NAMES)})")
         for value in (self.post, self.post_output):
-            if value not in rulemod.POST_FACTORS:
+            if value is not None and value not in rulemod.POST_FACTORS:
                 raise ValueError(f"unknown postsynaptic factor '{value}' (choose from {', '.join(rulemod.POST_FACTORS)})")
         for name in ("epochs", "threads"):
             v = getattr(self, name)
@@ -96,7 +96,10 @@ class TrainConfig:
         for k, n in enumerate(self.hidden):
             if not _is_int(n) or n < 1:
                 raise ValueError(f"hidden layer {k + 1} size must be a positive integer, got {n!r}")
-        for name in ("lr", "lr_hidden", "sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
+        for name in ("lr", "lr_hidden"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        for name in ("sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
                      "tau_m_ms", "tau_syn_ms", "tau_trace_ms", "tau_err_ms", "f_high_hz", "w_init", "w_bound"):
             _positive(name, getattr(self, name))
         if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
@@ -120,8 +123,9 @@ class TrainConfig:
 
         neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
                      tau_trace=self.tau_trace_ms * ms)
-        rule = rulemod.get(self.rule, post=self.post, post_output=self.post_output, post_expr=self.post_expr, lr=self.lr, lr_hidden=self.lr_hidden,
-                           apply_every=self.apply_every)
+        given = {k: v for k, v in (("lr", self.lr), ("lr_hidden", self.lr_hidden), ("post", self.post),
+                                   ("post_output", self.post_output)) if v is not None}
+        rule = rulemod.get(self.rule, post_expr=self.post_expr, apply_every=self.apply_every, **given)
         return NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
             neuron=neuron, surrogate=sgmod.get(self.surrogate, self.sg_width, self.sg_height),
@@ -144,7 +148,7 @@ class TrainConfig:
                 raise ValueError(f"{source}: key '{key}' must be {_TYPE_NAMES[expected]}, got {value!r}")
         values = dict(d)
         for key, value in values.items():
-            if _FIELD_TYPES.get(key, "float") == "float":
+            if _FIELD_TYPES.get(key, "float") in ("float", "float?") and value is not None:
                 values[key] = float(value)
             elif _FIELD_TYPES[key] == "ints":
                 values[key] = list(value)
@@ -153,11 +157,11 @@ class TrainConfig:
 
 #: the type each setting must have in a model file
 _FIELD_TYPES = {
-    "rule": "str", "post": "str", "post_output": "str", "post_expr": "str?", "dataset": "str",
+    "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
-    "apply_every": "int?", "surrogate": "str",
+    "apply_every": "int?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?",
 }
-_TYPE_NAMES = {"str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -168,6 +172,8 @@ def _has_type(value, expected):
         return isinstance(value, str)
     if expected in ("int", "int?"):
         return _is_int(value)
+    if expected == "float?" and value is None:
+        return True
     if expected == "ints":
         return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -309,12 +315,16 @@ def epoch_order(seed, epoch, n):
     return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
 
 
-def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None):
+def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None,
+          cuda_arch=None):
     """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows."""
     cfg.validate()
     prepare_out_dir(out, force=force, resume=resume)
     dataset = datamod.load(cfg.dataset)
-    n_out = dataset.n_classes
+    n_out = dataset.n_classes  # one output neuron per class
+    labels_max = int(max(dataset.y_train.max(), dataset.y_test.max()))
+    if labels_max >= n_out:
+        raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
     preflight(spec)  # Brian2 checks every equation before anything is compiled or written
 
@@ -343,7 +353,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         f"{n_train} train / {n_test} test samples, device {cfg.device}")
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
-                         progress=progress, build_dir=build_dir)
+                         progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
     try:
         if cfg.device != "runtime":
             how = "reused the cached program" if runner.cached else "compiled"
@@ -382,7 +392,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     from .plots import learning_curve
 
     learning_curve(rows, os.path.join(out, "learning_curve.png"),
-                   title=f"{cfg.rule} ({cfg.post}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
+                   title=f"{cfg.rule} ({spec.rule.post}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
     log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
     return rows
 

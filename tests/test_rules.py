@@ -77,3 +77,39 @@ def test_rule_registry_and_equations():
         rules.get("dfa", post="dendrite")
     with pytest.raises(ValueError, match="learning rate .* positive"):
         rules.get("dfa", lr=0.0)
+
+
+def test_erbp_updates_on_presynaptic_spikes_only():
+    """eRBP: w_ij changes only in steps where neuron i spiked, by
+    -eta * U_j * boxcar(I_syn,j) as they stand when the spike arrives."""
+    import dataclasses
+
+    from brian2 import SpikeMonitor
+
+    spec = dataclasses.replace(small_spec(), rule=rules.get("erbp", lr=0.5, lr_hidden=0.2, apply_every=1))
+    W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
+
+    def monitors(model):
+        mons = []
+        for S in model.projections:
+            mons += [StateMonitor(S, "w", record=True, when="before_groups"),
+                     StateMonitor(S.target, ["U", "boxcar"], record=True, when="after_thresholds"),
+                     SpikeMonitor(S.source, record=True)]
+        return mons
+
+    runner = RuntimeRunner(spec, N_SAMPLES)
+    runner.run(W, B, stim, tgt, learn, noise_seed=7, monitors=monitors)
+    m = runner.last_monitors
+    dt = float(spec.dt / second)
+    for layer, (n_pre, n_post) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:])):
+        mw, mpost, spikes = m[3 * layer: 3 * layer + 3]
+        n_steps = len(mw.t)
+        spiked = np.zeros((n_pre, n_steps))
+        spiked[np.asarray(spikes.i), np.round(spikes.t / second / dt).astype(int)] = 1
+        eta = spec.rule.lr if layer == len(spec.hidden) else spec.rule.lr_hidden
+        factor = -eta * mpost.U[:] * mpost.boxcar[:]  # n_post x steps
+        expected = (spiked[:, None, :] * factor[None, :, :]).reshape(n_pre * n_post, n_steps)
+        dw = np.diff(mw.w[:], axis=1)
+        assert np.count_nonzero(np.abs(expected[:, :-1]) > 1e-12) >= 10  # updates happened
+        assert np.all(dw[spiked.repeat(n_post, axis=0)[:, :-1] == 0] == 0)  # none without a spike
+        np.testing.assert_allclose(dw, expected[:, :-1], rtol=1e-9, atol=1e-14)

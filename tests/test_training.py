@@ -52,6 +52,9 @@ def test_train_writes_results_and_learns(trained):
     assert float(rows[-1]["train_acc"]) > float(rows[0]["train_acc"]) - 0.05
     cfg = json.load(open(out / "config.json"))
     assert cfg["train"]["seed"] == 3 and cfg["versions"]["brian2"] == "2.10.1"
+    if os.path.isdir(os.path.join(os.path.dirname(__file__), "..", ".git")):
+        commit = cfg["git_commit"]
+        assert isinstance(commit, str) and len(commit) == 40 and int(commit, 16) >= 0
     with np.load(out / "weights.npz") as z:
         assert z["w_1"].shape == (64, 100) and z["w_2"].shape == (100, 10) and z["B_1"].shape == (10, 100)
         assert int(z["epoch"]) == 3

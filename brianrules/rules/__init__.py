@@ -2,11 +2,13 @@
 
 from .core import ELIGIBILITIES, POST_FACTORS, ThreeFactorRule
 from .dfa import dfa
+from .erbp import erbp
 from .fa import fa
+from .pes import pes
 from .symmetric import symmetric
 
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
-RULES = {"dfa": dfa, "fa": fa, "symmetric": symmetric}
+RULES = {"dfa": dfa, "erbp": erbp, "fa": fa, "pes": pes, "symmetric": symmetric}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

@@ -23,15 +23,25 @@ POST_FACTORS = {
     "surrogate": "psi_post",  # surrogate derivative of the membrane potential
     "none": "1",  # no postsynaptic gating ("SRBP without the derivative")
     "activity": "x_post",  # postsynaptic spike trace (Hebbian variant)
+    "current_boxcar": "boxcar_post",  # 1 while I_lo < I_syn < I_hi (eRBP)
 }
 
 #: presynaptic / eligibility factors by name
 ELIGIBILITIES = {
     "trace": "x_pre",  # presynaptic spike trace
+    # the presynaptic spike itself: updates are event-driven (timing "event")
+    "spike": "1",
+    # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
+    # lowpass, a rate whose number in Hz is the factor (PES)
+    "rate": "x_pre / (tau_trace_pre * Hz)",
 }
 
 #: how the learning signal of hidden layers is delivered
-FEEDBACK_KINDS = ("direct", "layerwise", "symmetric")
+FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
+
+
+#: when w changes: every time step (clock) or on each presynaptic spike (event)
+TIMINGS = ("clock", "event")
 
 
 def _positive(name, value):
@@ -67,6 +77,7 @@ class ThreeFactorRule:
     post_expr: str | None = None
     eligibility: str = "trace"
     feedback: str = "direct"
+    timing: str = "clock"
     lr: float = 2.0
     lr_hidden: float = 0.2
     apply_every: int | None = None
@@ -89,6 +100,10 @@ class ThreeFactorRule:
             raise ValueError(
                 f"unknown feedback '{self.feedback}' (choose from {', '.join(FEEDBACK_KINDS)})"
             )
+        if self.timing not in TIMINGS:
+            raise ValueError(f"unknown timing '{self.timing}' (choose from {', '.join(TIMINGS)})")
+        if (self.timing == "event") != (self.eligibility == "spike"):
+            raise ValueError("event-driven updates go with the 'spike' eligibility, clock-driven ones with a trace")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
         if self.apply_every is not None:
@@ -114,22 +129,43 @@ class ThreeFactorRule:
     def synapse_model(self, accumulate, output=False):
         """The `Synapses` model text of a plastic projection.
 
-        With ``accumulate`` the update integrates into ``w_acc``, which the
-        builder adds to ``w`` at a fixed interval; otherwise it integrates
-        into ``w`` directly.  ``plastic`` gates learning (0 during evaluation).
+        With ``accumulate`` the update goes into ``w_acc``, which the builder
+        adds to ``w`` at a fixed interval; otherwise into ``w`` directly.
+        ``plastic`` gates learning (0 during evaluation).  Clock-driven rules
+        integrate ``dw/dt`` (``eta`` in 1/s); event-driven rules add
+        ``-eta L phi`` on each presynaptic spike (``eta`` per spike).
         """
         target = "w_acc" if accumulate else "w"
-        lines = [
-            f"d{target}/dt = plastic * ({self.update_expression(output)}) : 1 (clock-driven)",
-            "eta : Hz (shared, constant)",
-            "w_unit : volt (shared, constant)",
-            "plastic : 1 (shared)",
-        ]
-        if accumulate:
-            lines.insert(0, "w : 1")
+        if self.timing == "clock":
+            lines = [f"d{target}/dt = plastic * ({self.update_expression(output)}) : 1 (clock-driven)",
+                     "eta : Hz (shared, constant)"]
+            if accumulate:
+                lines.insert(0, "w : 1")
+        else:
+            lines = ["w : 1", "eta : 1 (shared, constant)"]
+            if accumulate:
+                lines.append("w_acc : 1")
+        lines += ["w_unit : volt (shared, constant)", "plastic : 1 (shared)"]
         return "\n".join(lines)
 
-    on_pre = "I_syn_post += w * w_unit"
+    def on_pre_code(self, accumulate, output=False):
+        """What a presynaptic spike does, by pathway: ``pre`` delivers the
+        weight; for event-driven rules ``learn`` updates it.  The builder runs
+        ``learn`` before every delivery of the step, so the update reads the
+        postsynaptic state as the step's neuron updates left it, whatever the
+        order in which synapses are processed."""
+        code = {"pre": "I_syn_post += w * w_unit"}
+        if self.timing == "event":
+            target = "w_acc" if accumulate else "w"
+            code["learn"] = f"{target} += plastic * ({self.update_expression(output)})"
+        return code
+
+    @property
+    def eta_unit(self):
+        from brian2 import Hz
+
+        return Hz if self.timing == "clock" else 1
+
     apply_code = "w += w_acc\nw_acc = 0"
 
     def describe(self):
@@ -154,7 +190,7 @@ class ThreeFactorRule:
             "",
             "Brian2 synapse model (hidden layers):",
             self.synapse_model(accumulate=self.apply_every != 1),
-            f"on_pre: {self.on_pre}",
+            "on_pre: " + "; ".join(f"[{k}] {v}" for k, v in self.on_pre_code(accumulate=self.apply_every != 1).items()),
         ]
         if self.paper:
             lines += ["", f"reference: {self.paper}"]

@@ -1,0 +1,517 @@
+"""Throughput benchmark: engines side by side, measured in one run.
+
+Networks
+    small  64-100-10 on scikit-learn's digits;
+    large  784-1000-10 on MNIST-shaped random input (intensities uniform in
+           [0, 1], random labels).
+Both use the training defaults (`training.TrainConfig`): rule dfa with the
+surrogate factor, dt 0.5 ms, 100 ms per sample, updates applied at the end
+of each sample.
+
+Engines
+    cpp_standalone with 1 and 2 OpenMP threads (programs from the build
+    cache of `devices`, so a repeated benchmark compiles nothing), Brian2's
+    runtime mode (small network only) and the NumPy reference
+    (`reference.ReferenceRunner`).
+
+Figures
+    samples/s         samples of one run divided by the run's wall time (the
+                      whole ``runner.run`` call: writing inputs, the program,
+                      reading results);
+    updates/s         one update per plastic synapse per time step, whether
+                      or not it changes the weight, divided by the engine's
+                      own simulation time;
+    overhead          run wall time minus the engine's own simulation time:
+                      for C++ the network loop time the program reports
+                      (``results/last_run_info.txt``), for runtime mode the
+                      time of Brian2's network loop, for the reference the
+                      time of its step loop;
+    bandwidth bound   a timed copy of a large float64 array gives the memory
+                      bandwidth B (bytes read + written per second); a
+                      float64 weight update reads and writes 16 bytes, so no
+                      engine that streams the weights can exceed B / 16
+                      updates/s.
+
+The learning rule is clock-driven: every plastic synapse is updated every
+time step.  There is no event-driven rule in the package yet, so none is
+measured.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: samples per run: (full, quick)
+SAMPLES = {
+    ("small", "cpp_standalone"): (1797, 100),  # full: one digits epoch (1437 train + 360 test)
+    ("small", "runtime"): (10, 2),
+    ("small", "reference"): (200, 20),
+    ("large", "cpp_standalone"): (100, 4),
+    ("large", "reference"): (10, 3),
+}
+#: timed runs of each compiled program (the best is reported): (full, quick)
+CPP_REPEATS = (3, 1)
+BANDWIDTH_MB = 512
+NOISE_SEED = 12345
+
+
+# -- machine -----------------------------------------------------------------
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine():
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        usable = os.cpu_count()
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+            "memory_gib": memory_gib(), "os": platform.platform()}
+
+
+def load_average():
+    try:
+        return os.getloadavg()
+    except OSError:  # pragma: no cover
+        return (float("nan"),) * 3
+
+
+def measure_bandwidth(megabytes=BANDWIDTH_MB, repeats=5):
+    """Memory bandwidth from a timed copy of a float64 array of ``megabytes``
+    MB into another (one thread, NumPy): bytes read + written per second,
+    best of ``repeats``."""
+    n = megabytes * 10**6 // 8
+    src = np.ones(n)
+    dst = np.zeros(n)  # both touched: no page faults in the timed copies
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    moved = 2 * src.nbytes
+    del src, dst
+    return {"array_mb": megabytes, "best_copy_s": best, "bytes_per_s": moved / best}
+
+
+# -- workloads ---------------------------------------------------------------
+@dataclass
+class Workload:
+    name: str
+    spec: object
+    source: str  # what the input is
+    x: np.ndarray  # a pool of samples (intensities) to draw from
+    labels: np.ndarray
+
+    @property
+    def plastic_synapses(self):
+        s = self.spec.sizes
+        return sum(a * b for a, b in zip(s[:-1], s[1:]))
+
+    def inputs(self, n, seed=0):
+        """Initial weights, feedback and the arrays of an n-sample run."""
+        from .network import initial_weights
+
+        rng = np.random.default_rng(seed)
+        W, B = initial_weights(self.spec, rng)
+        idx = np.arange(n) % len(self.x)
+        stim = self.x[idx]
+        tgt = np.eye(self.spec.n_out)[self.labels[idx]]
+        return W, B, stim, tgt, np.ones(n)
+
+
+def workloads():
+    from .data import load
+    from .training import TrainConfig
+
+    d = load("digits")
+    small = TrainConfig(hidden=[100]).network_spec(d.n_inputs, d.n_classes)
+    x = np.concatenate([d.x_train, d.x_test])
+    y = np.concatenate([d.y_train, d.y_test])
+    rng = np.random.default_rng(0)
+    n_pool = 1000
+    large = TrainConfig(hidden=[1000]).network_spec(784, 10)
+    return [
+        Workload("small", small, "digits (8x8)", x, y),
+        Workload("large", large, "MNIST-shaped random input, intensities U[0, 1]",
+                 rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool)),
+    ]
+
+
+# -- measurement -------------------------------------------------------------
+@dataclass
+class Row:
+    network: str
+    sizes: str
+    engine: str
+    threads: str
+    samples: int
+    runs: int
+    compile_s: float = float("nan")
+    cached: bool | None = None
+    wall_s: float = float("nan")
+    sim_s: float = float("nan")
+    samples_per_s: float = float("nan")
+    updates_per_s: float = float("nan")
+    bound_fraction: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def overhead_s(self):
+        return self.wall_s - self.sim_s
+
+
+def _cpp_sim_seconds(runner):
+    """The network loop time the program itself wrote for its last run."""
+    path = os.path.join(runner.build_dir, "results", "last_run_info.txt")
+    with open(path) as f:
+        return float(f.read().split()[0])
+
+
+#: a note in the build folder: how long the first build of the program took
+_BUILD_NOTE = "bench_first_build_s.txt"
+
+
+def _first_build_seconds(runner):
+    """The compile time of the program's first build: this run's when it
+    compiled, else the one noted in the cached build folder (None if unknown)."""
+    path = os.path.join(runner.build_dir, _BUILD_NOTE)
+    if not runner.cached:
+        try:
+            with open(path, "w") as f:
+                f.write(f"{runner.compile_s:.3f}\n")
+        except OSError:
+            pass
+        return runner.compile_s
+    try:
+        with open(path) as f:
+            return float(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def bench_cpp(work, n, threads, repeats, log):
+    from .devices import StandaloneRunner
+
+    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "cpp_standalone", str(threads), n, repeats)
+    runner = StandaloneRunner(work.spec, n, threads=threads, log=log, progress=False)
+    try:
+        row.compile_s = runner.compile_s
+        row.cached = runner.cached
+        row.extra["first_build_s"] = _first_build_seconds(runner)
+        W, B, stim, tgt, learn = work.inputs(n)
+        best = None
+        for k in range(repeats):  # each run starts again from the same weights
+            res = runner.run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED + k)
+            sim = _cpp_sim_seconds(runner)
+            if best is None or res.wall_s < best[0]:
+                best = (res.wall_s, sim)
+        row.wall_s, row.sim_s = best
+        row.extra["build_dir"] = runner.build_dir
+    finally:
+        runner.close()
+    return row
+
+
+def bench_runtime(work, n, log):
+    from brian2 import get_device
+
+    from .devices import RuntimeRunner
+
+    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "runtime", "1", n, 1, compile_s=0.0)
+    W, B, stim, tgt, learn = work.inputs(n)
+    res = RuntimeRunner(work.spec, n).run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED)
+    row.wall_s = res.wall_s
+    row.sim_s = float(get_device()._last_run_time)
+    return row
+
+
+def bench_reference(work, n, log):
+    from .reference import ReferenceRunner
+
+    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "reference (NumPy)", "1", n, 1, compile_s=0.0)
+    W, B, stim, tgt, learn = work.inputs(n)
+    runner = ReferenceRunner(work.spec, n)
+    res = runner.run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED)
+    row.wall_s = res.wall_s
+    row.sim_s = runner.last_sim_s
+    return row
+
+
+def finish(row, work, bandwidth):
+    steps = row.samples * work.spec.steps_per_sample
+    row.samples_per_s = row.samples / row.wall_s
+    row.updates_per_s = work.plastic_synapses * steps / row.sim_s
+    row.bound_fraction = row.updates_per_s / (bandwidth["bytes_per_s"] / 16.0)
+    return row
+
+
+def run_benchmark(quick=False, log=print):
+    """Measure everything; returns a dict of results for `render`."""
+    from . import __version__  # noqa: F401  (the package imports)
+    from .training import versions
+
+    t_start = time.perf_counter()
+    q = 1 if quick else 0
+    info = {"machine": machine(), "versions": versions(), "quick": quick,
+            "load_before": load_average(), "date": datetime.datetime.now().astimezone()}
+    log(f"memory bandwidth: timed copy of a {BANDWIDTH_MB} MB float64 array ...")
+    bw = measure_bandwidth()
+    info["bandwidth"] = bw
+    log(f"  {bw['bytes_per_s'] / 1e9:.2f} GB/s (read + write), best copy {bw['best_copy_s'] * 1e3:.1f} ms")
+    rows = []
+    works = workloads()
+    info["workloads"] = {w.name: {"sizes": w.spec.sizes, "source": w.source,
+                                  "plastic_synapses": w.plastic_synapses,
+                                  "steps_per_sample": w.spec.steps_per_sample} for w in works}
+    for work in works:
+        engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
+        if work.name == "small":
+            engines.append(("runtime", 1))
+        engines.append(("reference", 1))
+        for engine, threads in engines:
+            n = SAMPLES[(work.name, engine)][q]
+            label = f"{work.name} {'-'.join(map(str, work.spec.sizes))} {engine}" + (
+                f" {threads} thread(s)" if engine == "cpp_standalone" else "")
+            log(f"{label}: {n} samples ...")
+            t0 = time.perf_counter()
+            if engine == "cpp_standalone":
+                row = bench_cpp(work, n, threads, CPP_REPEATS[q], log)
+            elif engine == "runtime":
+                row = bench_runtime(work, n, log)
+            else:
+                row = bench_reference(work, n, log)
+            finish(row, work, bw)
+            rows.append(row)
+            comp = "" if engine != "cpp_standalone" else (
+                f", compile {row.compile_s:.1f} s{' (cached)' if row.cached else ''}")
+            log(f"  {row.samples_per_s:.2f} samples/s, {row.updates_per_s:.3g} updates/s "
+                f"({100 * row.bound_fraction:.1f}% of the bandwidth bound), overhead {row.overhead_s:.3f} s"
+                f"{comp} [{time.perf_counter() - t0:.1f} s]")
+    info["load_after"] = load_average()
+    info["elapsed_s"] = time.perf_counter() - t_start
+    return {"info": info, "rows": rows}
+
+
+# -- report ------------------------------------------------------------------
+def _fmt(v, spec):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return format(v, spec)
+
+
+def table(rows):
+    head = ["network", "rule", "engine", "threads", "samples", "compile s", "run wall s", "sim s",
+            "overhead s", "samples/s", "syn. updates/s", "of bound"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * (len(head) - 3)) + "|"]
+    for r in rows:
+        if r.engine != "cpp_standalone":
+            comp = "–"
+        elif r.cached:
+            first = r.extra.get("first_build_s")
+            comp = _fmt(r.compile_s, ".1f") + " (cached" + (
+                f"; first build {first:.1f})" if first is not None else ")")
+        else:
+            comp = _fmt(r.compile_s, ".1f")
+        runs = f" (best of {r.runs})" if r.runs > 1 else ""
+        lines.append("| " + " | ".join([
+            f"{r.network} {r.sizes}", "dfa (clock-driven)", r.engine, r.threads, f"{r.samples}{runs}", comp,
+            _fmt(r.wall_s, ".3f"), _fmt(r.sim_s, ".3f"), _fmt(r.overhead_s, ".3f"),
+            _fmt(r.samples_per_s, ".2f"), _fmt(r.updates_per_s, ".3g"),
+            _fmt(100 * r.bound_fraction, ".1f") + " %",
+        ]) + " |")
+    for net in dict.fromkeys(r.network + " " + r.sizes for r in rows):
+        lines.append(f"| {net} | event-driven | not measured: no event-driven rule exists yet | "
+                     + " | ".join(["–"] * (len(head) - 3)) + " |")
+    return "\n".join(lines)
+
+
+def _git_state():
+    """The checkout's commit, and whether the working tree differs from it."""
+    from .training import git_commit
+
+    commit = git_commit()
+    if not commit:
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        r = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10)
+        dirty = bool(r.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        dirty = False
+    return f"commit {commit[:12]}" + (" with uncommitted changes" if dirty else "")
+
+
+def _mb(n_synapses):
+    b = 16 * n_synapses
+    return f"{b / 1e6:.1f} MB" if b >= 1e6 else f"{b / 1e3:.0f} kB"
+
+
+def render(result, command):
+    info = result["info"]
+    rows = result["rows"]
+    m = info["machine"]
+    bw = info["bandwidth"]
+    v = info["versions"]
+    ver = ", ".join(f"{k} {val}" for k, val in v.items())
+    try:
+        cxx = subprocess.run([os.environ.get("CXX", "g++"), "--version"], capture_output=True, text=True,
+                             timeout=10).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        cxx = "unknown"
+    commit = _git_state()
+    wl = info["workloads"]
+    bound = bw["bytes_per_s"] / 16.0
+    la, lb = info["load_before"], info["load_after"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Measured {info['date'].strftime('%Y-%m-%d %H:%M %Z')} with",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "(" + ("`--quick`: few samples per run, figures are rough" if info["quick"] else "full run")
+        + f"; the whole benchmark took {info['elapsed_s']:.0f} s.)",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable by this process)",
+        f"- memory: {m['memory_gib']:.1f} GiB",
+        f"- memory bandwidth: {bw['bytes_per_s'] / 1e9:.2f} GB/s, from the best of 5 timed copies of a "
+        f"{bw['array_mb']} MB float64 array (NumPy, one thread; bytes read + written); bound for float64 "
+        f"weight updates (16 bytes each): {bound:.3g} updates/s",
+        f"- load average (1, 5, 15 min) before: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}, after: "
+        f"{lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} (the machine may be shared: other jobs slow the figures)",
+        f"- OS: {m['os']}",
+    ]
+    if max(la[0], lb[0]) > m["usable_cpus"]:
+        out.append(
+            f"- the load average exceeded the {m['usable_cpus']} usable CPUs during the run: other jobs "
+            "shared the cores, which lowers every figure and the 2-thread OpenMP figures most (each time "
+            "step has several barriers, where a thread waits for a descheduled partner)")
+    out += [
+        f"- versions: {ver}; compiler: {cxx}" + (f"; source: {commit}" if commit else ""),
+    ]
+    out += [
+        "",
+        "## Results",
+        "",
+        table(rows),
+        "",
+        "## What is measured",
+        "",
+        f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
+        f"{'-'.join(map(str, wl['large']['sizes']))} on {wl['large']['source']}. Both with the training "
+        f"defaults: rule dfa (surrogate factor, direct feedback), dt 0.5 ms, "
+        f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
+        "learning on for every sample.",
+        f"- plastic synapses: {wl['small']['plastic_synapses']} (small), {wl['large']['plastic_synapses']} "
+        f"(large); their weights and accumulators take {_mb(wl['small']['plastic_synapses'])} and "
+        f"{_mb(wl['large']['plastic_synapses'])}: the small network's fit in the CPU caches, where the "
+        "memory-bandwidth bound does not limit. **Synaptic updates/s** counts one update per plastic synapse per time step (the rule "
+        "is clock-driven: each one is integrated every step), divided by the engine's own simulation "
+        "time (`sim s`). **of bound** is that figure over the bandwidth bound above.",
+        "- **samples/s** is samples per run over the run's wall time (`run wall s`: the whole "
+        "`runner.run` call of one epoch).",
+        "- **overhead s** = run wall time − the engine's own simulation time: for cpp_standalone the "
+        "network loop time the program reports (`results/last_run_info.txt`), so the overhead is writing "
+        "the run's inputs, starting the program, loading and saving its arrays and reading the results; "
+        "for runtime mode the time of Brian2's network loop, so the overhead includes building the "
+        "network and its NumPy code; for the reference the time of its step loop.",
+        "- **compile s** is the build call of the C++ program (code generation and compiler); "
+        "`(cached)` means the program came from the build cache (keyed by the model's structure) and "
+        "nothing was recompiled. cpp_standalone runs are timed several times on the same program "
+        "(each from the same initial weights, another input-noise seed) and the fastest is reported.",
+        "- OpenMP threads: the 2-thread programs run on the same cores as everything else on this "
+        "machine; the bandwidth figure is for one thread.",
+        "- event-driven rules: the package has none yet (every rule is clock-driven), so there is no "
+        "event-driven row to measure.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def default_output():
+    """BENCHMARKS.md at the repository root when the package sits in a
+    checkout, else in the current folder."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.exists(os.path.join(root, "setup.py")):
+        return os.path.join(root, "BENCHMARKS.md")
+    return os.path.abspath("BENCHMARKS.md")
+
+
+def command_line(argv=None):
+    argv = list(sys.argv if argv is None else argv)
+    prog = os.path.basename(argv[0]) if argv else "brianrules"
+    if prog == "brianrules" or prog.startswith("__main__"):
+        return shlex.join(["brianrules", *argv[1:]])
+    return shlex.join(["python", os.path.relpath(argv[0]) if os.path.isabs(argv[0]) else argv[0], *argv[1:]])
+
+
+def add_bench_parser(subparsers):
+    """Add the ``bench`` subcommand to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "bench", help="measure throughput of the engines side by side and write BENCHMARKS.md",
+        description="Measure samples/s, synaptic updates/s, compile time, per-epoch overhead and the "
+                    "memory-bandwidth bound for cpp_standalone (1 and 2 threads), runtime mode and the "
+                    "NumPy reference, on a small and a large network.")
+    p.add_argument("--quick", action="store_true",
+                   help="few samples per run (finishes in a few minutes on 2 cores)")
+    p.add_argument("--out", default=None,
+                   help="where to write the report (default: BENCHMARKS.md at the repository root)")
+    p.add_argument("--no-write", action="store_true", help="print the table, write no file")
+    return p
+
+
+def cmd_bench(args):
+    quick = bool(getattr(args, "quick", False))
+    out = getattr(args, "out", None) or default_output()
+    log = lambda *x: print(*x, flush=True)  # noqa: E731
+    command = getattr(args, "command_line", None) or command_line()
+    result = run_benchmark(quick=quick, log=log)
+    text = render(result, command)
+    print()
+    print(table(result["rows"]))
+    if not getattr(args, "no_write", False):
+        tmp = out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, out)
+        print(f"\nwrote {out}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_bench_parser(sub)
+    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return cmd_bench(args)

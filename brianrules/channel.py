@@ -1,0 +1,435 @@
+"""The communication channel: a population learns to pass on what another represents.
+
+A 1-D signal x(t) = sin(2 pi f t) drives a population ``pre`` of LIF neurons
+through their encoders, gains and biases (the Neural Engineering Framework's
+representation; Eliasmith & Anderson 2003, "Neural Engineering", MIT Press,
+ch. 2):
+
+    I_ext,i = bias_i + gain_i * e_i * x(t)          e_i = +-1, currents in volts
+
+A second population ``post`` has tuning of its own and receives nothing but
+its bias and the plastic synapses from ``pre``, which start at zero.  What
+``post`` represents is read out by fixed decoders d_j, solved by regularised
+least squares from its closed-form tuning curves:
+
+    x_hat(t) = sum_j d_j r_j(t)       r_j: post spikes through a lowpass (tau_readout)
+    e(t) = x_hat(t) - x(t)
+
+``x_hat`` is a summed variable of a one-neuron ``readout`` group, and the
+error returns to ``post`` through feedback synapses whose fixed weights are
+the scaled encoders E_j = gain_j e_j / I_unit (I_unit = v_th - v_rest, the
+current at threshold), so that post neuron j gets the learning signal
+L_j = E_j e.  The plastic synapses follow the rule's three-factor model
+(`ThreeFactorRule.synapse_model`), applied every time step, with
+eta = lr_hidden / n_pre: with the `pes` rule this is Nengo's PES on a
+connection onto neurons (MacNeil & Eliasmith 2011, PLoS ONE 6:e22885), and
+with ``dfa(post="none")`` it is "SRBP without the derivative, with the
+encoders as B".
+
+Units follow Nengo (Bekolay et al. 2014, Front. Neuroinform. 7:48): the input
+current J of a neuron is counted in units of I_unit, and a presynaptic spike
+adds w exp(-t / tau_syn) / tau_syn to J (a unit-area lowpass), so a weight w
+means the same as in Nengo and so does the learning rate kappa.  Gains and biases follow Nengo's
+defaults: maximum rates uniform in [200, 400] Hz, intercepts uniform in
+[-1, 1], solved with the closed-form LIF rate.  Everything is a Brian2
+object, so the scenario runs in runtime mode or as a C++ standalone program.
+"""
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from brian2 import (
+    Hz,
+    Network,
+    NeuronGroup,
+    Quantity,
+    StateMonitor,
+    Synapses,
+    TimedArray,
+    ms,
+    second,
+    volt,
+)
+
+from . import feedback as fb
+from .neurons import LIF, make_group
+from .rules import ThreeFactorRule
+from .surrogates import Surrogate
+from .topology import connect_all
+
+DEVICES = ("runtime", "cpp_standalone")
+#: PES learning rate of the scenario: half Nengo's default 1e-4, so that the
+#: first two seconds still show the untrained error (at 1e-4 most of the
+#: learning is done within the first second)
+KAPPA = 5e-5
+#: rules whose learning signal the channel can deliver (B = the scaled encoders)
+FEEDBACK = ("encoders", "direct")
+
+
+def _default(value):
+    return field(default_factory=lambda: value)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """Sizes, neurons, tuning and readout of the communication channel.
+
+    ``pre_neuron`` has a 5 ms trace, PES's presynaptic filter in Nengo.
+    ``post_neuron``'s ``tau_syn`` is the synapse of the learned connection:
+    2 ms, shorter than Nengo's 5 ms default, because every filter on the way
+    delays the output, and a delay delta costs a mean absolute error of about
+    4 f delta on a sine of frequency f (0.004 per ms at 1 Hz) that no static
+    weights can remove.  ``tau_readout`` (10 ms) filters the post spikes for
+    the decoders.  ``reg`` is the decoders' regularisation: the noise
+    standard deviation relative to the largest rate (Nengo's ``LstsqL2``
+    default 0.1).
+    """
+
+    n_pre: int = 100
+    n_post: int = 100
+    frequency: Quantity = _default(1 * Hz)
+    dt: Quantity = _default(0.1 * ms)
+    pre_neuron: LIF = _default(LIF(tau_trace=5 * ms))
+    post_neuron: LIF = _default(LIF(tau_syn=2 * ms))
+    surrogate: Surrogate = _default(Surrogate())
+    max_rates: tuple = (200.0, 400.0)  # Hz
+    intercepts: tuple = (-1.0, 1.0)
+    tau_readout: Quantity = _default(10 * ms)
+    reg: float = 0.1
+    n_eval: int = 500  # points in [-1, 1] at which the decoders are solved
+    record_dt: Quantity = _default(1 * ms)
+
+    def __post_init__(self):
+        for name in ("n_pre", "n_post", "n_eval"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("dt", "tau_readout", "record_dt"):
+            q = Quantity(getattr(self, name))
+            if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
+                raise ValueError(f"{name} must be a positive time, got {getattr(self, name)!r}")
+        q = Quantity(self.frequency)
+        if not q.has_same_dimensions(Hz) or not (0 < float(q) < math.inf):
+            raise ValueError(f"frequency must be a positive rate, got {self.frequency!r}")
+        lo, hi = self.max_rates
+        for neuron in (self.pre_neuron, self.post_neuron):
+            if not (0 < lo <= hi < 1.0 / float(neuron.t_ref)):
+                raise ValueError(f"max_rates {self.max_rates} must lie in (0, 1/t_ref)")
+        lo, hi = self.intercepts
+        if not (-1.0 <= lo <= hi <= 1.0):
+            raise ValueError(f"intercepts {self.intercepts} must lie in [-1, 1]")
+        if not (isinstance(self.reg, (int, float)) and 0 <= self.reg < math.inf):
+            raise ValueError(f"reg must be non-negative, got {self.reg!r}")
+        steps = float(self.record_dt / self.dt)
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"record_dt ({self.record_dt}) must be a whole number of time steps dt ({self.dt})")
+
+
+# -- tuning curves in closed form (floats in SI units) ------------------
+def current_unit(neuron):
+    """I_unit = v_th - v_rest: the constant input at which the neuron starts to fire."""
+    return float((neuron.v_th - neuron.v_rest) / volt)
+
+
+def lif_rate(current, neuron):
+    """Rate (Hz) of the LIF for a constant input ``current`` (volts, array):
+    1 / (t_ref + tau_m ln((v_rest + I - v_reset) / (v_rest + I - v_th))), 0 below threshold."""
+    I = np.asarray(current, dtype=float)
+    rest, reset, th = (float(q / volt) for q in (neuron.v_rest, neuron.v_reset, neuron.v_th))
+    tau_m, t_ref = float(neuron.tau_m / second), float(neuron.t_ref / second)
+    above = rest + I - th > 0
+    rate = np.zeros(I.shape)
+    Ia = I[above]
+    rate[above] = 1.0 / (t_ref + tau_m * np.log((rest + Ia - reset) / (rest + Ia - th)))
+    return rate
+
+
+def lif_current(rate, neuron):
+    """The constant input (volts) at which the LIF fires at ``rate`` (Hz): the
+    inverse of `lif_rate`, with z = exp((1/rate - t_ref) / tau_m),
+    I = (v_rest - v_reset - z (v_rest - v_th)) / (z - 1)."""
+    r = np.asarray(rate, dtype=float)
+    rest, reset, th = (float(q / volt) for q in (neuron.v_rest, neuron.v_reset, neuron.v_th))
+    tau_m, t_ref = float(neuron.tau_m / second), float(neuron.t_ref / second)
+    z = np.exp((1.0 / r - t_ref) / tau_m)
+    return (rest - reset - z * (rest - th)) / (z - 1.0)
+
+
+@dataclass
+class Tuning:
+    """Encoders (+-1), gains and biases (volts) of a 1-D population."""
+
+    encoders: np.ndarray
+    gains: np.ndarray
+    biases: np.ndarray
+    unit: float  # I_unit in volts
+
+    def currents(self, x):
+        """Input currents (volts), len(x) x n."""
+        return self.biases + self.gains * self.encoders * np.asarray(x, dtype=float)[:, None]
+
+    @property
+    def scaled_encoders(self):
+        """E_j = gain_j e_j / I_unit: encoders scaled by the gain in threshold units (radius 1)."""
+        return self.encoders * self.gains / self.unit
+
+
+def random_tuning(n, neuron, rng, max_rates=(200.0, 400.0), intercepts=(-1.0, 1.0)):
+    """Nengo-style tuning: neuron j fires from e_j x = c_j (intercept) and at
+    r_j (maximum rate) for e_j x = 1, so gain_j (1 - c_j) = I(r_j) - I_unit
+    and bias_j = I_unit - gain_j c_j."""
+    encoders = rng.choice([-1.0, 1.0], size=n)
+    rates = rng.uniform(*max_rates, size=n)
+    c = rng.uniform(*intercepts, size=n)
+    c = np.minimum(c, 1.0 - 1e-6)  # an intercept of exactly 1 would need an infinite gain
+    unit = current_unit(neuron)
+    gains = (lif_current(rates, neuron) - unit) / (1.0 - c)
+    biases = unit - gains * c
+    return Tuning(encoders, gains, biases, unit)
+
+
+def solve_decoders(rates, x, reg):
+    """Decoders d minimising |A d - x|^2 + m sigma^2 |d|^2, sigma = reg * max(A):
+    least squares with Tikhonov regularisation as if every rate carried noise
+    of standard deviation sigma (Eliasmith & Anderson 2003, ch. 2; Nengo's
+    ``LstsqL2``).  ``rates`` is m x n (Hz), the result is in seconds."""
+    A = np.asarray(rates, dtype=float)
+    m, n = A.shape
+    sigma = reg * A.max()
+    G = A.T @ A + m * sigma**2 * np.eye(n)
+    return np.linalg.solve(G, A.T @ np.asarray(x, dtype=float))
+
+
+# -- the Brian2 model ---------------------------------------------------
+PRE_EQUATIONS = """
+encoder : 1 (constant)
+gain : volt (constant)
+bias : volt (constant)
+"""
+POST_EQUATIONS = PRE_EQUATIONS + fb.HIDDEN_SIGNAL_EQUATIONS + """
+dr/dt = -r / tau_readout : Hz
+tau_readout : second (shared, constant)
+"""
+POST_RESET = "r += 1 / tau_readout"
+READOUT_EQUATIONS = """
+x_hat : 1
+target = stimulus(t) : 1
+err = x_hat - target : 1
+"""
+DECODER_MODEL = """
+d : second (constant)
+x_hat_post = d * r_pre : 1 (summed)
+"""
+
+
+class ChannelModel:
+    """The Brian2 objects of the channel for one rule and ``duration``.
+
+    Order within a time step: the input current is set at the start; the
+    plastic synapses update at order -5 of the groups slot (with the learning
+    signal of the previous step, as in `brianrules.network`); then the
+    decoders sum ``x_hat`` (the readout group has order -2, its sum -3) and
+    the feedback synapses ``L`` (order -1), before the neurons integrate.
+    """
+
+    def __init__(self, spec: ChannelSpec, rule: ThreeFactorRule, duration, seed=0):
+        from brian2 import defaultclock
+
+        if rule.feedback not in FEEDBACK:
+            raise ValueError(
+                f"the channel delivers the learning signal through the post population's encoders; "
+                f"rule '{rule.name}' has '{rule.feedback}' feedback (use pes, or dfa with post='none')"
+            )
+        self.spec, self.rule = spec, rule
+        defaultclock.dt = spec.dt
+        self.duration = duration
+        n_steps = int(round(float(duration / spec.dt)))
+        t = np.arange(n_steps + 1) * float(spec.dt / second)
+        self.stimulus = TimedArray(np.sin(2 * np.pi * float(spec.frequency / Hz) * t), dt=spec.dt, name="stimulus")
+        ns = {"stimulus": self.stimulus}
+
+        rng = np.random.default_rng(seed)
+        self.pre_tuning = random_tuning(spec.n_pre, spec.pre_neuron, rng, spec.max_rates, spec.intercepts)
+        self.post_tuning = random_tuning(spec.n_post, spec.post_neuron, rng, spec.max_rates, spec.intercepts)
+        xs = np.linspace(-1.0, 1.0, spec.n_eval)
+        self.decoders = solve_decoders(lif_rate(self.post_tuning.currents(xs), spec.post_neuron), xs, spec.reg)
+
+        self.pre = make_group(spec.pre_neuron, spec.surrogate, spec.n_pre, "pre",
+                              extra_equations=PRE_EQUATIONS, namespace=ns)
+        self.pre.run_regularly("I_ext = bias + gain * encoder * stimulus(t)", when="start", name="pre_input")
+        self.post = make_group(spec.post_neuron, spec.surrogate, spec.n_post, "post",
+                               extra_equations=POST_EQUATIONS, extra_reset=POST_RESET, namespace=ns)
+        self.readout = NeuronGroup(1, READOUT_EQUATIONS, namespace=ns, order=-2, name="readout")
+
+        self.learned = Synapses(self.pre, self.post, model=rule.synapse_model(accumulate=False, output=False),
+                                on_pre=rule.on_pre_code(accumulate=False, output=False), method="euler", namespace=ns, order=-5, name="learned")
+        connect_all(self.learned)
+        self.decode = Synapses(self.post, self.readout, model=DECODER_MODEL, namespace=ns, name="decoders")
+        connect_all(self.decode)
+        self.feedback = fb.random_feedback(self.readout, self.post, "err", "encoder_feedback", ns)
+
+        self.record = StateMonitor(self.readout, ["target", "x_hat", "err"], record=[0],
+                                   dt=spec.record_dt, when="end", name="readout_record")
+        self.network = Network(self.pre, self.post, self.readout, self.learned, self.decode,
+                               self.feedback, self.record)
+
+    @property
+    def eta(self):
+        """The rule's rate divided by n_pre, as Nengo's PES builder does."""
+        return self.rule.lr_hidden / self.spec.n_pre * self.rule.eta_unit
+
+    @property
+    def w_unit(self):
+        """A presynaptic spike adds w / tau_syn to the input in units of I_unit."""
+        neuron = self.spec.post_neuron
+        return (neuron.v_th - neuron.v_rest) * second / neuron.tau_syn
+
+    def values(self, weights=None):
+        """(target, value) pairs: assigned before a run, or ``run_args`` of a
+        compiled program.  ``weights`` (n_pre x n_post) default to zero."""
+        spec = self.spec
+        if weights is None:
+            weights = np.zeros((spec.n_pre, spec.n_post))
+        weights = np.asarray(weights, dtype=float)
+        if weights.shape != (spec.n_pre, spec.n_post):
+            raise ValueError(f"weights have shape {weights.shape}, expected {(spec.n_pre, spec.n_post)}")
+        pairs = []
+        for group, tuning in ((self.pre, self.pre_tuning), (self.post, self.post_tuning)):
+            pairs += [(group.encoder, tuning.encoders), (group.gain, tuning.gains * volt),
+                      (group.bias, tuning.biases * volt)]
+        pairs += [
+            (self.post.I_ext, self.post_tuning.biases * volt),
+            (self.post.tau_readout, spec.tau_readout),
+            (self.learned.w, weights.reshape(-1)),
+            (self.learned.eta, self.eta),
+            (self.learned.w_unit, self.w_unit),
+            (self.learned.plastic, 1.0),
+            (self.decode.d, self.decoders * second),
+            (self.feedback.B, self.post_tuning.scaled_encoders),
+        ]
+        return pairs
+
+    def assign(self, weights=None):
+        for target, value in self.values(weights):
+            target[:] = value
+
+    def read_weights(self):
+        return np.asarray(self.learned.w[:], dtype=float).reshape(self.spec.n_pre, self.spec.n_post).copy()
+
+
+@dataclass
+class ChannelResult:
+    t: np.ndarray  # s
+    input: np.ndarray
+    decoded: np.ndarray
+    abs_error: np.ndarray
+    weights: np.ndarray  # n_pre x n_post after the run
+    wall_s: float
+    csv: str | None = None
+    png: str | None = None
+    monitors: list = field(default_factory=list)  # those ``monitors(model)`` returned
+    model: "ChannelModel | None" = None
+
+    def mean_abs_error(self, start, stop):
+        """Mean |x_hat - x| over start <= t < stop (seconds)."""
+        sel = (self.t >= start - 1e-9) & (self.t < stop - 1e-9)
+        return float(np.mean(self.abs_error[sel]))
+
+
+def run_channel(rule, duration=10 * second, seed=0, device="cpp_standalone", out_dir=None,
+                spec=None, monitors=None, build_dir=None, threads=1):
+    """Run the channel with ``rule`` and return a `ChannelResult`.
+
+    With ``out_dir``, write ``channel.csv`` (t, input, decoded, abs_error)
+    and ``channel.png``.  ``monitors(model)`` may return extra Brian2
+    monitors, returned in ``result.monitors``.  ``device`` is "runtime"
+    (NumPy target; minutes for 10 s) or "cpp_standalone", built in
+    ``build_dir``; without one, in a temporary folder that is removed after
+    the run, so extra monitors of a standalone run need a ``build_dir``.
+    Every rule's updates are applied every time step (``apply_every`` is
+    not used here).
+    """
+    from brian2 import prefs, set_device, start_scope
+
+    from .devices import activate_standalone, restore_runtime
+
+    if device not in DEVICES:
+        raise ValueError(f"unknown device '{device}' for the channel (choose from {', '.join(DEVICES)})")
+    spec = spec or ChannelSpec()
+    t0 = time.perf_counter()
+    temporary = None
+    if device == "runtime":
+        set_device("runtime")
+        prefs.codegen.target = "numpy"
+    else:
+        if build_dir is None:
+            temporary = build_dir = tempfile.mkdtemp(prefix="brianrules-channel-")
+        activate_standalone(build_dir, threads, build_on_run=False)
+    try:
+        start_scope()
+        model = ChannelModel(spec, rule, duration, seed=seed)
+        model.assign()
+        extra = monitors(model) if monitors else []
+        model.network.add(*extra)
+        model.network.run(duration, namespace={})
+        if device != "runtime":
+            from brian2 import device as current
+
+            current.build(directory=build_dir, compile=True, run=True, with_output=False)
+        rec = model.record
+        t = np.asarray(rec.t[:] / second)
+        target, decoded = np.asarray(rec.target[0]), np.asarray(rec.x_hat[0])
+        result = ChannelResult(t, target, decoded, np.abs(np.asarray(rec.err[0])), model.read_weights(),
+                               time.perf_counter() - t0, monitors=extra, model=model)
+    finally:
+        if device != "runtime":
+            restore_runtime()
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        result.csv = write_csv(result, os.path.join(out_dir, "channel.csv"))
+        result.png = plot_channel(result, os.path.join(out_dir, "channel.png"), title=_title(rule))
+    return result
+
+
+def _title(rule):
+    if rule.name == "pes":
+        return f"PES, kappa = {rule.lr_hidden:g}"
+    return f"{rule.name} (post factor: {rule.post}), encoders as B, lr = {rule.lr_hidden:g}"
+
+
+def write_csv(result, path):
+    data = np.column_stack([result.t, result.input, result.decoded, result.abs_error])
+    np.savetxt(path, data, delimiter=",", header="t,input,decoded,abs_error", comments="", fmt="%.6g")
+    return path
+
+
+def plot_channel(result, path, title=""):
+    """Input, decoded output and absolute error against time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, constrained_layout=True,
+                                      gridspec_kw={"height_ratios": [2, 1]})
+    top.plot(result.t, result.input, lw=1.2, color="0.3", label="input x(t)")
+    top.plot(result.t, result.decoded, lw=0.8, color="C0", label="decoded output of post")
+    top.set_ylabel("value")
+    top.legend(loc="upper right", fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.plot(result.t, result.abs_error, lw=0.6, color="C3")
+    bottom.set_xlabel("time (s)")
+    bottom.set_ylabel("absolute error")
+    bottom.grid(alpha=0.3)
+    if title:
+        top.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

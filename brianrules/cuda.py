@@ -1,0 +1,379 @@
+"""The ``cuda_standalone`` device: a `Model` as a brian2cuda program.
+
+Brian2CUDA (Alevi et al. 2022, "Brian2CUDA: flexible and efficient simulation
+of spiking neural network models on GPUs", Front. Neuroinform.) generates a
+CUDA project from the same Brian2 objects that ``cpp_standalone`` turns into
+C++.  `CudaStandaloneRunner` builds that project once and runs it many times
+with ``run_args``, exactly as `devices.StandaloneRunner` does for C++.
+
+What it needs, and what it does about it:
+
+- ``nvcc`` (a CUDA toolkit), the ``brian2cuda`` package and cuRAND (brian2cuda
+  links every program with ``-lcurand``).  ``pip install 'brianrules[cuda]'``
+  brings brian2cuda and NVIDIA's ``nvidia-curand`` wheel, whose header and
+  library lie inside site-packages (``nvidia/cu13/include/curand.h``,
+  ``nvidia/cu13/lib/libcurand.so.10``); the runner adds both folders to
+  ``prefs.codegen.cpp.include_dirs`` / ``library_dirs`` and provides the
+  ``libcurand.so`` name that ``-lcurand`` looks for, in a folder of the build.
+- The GPU architecture comes from the ``cuda_arch`` argument, else from the
+  GPU that ``nvidia-smi`` reports, else compute capability 9.0.  Without a
+  GPU, brian2cuda's GPU detection is switched off
+  (``prefs.devices.cuda_standalone.cuda_backend.detect_gpus = False`` with
+  ``gpu_id`` and ``compute_capability`` set by hand, as its preference docs
+  require), so the program can be generated and compiled on any machine with
+  ``nvcc``; only running it needs a GPU.
+- The project is generated with ``device.build(compile=False, run=False)``
+  (see "Multiple builds / run_args" in the Brian2 standalone docs and
+  brian2cuda's ``CUDAStandaloneDevice.build``).  brian2cuda 1.0b1 writes
+  ``-std=c++11`` into its makefile, but the Thrust/CUB headers of CUDA 13 need
+  C++17, so the runner replaces the flag and runs ``make`` itself.
+"""
+
+import fcntl
+import glob
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+INSTALL_HINT = "pip install 'brianrules[cuda]'"
+#: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
+CUDA_HOMES = ("/usr/local/cuda", "/opt/cuda")
+#: compute capability compiled for when none is given and no GPU is found
+#: (9.0: Hopper, e.g. H100 / H200)
+DEFAULT_ARCH = 9.0
+
+
+class NoGPUError(ValueError):
+    """The CUDA program was built, but this machine has no GPU to run it."""
+
+
+# -- what this machine has ---------------------------------------------------
+def find_nvcc():
+    """Path of ``nvcc``: $CUDA_PATH/bin, PATH, then the usual toolkit folders."""
+    cands = []
+    if os.environ.get("CUDA_PATH"):
+        cands.append(os.path.join(os.environ["CUDA_PATH"], "bin", "nvcc"))
+    on_path = shutil.which("nvcc")
+    if on_path:
+        cands.append(on_path)
+    cands += [os.path.join(home, "bin", "nvcc") for home in CUDA_HOMES]
+    for c in cands:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def brian2cuda_version():
+    """The installed brian2cuda version, or None (without importing it)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("brian2cuda")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _site_dirs():
+    import site
+    import sysconfig
+
+    dirs = []
+    for d in [*sys.path, sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib"),
+              *getattr(site, "getsitepackages", lambda: [])()]:
+        if d and os.path.isdir(d) and d not in dirs:
+            dirs.append(d)
+    return dirs
+
+
+def find_curand(nvcc=None):
+    """``(include_dir, library_file)`` of cuRAND, or None.
+
+    NVIDIA's wheels first (``nvidia/cu*/`` or ``nvidia/curand/`` in
+    site-packages), then the toolkit that holds ``nvcc``.
+    """
+    for d in _site_dirs():
+        for inc in sorted(glob.glob(os.path.join(d, "nvidia", "*", "include", "curand.h")), reverse=True):
+            root = os.path.dirname(os.path.dirname(inc))
+            libs = sorted(glob.glob(os.path.join(root, "lib", "libcurand.so*")))
+            if libs:
+                return os.path.dirname(inc), libs[0]
+    homes = []
+    if nvcc:
+        homes.append(os.path.dirname(os.path.dirname(os.path.realpath(nvcc))))
+    if os.environ.get("CUDA_PATH"):
+        homes.append(os.environ["CUDA_PATH"])
+    homes += list(CUDA_HOMES)
+    for home in homes:
+        for sub in ("", os.path.join("targets", "x86_64-linux")):
+            inc = os.path.join(home, sub, "include", "curand.h")
+            libs = sorted(glob.glob(os.path.join(home, sub, "lib*", "libcurand.so*")))
+            if os.path.isfile(inc) and libs:
+                return os.path.dirname(inc), libs[0]
+    return None
+
+
+def gpus():
+    """``[(name, compute_capability or None), ...]`` of the NVIDIA GPUs here."""
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            out = None
+        if out is not None and out.returncode == 0:
+            found = []
+            for line in out.stdout.splitlines():
+                name, _, cap = line.rpartition(",")
+                if not name.strip():
+                    continue
+                try:
+                    found.append((name.strip(), float(cap)))
+                except ValueError:
+                    found.append((name.strip(), None))
+            if found:
+                return found
+    # a container may expose the device without nvidia-smi
+    if os.path.exists("/dev/nvidia0"):
+        return [("NVIDIA GPU (/dev/nvidia0)", None)]
+    return []
+
+
+def parse_arch(value):
+    """A compute capability as a float: 9.0, "9.0", "90" or "sm_90" -> 9.0."""
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"(?:sm_?|compute_?)?(\d+)(\d)", text)
+    if m:
+        return float(f"{m.group(1)}.{m.group(2)}")
+    try:
+        arch = float(text)
+    except ValueError:
+        arch = None
+    if arch is None or not (5.0 <= arch < 20):
+        raise ValueError(f"cuda_arch must be a compute capability such as 9.0 or sm_90, got {value!r}")
+    return round(arch, 1)
+
+
+def missing_tools():
+    """What ``cuda_standalone`` lacks here, as short phrases (empty: nothing)."""
+    missing = []
+    nvcc = find_nvcc()
+    if nvcc is None:
+        missing.append("nvcc (install the CUDA toolkit, or put its bin folder on PATH or in CUDA_PATH)")
+    if brian2cuda_version() is None:
+        missing.append(f"brian2cuda ({INSTALL_HINT})")
+    if find_curand(nvcc) is None:
+        missing.append(f"cuRAND ({INSTALL_HINT}, which brings nvidia-curand)")
+    return missing
+
+
+def check_tools():
+    """Raise ValueError, one line, when something the build needs is missing."""
+    missing = missing_tools()
+    if missing:
+        raise ValueError("device cuda_standalone needs " + "; ".join(missing))
+
+
+def status():
+    """``(works, why)`` for `devices.working_devices`."""
+    missing = missing_tools()
+    if missing:
+        return False, "missing " + "; ".join(missing)
+    found = f"nvcc {find_nvcc()}, brian2cuda {brian2cuda_version()}, cuRAND {find_curand(find_nvcc())[1]}"
+    here = gpus()
+    if not here:
+        return False, f"compile only, no NVIDIA GPU to run on (nvidia-smi, /dev/nvidia0); {found}"
+    names = ", ".join(n if cap is None else f"{n} (compute capability {cap})" for n, cap in here)
+    return True, f"GPU {names}; {found}"
+
+
+def default_arch():
+    caps = [cap for _, cap in gpus() if cap is not None]
+    return caps[0] if caps else DEFAULT_ARCH
+
+
+# -- the runner ----------------------------------------------------------------
+class CudaStandaloneRunner:
+    """A brian2cuda program compiled once and run with ``run_args``.
+
+    Same interface as `devices.StandaloneRunner`; ``threads`` is accepted for
+    that and not used (the parallelism is the GPU's).
+    """
+
+    device = "cuda_standalone"
+
+    def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
+                 cuda_arch=None, monitors=None, jobs=None):
+        check_tools()  # before anything is generated or compiled
+        arch = parse_arch(cuda_arch) if cuda_arch is not None else default_arch()
+        nvcc = find_nvcc()
+        curand_include, curand_lib = find_curand(nvcc)
+
+        import brian2cuda  # noqa: F401  (registers the "cuda" code generation target)
+        from brian2 import prefs, set_device
+        from brian2cuda.device import CUDAStandaloneDevice
+        from brian2cuda.utils import gputools
+
+        from .devices import _second, cache_dir, restore_runtime
+        from .network import Model, structure_hash
+
+        self.spec = spec
+        self.n_samples = n_samples
+        self.arch = arch
+        self.log = log
+        self._lock = None
+        self._private = None
+        if build_dir is None:
+            key = structure_hash(spec, n_samples) + f"-cuda-sm{int(round(arch * 10))}"
+            build_dir = os.path.join(cache_dir(), key)
+            os.makedirs(build_dir, exist_ok=True)
+            lock = open(os.path.join(build_dir, ".lock"), "w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock = lock
+            except OSError:  # another command uses this build: build privately
+                lock.close()
+                build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
+                self._private = build_dir
+        os.makedirs(build_dir, exist_ok=True)
+        self.build_dir = build_dir
+        self.cached = os.path.exists(os.path.join(build_dir, "main"))
+
+        # `-lcurand` wants libcurand.so; the wheel has only libcurand.so.10
+        lib_dir = os.path.dirname(curand_lib)
+        link_dirs = [lib_dir]
+        if not os.path.exists(os.path.join(lib_dir, "libcurand.so")):
+            link_dir = os.path.join(build_dir, "curand_link")
+            os.makedirs(link_dir, exist_ok=True)
+            link = os.path.join(link_dir, "libcurand.so")
+            if os.path.realpath(link) != os.path.realpath(curand_lib):
+                if os.path.lexists(link):
+                    os.remove(link)
+                os.symlink(curand_lib, link)
+            link_dirs.insert(0, link_dir)
+
+        self._device = CUDAStandaloneDevice()
+        set_device(self._device, directory=build_dir, build_on_run=False)
+        present = bool(gpus())
+        saved = {name: _copy(prefs[name]) for name in _PREFS}
+        chatter = logging.getLogger("brian2.brian2cuda")  # a line per preference at INFO level
+        level = chatter.level
+        chatter.setLevel(logging.WARNING)
+        try:
+            backend = prefs.devices.cuda_standalone.cuda_backend
+            backend.cuda_path = os.path.dirname(os.path.dirname(nvcc))
+            backend.detect_gpus = present
+            if not present:
+                backend.gpu_id = 0  # both needed when detection is off
+            backend.compute_capability = float(arch)
+            prefs.codegen.cpp.include_dirs = list(prefs.codegen.cpp.include_dirs) + [curand_include]
+            prefs.codegen.cpp.library_dirs = list(prefs.codegen.cpp.library_dirs) + link_dirs
+            prefs.codegen.cpp.runtime_library_dirs = list(prefs.codegen.cpp.runtime_library_dirs) + [lib_dir]
+            # brian2cuda caches what it detected once per process: detect again
+            gputools.reset_cuda_installation()
+            gputools.reset_gpu_selection()
+
+            self.model = Model(spec, n_samples)
+            self.extra = monitors(self.model) if monitors else []
+            self.model.network.add(*self.extra)
+            report = "text" if progress else None
+            self.model.network.run(self.model.duration, report=report, report_period=5 * _second(),
+                                   namespace={})
+            self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
+        finally:
+            for name, value in saved.items():
+                prefs[name] = value
+            chatter.setLevel(level)
+            restore_runtime()
+
+        self.makefile = os.path.join(build_dir, "makefile")
+        _use_cxx17(self.makefile)
+        t0 = time.perf_counter()
+        self._make(jobs)
+        self.compile_s = time.perf_counter() - t0
+
+    def _make(self, jobs=None):
+        jobs = jobs or _cpu_count()
+        pending = subprocess.run(["make", "-q"], cwd=self.build_dir, capture_output=True).returncode != 0
+        if pending:
+            self.log(f"compiling the CUDA program for sm_{int(round(self.arch * 10))} with make -j{jobs} "
+                     f"in {self.build_dir} (a few minutes)")
+        proc = subprocess.run(["make", f"-j{jobs}"], cwd=self.build_dir, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+            raise RuntimeError(f"compiling the CUDA program in {self.build_dir} failed:\n{tail}")
+
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
+        from brian2.devices.device import get_device, reset_device, set_device
+
+        from .devices import RunResult
+
+        if not gpus():
+            raise NoGPUError(
+                "cuda_standalone: the CUDA program is compiled "
+                f"({os.path.join(self.build_dir, 'main')}) but this machine has no NVIDIA GPU to run it "
+                "(no GPU from nvidia-smi, no /dev/nvidia0)"
+            )
+        t0 = time.perf_counter()
+        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
+        switched = get_device() is not self._device
+        if switched:
+            set_device(self._device, build_on_run=False)
+        try:
+            sys.stdout.flush()
+            self._device.run(run_args=run_args, with_output=True)
+            return RunResult(self.model.read_weights(), self.model.output_counts(),
+                             self.model.hidden_rates(), time.perf_counter() - t0)
+        finally:
+            if switched:
+                reset_device()
+
+    def close(self):
+        from .devices import restore_runtime
+
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+        restore_runtime()
+
+
+#: preferences the runner sets for its build and restores afterwards
+_PREFS = (
+    "devices.cuda_standalone.cuda_backend.cuda_path",
+    "devices.cuda_standalone.cuda_backend.detect_gpus",
+    "devices.cuda_standalone.cuda_backend.gpu_id",
+    "devices.cuda_standalone.cuda_backend.compute_capability",
+    "codegen.cpp.include_dirs",
+    "codegen.cpp.library_dirs",
+    "codegen.cpp.runtime_library_dirs",
+)
+
+
+def _copy(value):
+    return list(value) if isinstance(value, list) else value
+
+
+def _use_cxx17(makefile):
+    """CUDA 13's Thrust and CUB need C++17; brian2cuda 1.0b1 asks for C++11."""
+    with open(makefile) as f:
+        text = f.read()
+    new = text.replace("-std=c++11", "-std=c++17")
+    if new != text:
+        with open(makefile, "w") as f:
+            f.write(new)
+
+
+def _cpu_count():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,41 @@
+"""Prescribed Error Sensitivity (PES), the error-driven rule of Nengo.
+
+MacNeil & Eliasmith (2011), "Fine-tuning and the stability of recurrent
+neural networks", PLoS ONE 6(9):e22885; as Nengo applies it to a connection
+onto neurons (Bekolay et al. 2014, Front. Neuroinform. 7:48):
+
+    delta w_ji = -kappa * dt / n_pre * (E_j . e) * a_i
+
+with e = actual - target the error of the represented value, E_j the
+postsynaptic neuron's encoder scaled by its gain (and 1/radius), a_i the
+presynaptic spikes (impulses of area 1) through a 5 ms lowpass, in Hz, and
+kappa the learning rate (default 1e-4).  As a three-factor product:
+
+    L_j = E_j . e         (feedback through the encoders)
+    phi_j = 1             (no postsynaptic gating)
+    eps_i = a_i = x_i / tau_pre, with tau_pre = 5 ms
+    eta = kappa / n_pre   (the builder divides ``lr_hidden`` = kappa by n_pre)
+
+so PES is direct feedback with the encoders as the feedback matrix, without
+the postsynaptic derivative, applied every time step.  With eps_i = x_i
+instead of a_i, the same update is dfa(post="none") with learning rate
+kappa / tau_pre.
+"""
+
+from .core import ThreeFactorRule
+
+
+def pes(learning_rate=1e-4, apply_every=1):
+    """PES with Nengo's learning rate ``kappa`` (dimensionless; default 1e-4)."""
+    return ThreeFactorRule(
+        name="pes",
+        post="none",
+        post_output="none",
+        eligibility="rate",
+        feedback="encoders",
+        lr=learning_rate,
+        lr_hidden=learning_rate,
+        apply_every=apply_every,
+        paper="MacNeil & Eliasmith (2011) PLoS ONE 6:e22885; Bekolay et al. (2014) Front. Neuroinform. 7:48",
+        parameters={"kappa": learning_rate},
+    )

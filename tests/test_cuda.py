@@ -1,0 +1,186 @@
+"""The cuda_standalone device: the model's CUDA program is generated and compiled.
+
+Compiling needs ``nvcc`` and brian2cuda (``pip install 'brianrules[cuda]'``),
+not a GPU; running the program does, so without one the test checks that
+``run`` says so.  The program is compiled once for the module (several
+minutes on two cores).
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from brianrules import cuda
+from brianrules.devices import make_runner, working_devices
+from conftest import small_inputs, small_spec
+
+N_SAMPLES = 4
+
+pytestmark = pytest.mark.cuda
+
+_missing = [what for what, ok in (("nvcc", cuda.find_nvcc() is not None),
+                                  ("brian2cuda", cuda.brian2cuda_version() is not None)) if not ok]
+needs_toolchain = pytest.mark.skipif(
+    bool(_missing), reason=f"cuda_standalone needs {' and '.join(_missing)}: install the CUDA toolkit "
+    "and pip install 'brianrules[cuda]'")
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return small_spec(hidden=(12,))
+
+
+@pytest.fixture(scope="module")
+def runner(spec, build_root):
+    r = cuda.CudaStandaloneRunner(spec, N_SAMPLES, build_dir=str(build_root / "cuda"), progress=False,
+                                  log=lambda *a: None)
+    yield r
+    r.close()
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def _sources(build_dir):
+    return [p for pattern in ("*.cu", "*.h", "code_objects/*.cu", "code_objects/*.h")
+            for p in glob.glob(os.path.join(build_dir, pattern))]
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_binary_is_built_from_the_generated_sources(runner):
+    main = os.path.join(runner.build_dir, "main")
+    assert os.path.isfile(main) and os.access(main, os.X_OK)
+    sources = _sources(runner.build_dir)
+    assert len(sources) > 20
+    newest = max(os.path.getmtime(p) for p in sources)
+    assert os.path.getmtime(main) >= newest
+    assert runner.compile_s > 0
+    # nothing left to do for make: every object is up to date
+    assert subprocess.run(["make", "-q"], cwd=runner.build_dir).returncode == 0
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_generated_code_is_the_models(runner, spec):
+    from brian2.utils.stringtools import get_identifiers
+
+    code = os.path.join(runner.build_dir, "code_objects")
+    names = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(code, "*.cu"))}
+    for obj in ("input", "hidden_1", "output", "w_1", "w_2", "B_1"):
+        assert any(n.startswith(obj + "_") for n in names), f"no code object for {obj}"
+    # the plastic synapses integrate the rule's update expression into w_acc
+    for k, output in ((1, False), (2, True)):
+        text = _read(os.path.join(code, f"w_{k}_stateupdater_codeobject.cu"))
+        for name in get_identifiers(spec.rule.update_expression(output)):
+            assert re.search(rf"\b{name}\b", text), f"w_{k}: '{name}' missing from the update"
+        assert re.search(r"_w_acc\s*=", text) and f"_ptr_array_w_{k}_w_acc" in text
+    # the counter-based input noise, as a device function
+    thresholder = _read(os.path.join(code, "input_spike_thresholder_codeobject.cu"))
+    assert "__host__ __device__ static inline double _brianrules_hash_uniform" in thresholder
+    assert "0x94D049BB133111EBULL" in thresholder
+    # the summed feedback variable L = B e of the hidden layer
+    assert "B_1_summed_variable_L_post_codeobject" in names
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_makefile_says_cxx17_and_the_architecture(runner):
+    makefile = _read(os.path.join(runner.build_dir, "makefile"))
+    assert "-std=c++17" in makefile and "-std=c++11" not in makefile
+    assert f"-arch=sm_{int(round(runner.arch * 10))}" in makefile
+    assert runner.arch == cuda.default_arch()
+    assert "-lcurand" in makefile
+
+
+@needs_toolchain
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("readelf") is None, reason="needs readelf")
+def test_binary_finds_curand_at_run_time(runner):
+    dyn = subprocess.run(["readelf", "-d", os.path.join(runner.build_dir, "main")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "libcurand.so" in dyn
+    _, lib = cuda.find_curand(cuda.find_nvcc())
+    assert os.path.dirname(lib) in dyn  # RUNPATH: no LD_LIBRARY_PATH needed
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_run_needs_a_gpu(runner, spec):
+    inputs = small_inputs(spec, N_SAMPLES)
+    if cuda.gpus():
+        result = runner.run(*inputs, noise_seed=3)
+        assert result.counts.shape == (N_SAMPLES, spec.n_out)
+        assert any(np.abs(W - W0).max() > 0 for W, W0 in zip(result.weights, inputs[0]))
+    else:
+        with pytest.raises(cuda.NoGPUError, match="no NVIDIA GPU") as info:
+            runner.run(*inputs, noise_seed=3)
+        assert "\n" not in str(info.value)
+
+
+# -- answered before anything is generated or compiled ------------------------
+def _no_nvcc(monkeypatch, tmp_path):
+    empty = tmp_path / "empty_bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("CUDA_PATH", raising=False)
+    monkeypatch.setattr(cuda, "CUDA_HOMES", ())
+
+
+def test_missing_nvcc_is_one_clear_line(monkeypatch, tmp_path):
+    _no_nvcc(monkeypatch, tmp_path)
+    build = tmp_path / "build"
+    with pytest.raises(ValueError) as info:
+        make_runner("cuda_standalone", small_spec(), 2, build_dir=str(build))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "needs nvcc" in message and "CUDA toolkit" in message
+    assert not build.exists()  # nothing generated, nothing compiled
+    ok, why = working_devices()["cuda_standalone"]
+    assert not ok and "nvcc" in why
+
+
+def test_missing_brian2cuda_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(cuda, "brian2cuda_version", lambda: None)
+    build = tmp_path / "build"
+    with pytest.raises(ValueError, match=re.escape("brian2cuda (pip install 'brianrules[cuda]')")):
+        cuda.CudaStandaloneRunner(small_spec(), 2, build_dir=str(build))
+    assert not build.exists()
+
+
+def test_missing_curand_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(cuda, "find_curand", lambda nvcc=None: None)
+    with pytest.raises(ValueError, match=re.escape("cuRAND (pip install 'brianrules[cuda]'")):
+        cuda.CudaStandaloneRunner(small_spec(), 2, build_dir=str(tmp_path / "build"))
+
+
+def test_cli_train_without_nvcc(monkeypatch, tmp_path, capsys):
+    from brianrules.cli import main
+
+    _no_nvcc(monkeypatch, tmp_path)
+    code = main(["train", "--device", "cuda_standalone", "--epochs", "1", "--hidden", "5",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "needs nvcc" in err
+    cache = os.environ["BRIANRULES_CACHE"]
+    assert not glob.glob(os.path.join(cache, "build", "*cuda*"))
+
+
+@pytest.mark.parametrize("value,arch", [(9.0, 9.0), ("9.0", 9.0), ("sm_90", 9.0), ("80", 8.0),
+                                        ("8.6", 8.6)])
+def test_cuda_arch_spellings(value, arch):
+    assert cuda.parse_arch(value) == arch
+
+
+@pytest.mark.parametrize("value", ["hopper", "2.0", "sm_9", ""])
+def test_bad_cuda_arch(value):
+    with pytest.raises(ValueError, match="compute capability"):
+        cuda.parse_arch(value)
