@@ -107,8 +107,9 @@ def cmd_rules(a):
 
         rule = rules.get(a.show)
         print(rule.describe())
-        print("\nlearning signal of the output layer (output error):")
-        print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
+        if rule.feedback != "erbp":
+            print("\nlearning signal of the output layer (output error):")
+            print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
         if rule.feedback in ("direct", "encoders"):
             what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
             print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")

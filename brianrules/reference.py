@@ -175,8 +175,14 @@ def check_supported(spec):
         raise ValueError(f"the reference simulator models direct feedback (dfa) only, not '{rule.feedback}'")
     if rule.post_expr is not None:
         raise ValueError("the reference simulator does not evaluate post_expr; use post=surrogate, none or activity")
+    if getattr(rule, "timing", "clock") != "clock":
+        raise ValueError("the reference simulator models clock-driven updates only")
     if rule.eligibility != "trace":
-        raise ValueError(f"unknown eligibility '{rule.eligibility}' for the reference simulator")
+        raise ValueError(f"the reference simulator models the presynaptic trace eligibility only, "
+                         f"not '{rule.eligibility}'")
+    for kind in (rule.post, rule.post_output):
+        if kind not in ("surrogate", "none", "activity"):
+            raise ValueError(f"the reference simulator does not model the postsynaptic factor '{kind}'")
 
 
 def make_params(spec) -> Params:

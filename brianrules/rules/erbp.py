@@ -18,7 +18,7 @@ current.  The error pathway is built by `feedback.erbp_error_pathway`.
 from .core import ThreeFactorRule
 
 
-def erbp(lr=0.005, lr_hidden=0.0005, apply_every=None, post="current_boxcar",
+def erbp(lr=0.005, lr_hidden=0.001, apply_every=None, post="current_boxcar",
          post_output="current_boxcar", post_expr=None):
     return ThreeFactorRule(
         name="erbp",
