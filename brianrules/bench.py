@@ -504,9 +504,8 @@ def render(result, command):
         "machine; the bandwidth figure is for one thread.",
         ("- event-driven rules: the package has none yet (every rule is clock-driven), so there is no "
          "event-driven row to measure." if not info["event_rules"] else
-         f"- event-driven rules: {', '.join(info['event_rules'])} exist(s) in the package but is not "
-         "part of this benchmark, which measures the clock-driven dfa rule only; no event-driven "
-         "figure is given."),
+         f"- event-driven rules: the package has {', '.join(info['event_rules'])}, but this benchmark "
+         "measures the clock-driven dfa rule only; no event-driven figure is given."),
         "",
     ]
     return "\n".join(out)

@@ -174,8 +174,11 @@ def main(argv=None):
     pr = sub.add_parser("rules", help="list the learning rules, or show one's equations")
     pr.add_argument("--show", metavar="NAME", help="print the equations of rule NAME")
     sub.add_parser("info", help="versions and which devices work here")
+    from .bench import add_bench_parser, cmd_bench
+
+    add_bench_parser(sub)
     a = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info}
+    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench}
     try:
         return handlers[a.command](a)
     except ValueError as e:

@@ -200,6 +200,18 @@ class StandaloneRunner:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
         restore_runtime()
+        forget_device(self._device)
+
+
+def forget_device(dev):
+    """Drop Brian2's reference to a finished device: its objects would
+    otherwise stay alive, and the next program built in this process would
+    get renamed code objects (``..._codeobject_1``) and recompile."""
+    import brian2.devices.device  # noqa: F401  (the module, not the proxy of the same name)
+
+    device_module = sys.modules["brian2.devices.device"]
+    device_module.previous_devices[:] = [entry for entry in device_module.previous_devices
+                                         if entry[0] is not dev]
 
 
 def activate_standalone(directory, threads=1, build_on_run=False):

@@ -392,18 +392,28 @@ class Model:
         return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]
 
 
+#: the modules whose text ends up in generated code
+_CODE_MODULES = ("network.py", "neurons.py", "surrogates.py", "feedback.py", "topology.py",
+                 "randomness.py", "rules")
+
+
 def _code_fingerprint():
     """A hash of the sources that generate code: a changed package must not
-    reuse a program built by an older one."""
+    reuse a program built by an older one (edits elsewhere keep the cache)."""
     import brian2
 
     here = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256(brian2.__version__.encode())
-    for root, _, files in sorted(os.walk(here)):
-        for name in sorted(files):
-            if name.endswith(".py"):
-                with open(os.path.join(root, name), "rb") as f:
-                    h.update(name.encode() + f.read())
+    paths = []
+    for entry in _CODE_MODULES:
+        full = os.path.join(here, entry)
+        if os.path.isdir(full):
+            paths += sorted(os.path.join(full, n) for n in os.listdir(full) if n.endswith(".py"))
+        else:
+            paths.append(full)
+    for path in paths:
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + f.read())
     return h.hexdigest()
 
 
