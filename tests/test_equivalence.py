@@ -25,11 +25,12 @@ def cpp_runner(spec, build_root):
     runner.close()
 
 
-@pytest.mark.parametrize("rule", ["fa", "symmetric"])
-def test_runtime_and_cpp_standalone_agree_for_layerwise_rules(rule, build_root):
+@pytest.mark.parametrize("rule", ["fa", "symmetric", "erbp", "pes"])
+def test_runtime_and_cpp_standalone_agree_for_other_rules(rule, build_root):
     from brianrules import rules
 
-    spec = dataclasses.replace(small_spec(hidden=(12, 10)), rule=rules.get(rule, lr=5.0, lr_hidden=2.0))
+    lr = {"erbp": (0.5, 0.2), "pes": (0.05, 0.02)}.get(rule, (5.0, 2.0))
+    spec = dataclasses.replace(small_spec(hidden=(12, 10)), rule=rules.get(rule, lr=lr[0], lr_hidden=lr[1]))
     runner = StandaloneRunner(spec, N_SAMPLES, build_dir=str(build_root / f"equivalence-{rule}"),
                               progress=False)
     try:

@@ -25,16 +25,22 @@ kappa / tau_pre.
 from .core import ThreeFactorRule
 
 
-def pes(learning_rate=1e-4, apply_every=1):
-    """PES with Nengo's learning rate ``kappa`` (dimensionless; default 1e-4)."""
+def pes(learning_rate=1e-4, lr=None, lr_hidden=None, apply_every=1, post="none", post_output="none",
+        post_expr=None):
+    """PES with Nengo's learning rate ``kappa`` (dimensionless; default 1e-4).
+
+    ``lr`` / ``lr_hidden`` (the names every rule takes) override kappa for
+    the output and hidden projections of a layered network.
+    """
     return ThreeFactorRule(
         name="pes",
-        post="none",
-        post_output="none",
+        post=post,
+        post_output=post_output,
+        post_expr=post_expr,
         eligibility="rate",
         feedback="encoders",
-        lr=learning_rate,
-        lr_hidden=learning_rate,
+        lr=learning_rate if lr is None else lr,
+        lr_hidden=learning_rate if lr_hidden is None else lr_hidden,
         apply_every=apply_every,
         paper="MacNeil & Eliasmith (2011) PLoS ONE 6:e22885; Bekolay et al. (2014) Front. Neuroinform. 7:48",
         parameters={"kappa": learning_rate},
