@@ -276,9 +276,11 @@ def prepare_out_dir(out, force=False, resume=False):
         raise ValueError(f"--out {out} already holds results; use --resume to continue or --force to overwrite")
     if resume and not os.path.exists(os.path.join(out, "weights.npz")):
         raise ValueError(f"--resume: {out} holds no checkpoint (weights.npz)")
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise ValueError(f"--out {out}: folder {parent} does not exist")
+    ancestor = os.path.dirname(os.path.abspath(out))  # missing folders are created
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise ValueError(f"--out {out}: {ancestor} is a file, not a folder")
 
 
 def versions():

@@ -61,6 +61,14 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path):
     assert f.read_text() == "keep me"
 
 
+def test_out_below_a_file_is_refused(capsys, tmp_path):
+    f = tmp_path / "results.txt"
+    f.write_text("keep me")
+    code, _, err = _run(capsys, "train", "--out", str(f / "sub" / "run"))
+    assert code == 2 and "is a file, not a folder" in err
+    assert f.read_text() == "keep me"
+
+
 def test_existing_results_are_not_overwritten(capsys, tmp_path):
     out_dir = tmp_path / "run"
     out_dir.mkdir()
