@@ -116,7 +116,7 @@ class TrainConfig:
         return self
 
     def network_spec(self, n_in, n_out):
-        from brian2 import Hz, mV, ms
+        from brian2 import Hz, ms
 
         from .network import NetworkSpec
         from .neurons import LIF

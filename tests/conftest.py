@@ -14,7 +14,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _runtime_device():
     """Every test starts on Brian2's runtime device with the NumPy target."""
-    from brian2 import device, prefs, set_device
+    from brian2 import prefs, set_device
 
     set_device("runtime")
     prefs.codegen.target = "numpy"

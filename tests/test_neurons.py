@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import NeuronGroup, SpikeMonitor, StateMonitor, mV, ms, run, second
+from brian2 import SpikeMonitor, StateMonitor, mV, ms, run, second
 
 from brianrules.devices import cpp_standalone
 from brianrules.neurons import LIF, make_group
