@@ -82,6 +82,7 @@ def _config_from_args(a):
 
 
 def cmd_train(a):
+    from .devices import BuildError
     from .training import TrainingError, prepare_out_dir, train
 
     cfg = _config_from_args(a)
@@ -93,6 +94,9 @@ def cmd_train(a):
               log=lambda *x: print(*x, flush=True), cuda_arch=a.cuda_arch)
     except TrainingError as e:
         print(f"brianrules: training stopped: {e}", file=sys.stderr)
+        return 1
+    except BuildError as e:
+        print(f"brianrules: error: {e}", file=sys.stderr)
         return 1
     return 0
 

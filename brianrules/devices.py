@@ -32,6 +32,10 @@ def cache_dir():
     return os.path.join(base, "build")
 
 
+class BuildError(RuntimeError):
+    """Generating or compiling a program failed."""
+
+
 @dataclass
 class RunResult:
     weights: list  # forward weight matrices after the run
@@ -168,8 +172,12 @@ class StandaloneRunner:
         self.model.network.run(self.model.duration, report=report, report_period=5 * _second(), namespace={})
         t0 = time.perf_counter()
         sys.stdout.flush()
-        with _quiet_fd(1, enabled=True):
-            self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+        try:
+            with _quiet_fd(1, enabled=True):
+                self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+        except Exception as e:
+            self.close()
+            raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
 
