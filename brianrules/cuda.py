@@ -29,7 +29,6 @@ What it needs, and what it does about it:
   C++17, so the runner replaces the flag and runs ``make`` itself.
 """
 
-import fcntl
 import glob
 import logging
 import os
@@ -37,8 +36,9 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from .devices import CompiledProgram
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
 #: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
@@ -198,7 +198,7 @@ def default_arch():
 
 
 # -- the runner ----------------------------------------------------------------
-class CudaStandaloneRunner:
+class CudaStandaloneRunner(CompiledProgram):
     """A brian2cuda program compiled once and run with ``run_args``.
 
     Same interface as `devices.StandaloneRunner`; ``threads`` is accepted for
@@ -219,30 +219,15 @@ class CudaStandaloneRunner:
         from brian2cuda.device import CUDAStandaloneDevice
         from brian2cuda.utils import gputools
 
-        from .devices import _second, cache_dir, restore_runtime
+        from .devices import _second, restore_runtime
         from .network import Model, structure_hash
 
         self.spec = spec
         self.n_samples = n_samples
         self.arch = arch
         self.log = log
-        self._lock = None
-        self._private = None
-        if build_dir is None:
-            key = structure_hash(spec, n_samples) + f"-cuda-sm{int(round(arch * 10))}"
-            build_dir = os.path.join(cache_dir(), key)
-            os.makedirs(build_dir, exist_ok=True)
-            lock = open(os.path.join(build_dir, ".lock"), "w")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock = lock
-            except OSError:  # another command uses this build: build privately
-                lock.close()
-                build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
-                self._private = build_dir
-        os.makedirs(build_dir, exist_ok=True)
-        self.build_dir = build_dir
-        self.cached = os.path.exists(os.path.join(build_dir, "main"))
+        build_dir = self._claim_build_dir(
+            build_dir, structure_hash(spec, n_samples) + f"-cuda-sm{int(round(arch * 10))}")
 
         # `-lcurand` wants libcurand.so; the wheel has only libcurand.so.10
         lib_dir = os.path.dirname(curand_lib)
@@ -309,41 +294,13 @@ class CudaStandaloneRunner:
             raise RuntimeError(f"compiling the CUDA program in {self.build_dir} failed:\n{tail}")
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
-        from brian2.devices.device import get_device, reset_device, set_device
-
-        from .devices import RunResult
-
         if not gpus():
             raise NoGPUError(
                 "cuda_standalone: the CUDA program is compiled "
                 f"({os.path.join(self.build_dir, 'main')}) but this machine has no NVIDIA GPU to run it "
                 "(no GPU from nvidia-smi, no /dev/nvidia0)"
             )
-        t0 = time.perf_counter()
-        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
-        switched = get_device() is not self._device
-        if switched:
-            set_device(self._device, build_on_run=False)
-        try:
-            sys.stdout.flush()
-            self._device.run(run_args=run_args, with_output=True)
-            return RunResult(self.model.read_weights(), self.model.output_counts(),
-                             self.model.hidden_rates(), time.perf_counter() - t0)
-        finally:
-            if switched:
-                reset_device()
-
-    def close(self):
-        from .devices import restore_runtime
-
-        if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
-            self._lock = None
-        if self._private is not None:
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
-        restore_runtime()
+        return super().run(weights, feedback, stim, tgt, learn, noise_seed, lr_scale)
 
 
 #: preferences the runner sets for its build and restores afterwards

@@ -136,21 +136,18 @@ class RuntimeRunner:
         pass
 
 
-class StandaloneRunner:
-    """A C++ standalone program compiled once and run with ``run_args``."""
+class CompiledProgram:
+    """What every compiled program shares: a build folder claimed from the
+    cache, runs through ``run_args``, and the release of both.  Subclasses
+    set ``spec``, ``n_samples``, ``model`` and ``_device`` and build."""
 
-    device = "cpp_standalone"
+    _lock = None
+    _private = None  # a temporary build folder, removed on close
 
-    def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
-                 monitors=None):
-        from .network import Model, structure_hash
-
-        self.spec = spec
-        self.n_samples = n_samples
-        self._lock = None
-        self._private = None  # a temporary build folder, removed on close
+    def _claim_build_dir(self, build_dir, key):
+        """Use ``build_dir``, or the cache folder ``key`` if it is None; when
+        another command holds that folder, build in a private one instead."""
         if build_dir is None:
-            key = structure_hash(spec, n_samples) + f"-t{threads}"
             build_dir = os.path.join(cache_dir(), key)
             os.makedirs(build_dir, exist_ok=True)
             lock = open(os.path.join(build_dir, ".lock"), "w")
@@ -161,25 +158,10 @@ class StandaloneRunner:
                 lock.close()
                 build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
                 self._private = build_dir
+        os.makedirs(build_dir, exist_ok=True)
         self.build_dir = build_dir
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
-
-        self._device = activate_standalone(build_dir, threads)
-        self.model = Model(spec, n_samples)
-        self.extra = monitors(self.model) if monitors else []
-        self.model.network.add(*self.extra)
-        report = "text" if progress else None
-        self.model.network.run(self.model.duration, report=report, report_period=5 * _second(), namespace={})
-        t0 = time.perf_counter()
-        sys.stdout.flush()
-        try:
-            with _quiet_fd(1, enabled=True):
-                self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
-        except Exception as e:
-            self.close()
-            raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
-        self.compile_s = time.perf_counter() - t0
-        restore_runtime()
+        return build_dir
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         from brian2.devices.device import get_device, reset_device, set_device
@@ -209,6 +191,36 @@ class StandaloneRunner:
             self._private = None
         restore_runtime()
         forget_device(self._device)
+
+
+class StandaloneRunner(CompiledProgram):
+    """A C++ standalone program compiled once and run with ``run_args``."""
+
+    device = "cpp_standalone"
+
+    def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
+                 monitors=None):
+        from .network import Model, structure_hash
+
+        self.spec = spec
+        self.n_samples = n_samples
+        build_dir = self._claim_build_dir(build_dir, structure_hash(spec, n_samples) + f"-t{threads}")
+        self._device = activate_standalone(build_dir, threads)
+        self.model = Model(spec, n_samples)
+        self.extra = monitors(self.model) if monitors else []
+        self.model.network.add(*self.extra)
+        report = "text" if progress else None
+        self.model.network.run(self.model.duration, report=report, report_period=5 * _second(), namespace={})
+        t0 = time.perf_counter()
+        sys.stdout.flush()
+        try:
+            with _quiet_fd(1, enabled=True):
+                self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+        except Exception as e:
+            self.close()
+            raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+        self.compile_s = time.perf_counter() - t0
+        restore_runtime()
 
 
 def forget_device(dev):

@@ -166,6 +166,21 @@ class NetworkSpec:
         return d
 
 
+def run_arrays(spec, n_samples, stim, tgt, learn):
+    """A run's stimulus, targets and learning gate as float arrays, checked
+    against the network's sizes and the run's number of samples."""
+    stim = np.asarray(stim, dtype=float)
+    tgt = np.asarray(tgt, dtype=float)
+    learn = np.asarray(learn, dtype=float)
+    if stim.shape != (n_samples, spec.n_in):
+        raise ValueError(f"stimulus has shape {stim.shape}, expected {(n_samples, spec.n_in)}")
+    if tgt.shape != (n_samples, spec.n_out):
+        raise ValueError(f"targets have shape {tgt.shape}, expected {(n_samples, spec.n_out)}")
+    if learn.shape != (n_samples,):
+        raise ValueError(f"learning gate has shape {learn.shape}, expected {(n_samples,)}")
+    return stim, tgt, learn
+
+
 def initial_weights(spec, rng):
     """Forward weights (one matrix n_pre x n_post per projection) and feedback
     matrices (n_out x n_hidden per hidden layer) drawn from ``rng``."""
@@ -321,15 +336,7 @@ class Model:
     def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         """A list of (target, value) pairs: target is a VariableView or TimedArray."""
         spec = self.spec
-        stim = np.asarray(stim, dtype=float)
-        tgt = np.asarray(tgt, dtype=float)
-        learn = np.asarray(learn, dtype=float)
-        if stim.shape != (self.n_samples, spec.n_in):
-            raise ValueError(f"stimulus has shape {stim.shape}, expected {(self.n_samples, spec.n_in)}")
-        if tgt.shape != (self.n_samples, spec.n_out):
-            raise ValueError(f"targets have shape {tgt.shape}, expected {(self.n_samples, spec.n_out)}")
-        if learn.shape != (self.n_samples,):
-            raise ValueError(f"learning gate has shape {learn.shape}, expected {(self.n_samples,)}")
+        stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
         rule = spec.rule
         pairs = [
             (self.stim, stim),

@@ -517,16 +517,10 @@ class ReferenceRunner:
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         from .devices import RunResult
 
+        from .network import run_arrays
+
         spec = self.spec
-        stim = np.asarray(stim, dtype=float)
-        tgt = np.asarray(tgt, dtype=float)
-        learn = np.asarray(learn, dtype=float)
-        if stim.shape != (self.n_samples, spec.n_in):
-            raise ValueError(f"stimulus has shape {stim.shape}, expected {(self.n_samples, spec.n_in)}")
-        if tgt.shape != (self.n_samples, spec.n_out):
-            raise ValueError(f"targets have shape {tgt.shape}, expected {(self.n_samples, spec.n_out)}")
-        if learn.shape != (self.n_samples,):
-            raise ValueError(f"learning gate has shape {learn.shape}, expected {(self.n_samples,)}")
+        stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
         t0 = time.perf_counter()
         # the generated program stores the seed as a 32-bit integer
         seed = int(np.int64(int(noise_seed)).astype(np.int32))
