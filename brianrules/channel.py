@@ -231,7 +231,8 @@ class ChannelModel:
     """The Brian2 objects of the channel for one rule and ``duration``.
 
     Order within a time step: the input current is set at the start; the
-    plastic synapses update at order -5 of the groups slot (with the learning
+    plastic synapses update at order -5 of the groups slot (with L * phi that
+    the post group computes at order -6 from the learning
     signal of the previous step, as in `brianrules.network`); then the
     decoders sum ``x_hat`` (the readout group has order -2, its sum -3) and
     the feedback synapses ``L`` (order -1), before the neurons integrate.
@@ -263,7 +264,9 @@ class ChannelModel:
                               extra_equations=PRE_EQUATIONS, namespace=ns)
         self.pre.run_regularly("I_ext = bias + gain * encoder * stimulus(t)", when="start", name="pre_input")
         self.post = make_group(spec.post_neuron, spec.surrogate, spec.n_post, "post",
-                               extra_equations=POST_EQUATIONS, extra_reset=POST_RESET, namespace=ns)
+                               extra_equations=POST_EQUATIONS + rule.neuron_factor_equations,
+                               extra_reset=POST_RESET, namespace=ns)
+        rule.add_neuron_factor(self.post)
         self.readout = NeuronGroup(1, READOUT_EQUATIONS, namespace=ns, order=-2, name="readout")
 
         self.learned = Synapses(self.pre, self.post, model=rule.synapse_model(accumulate=False, output=False),

@@ -255,6 +255,8 @@ class Model:
             hidden_eqs = fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))
             output_eqs = fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True))
             output_reset = fb.OUTPUT_ERROR_RESET
+        hidden_eqs += rule.neuron_factor_equations
+        output_eqs += rule.neuron_factor_equations
         self.layers = []
         for k, n in enumerate(spec.hidden):
             self.layers.append(
@@ -266,6 +268,9 @@ class Model:
             extra_equations=output_eqs + fb.BOXCAR_EQUATIONS, extra_reset=output_reset, namespace=ns,
         )
         self.layers.append(self.output)
+
+        for g in self.layers:  # L * phi once per neuron and step
+            rule.add_neuron_factor(g, output=g is self.output)
 
         if spec.reset_between_samples:
             self.input.run_regularly("x = 0", dt=T, when="start", name="input_sample_reset")

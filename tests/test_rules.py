@@ -70,7 +70,10 @@ def test_accumulated_update_is_applied_at_sample_end():
 def test_rule_registry_and_equations():
     assert rules.get("srbp") == rules.get("dfa")
     text = rules.get("dfa", post="none").describe()
-    assert "dw_acc/dt = plastic * (-eta * (L_post) * (1) * (x_pre))" in text
+    assert "dw_acc/dt = plastic * (-eta * Lphi_post * (x_pre))" in text
+    assert "Lphi_j = L_j phi_j" in text
+    assert rules.get("dfa", post="none").neuron_factor() == "L * (1)"
+    assert rules.get("dfa", post_expr="psi_post * x_post").neuron_factor() == "L * (psi * x)"
     with pytest.raises(ValueError, match="unknown rule 'bp'"):
         rules.get("bp")
     with pytest.raises(ValueError, match="unknown postsynaptic factor 'dendrite'"):

@@ -122,8 +122,36 @@ class ThreeFactorRule:
     def eligibility_factor(self):
         return ELIGIBILITIES[self.eligibility]
 
+    def neuron_factor(self, output=False):
+        """``L * phi`` as an expression of the postsynaptic group's own
+        variables (the ``_post`` suffix dropped)."""
+        return f"{self.learning_signal} * ({self.post_factor(output)})".replace("_post", "")
+
+    #: the postsynaptic group's variable that holds ``L * phi`` for
+    #: clock-driven rules: computed once per neuron and step instead of once
+    #: per synapse (Brian2 would inline a subexpression such as the surrogate
+    #: into the synaptic loop)
+    neuron_factor_variable = "Lphi"
+
+    @property
+    def neuron_factor_equations(self):
+        """Extra equations of a postsynaptic group (empty for event-driven rules)."""
+        return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
+
+    def add_neuron_factor(self, group, output=False):
+        """Compute ``Lphi`` in ``group`` every step, just before plastic
+        synapses of order -5 integrate it: it reads the state they would have
+        read.  No-op for event-driven rules."""
+        if self.timing == "clock":
+            group.run_regularly(f"{self.neuron_factor_variable} = {self.neuron_factor(output)}",
+                                when="groups", order=-6, name=f"{group.name}_factor")
+
     def update_expression(self, output=False):
-        """The right-hand side of dw/dt (without the learning gate)."""
+        """The right-hand side of dw/dt (without the learning gate).  In
+        clock-driven rules ``L_j phi_j`` is read from the per-neuron variable
+        ``Lphi`` (see `neuron_factor`)."""
+        if self.timing == "clock":
+            return f"-eta * {self.neuron_factor_variable}_post * ({self.eligibility_factor})"
         return f"-eta * ({self.learning_signal}) * ({self.post_factor(output)}) * ({self.eligibility_factor})"
 
     def synapse_model(self, accumulate, output=False):
@@ -184,6 +212,8 @@ class ThreeFactorRule:
             + (f"[--post-expr {self.post_expr!r}]" if self.post_expr else f"[--post {self.post}]"),
             f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
             f"  eps_ij (eligibility)        = {self.eligibility_factor}   [{self.eligibility}]",
+            *([f"  {self.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
+              if self.timing == "clock" else []),
             f"  eta = {self.lr} /s (output), {self.lr_hidden} /s (hidden)",
             "  updates applied "
             + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
