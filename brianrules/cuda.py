@@ -269,18 +269,18 @@ class CudaStandaloneRunner(CompiledProgram):
             report = "text" if progress else None
             self.model.network.run(self.model.duration, report=report, report_period=5 * _second(),
                                    namespace={})
-            self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
+            with self._building():
+                self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
+                self.makefile = os.path.join(build_dir, "makefile")
+                _use_cxx17(self.makefile)
+                t0 = time.perf_counter()
+                self._make(jobs)
+                self.compile_s = time.perf_counter() - t0
         finally:
             for name, value in saved.items():
                 prefs[name] = value
             chatter.setLevel(level)
             restore_runtime()
-
-        self.makefile = os.path.join(build_dir, "makefile")
-        _use_cxx17(self.makefile)
-        t0 = time.perf_counter()
-        self._make(jobs)
-        self.compile_s = time.perf_counter() - t0
 
     def _make(self, jobs=None):
         jobs = jobs or _cpu_count()

@@ -15,8 +15,8 @@ import contextlib
 import fcntl
 import os
 import shutil
+import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -136,32 +136,131 @@ class RuntimeRunner:
         pass
 
 
-class CompiledProgram:
-    """What every compiled program shares: a build folder claimed from the
-    cache, runs through ``run_args``, and the release of both.  Subclasses
-    set ``spec``, ``n_samples``, ``model`` and ``_device`` and build."""
+class BuildLock:
+    """Who may touch a build folder when.
 
-    _lock = None
-    _private = None  # a temporary build folder, removed on close
+    Building (generating code, compiling) takes the folder exclusively;
+    running the program takes it shared, so any number of processes run one
+    compiled program side by side, each with its own results folder.  A
+    builder that waits closes a gate that new runs queue at: it is never
+    starved by a stream of overlapping runs.  Locks are ``flock`` locks and
+    vanish with the process that holds them.
+    """
+
+    def __init__(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        self._gate = open(os.path.join(directory, ".gate"), "a")
+        self._lock = open(os.path.join(directory, ".lock"), "a")
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+        finally:
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def shared(self):
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    def try_exclusive(self):
+        """Take the folder exclusively if nobody builds or runs in it now."""
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+
+    def release(self):
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    def close(self):
+        self._gate.close()
+        self._lock.close()
+
+
+def canonical_clock_order(queue):
+    """Brian2 queues the start of each clock in the order of a set of clock
+    objects, which differs from process to process; sorted by name, the
+    generated ``main.cpp`` is the same text every time, and a cached program
+    is never recompiled (or relinked under a running one)."""
+    def is_clock(entry):
+        func, args = entry
+        return (func == "set_by_single_value" and isinstance(args, tuple) and len(args) == 3
+                and isinstance(args[0], str) and args[0].endswith(("clock_timestep", "clock_t")))
+
+    out, k = [], 0
+    while k < len(queue):
+        if not is_clock(queue[k]):
+            out.append(queue[k])
+            k += 1
+            continue
+        end = k
+        while end < len(queue) and is_clock(queue[end]):
+            end += 1
+        out += sorted(queue[k:end], key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
+        k = end
+    return out
+
+
+def _remove_dead_results(build_dir):
+    """Results folders of processes of this machine that died without
+    closing their program (killed, crashed)."""
+    host = socket.gethostname()
+    for name in os.listdir(build_dir):
+        parts = name[len("results-"):].rsplit("-", 2) if name.startswith("results-") else []
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(build_dir, name), ignore_errors=True)
+        except OSError:
+            pass  # alive, another user's
+
+
+class CompiledProgram:
+    """What every compiled program shares: a build folder from the cache,
+    built under an exclusive lock and run under a shared one with a results
+    folder of its own, and the release of both.  Subclasses set ``spec``,
+    ``n_samples``, ``model`` and ``_device`` and build inside `_building`."""
+
+    _locks = None
+    _results = None  # this process's results folder, relative to the build folder
 
     def _claim_build_dir(self, build_dir, key):
-        """Use ``build_dir``, or the cache folder ``key`` if it is None; when
-        another command holds that folder, build in a private one instead."""
+        """Use ``build_dir``, or the cache folder ``key`` if it is None."""
         if build_dir is None:
             build_dir = os.path.join(cache_dir(), key)
-            os.makedirs(build_dir, exist_ok=True)
-            lock = open(os.path.join(build_dir, ".lock"), "w")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock = lock
-            except OSError:  # another command uses this build: build privately
-                lock.close()
-                build_dir = tempfile.mkdtemp(prefix=f"brianrules-{key}-")
-                self._private = build_dir
         os.makedirs(build_dir, exist_ok=True)
         self.build_dir = build_dir
+        self._locks = BuildLock(build_dir)
+        self._results = f"results-{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        _remove_dead_results(build_dir)
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
         return build_dir
+
+    @contextlib.contextmanager
+    def _building(self):
+        """Generate and compile with the folder to oneself; no run is in
+        progress meanwhile (the build rewrites files a starting run reads)."""
+        with self._locks.exclusive():
+            self.cached = os.path.exists(os.path.join(self.build_dir, "main"))
+            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
+            yield
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         from brian2.devices.device import get_device, reset_device, set_device
@@ -174,21 +273,38 @@ class CompiledProgram:
             set_device(self._device, build_on_run=False)
         try:
             sys.stdout.flush()
-            self._device.run(run_args=run_args, with_output=True)
-            return RunResult(self.model.read_weights(), self.model.output_counts(),
-                             self.model.hidden_rates(), time.perf_counter() - t0)
+            with self._locks.shared():
+                self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
+            result = RunResult(self.model.read_weights(), self.model.output_counts(),
+                               self.model.hidden_rates(), time.perf_counter() - t0)
         finally:
             if switched:
                 reset_device()
+        self._clean_run_values()
+        return result
+
+    def _clean_run_values(self):
+        """Brian2 keeps every run's values (weights, stimulus) as files in the
+        build folder; remove them when no other process runs the program."""
+        if not self._locks.try_exclusive():
+            return
+        try:
+            folder = os.path.join(self.build_dir, "static_arrays")
+            for name in os.listdir(folder):
+                if name.startswith("init_"):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(folder, name))
+        finally:
+            self._locks.release()
 
     def close(self):
-        if self._lock is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-            self._lock.close()
-            self._lock = None
-        if self._private is not None:
-            shutil.rmtree(self._private, ignore_errors=True)
-            self._private = None
+        if self._locks is not None:
+            if self._results is not None:
+                shutil.rmtree(os.path.join(self.build_dir, self._results), ignore_errors=True)
+            if os.path.isdir(os.path.join(self.build_dir, "static_arrays")):
+                self._clean_run_values()
+            self._locks.close()
+            self._locks = None
         restore_runtime()
         forget_device(self._device)
 
@@ -214,7 +330,7 @@ class StandaloneRunner(CompiledProgram):
         t0 = time.perf_counter()
         sys.stdout.flush()
         try:
-            with _quiet_fd(1, enabled=True):
+            with self._building(), _quiet_fd(1, enabled=True):
                 self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
         except Exception as e:
             self.close()

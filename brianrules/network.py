@@ -261,11 +261,12 @@ class Model:
         for k, n in enumerate(spec.hidden):
             self.layers.append(
                 make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns)
+                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns, set_values=False)
             )
         self.output = make_group(
             spec.neuron, spec.surrogate, spec.n_out, "output",
             extra_equations=output_eqs + fb.BOXCAR_EQUATIONS, extra_reset=output_reset, namespace=ns,
+            set_values=False,
         )
         self.layers.append(self.output)
 
@@ -357,6 +358,8 @@ class Model:
         for g in self.layers:
             for key, value in spec.neuron.values(spec.surrogate).items():
                 pairs.append((getattr(g, key), value))
+            for key, value in spec.neuron.initial_state().items():
+                pairs.append((getattr(g, key), np.ones(g.N) * value))
             pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
         rule = spec.rule
         for k, (S, W) in enumerate(zip(self.projections, weights)):

@@ -108,8 +108,13 @@ class LIF:
         return {"v": self.v_rest}
 
 
-def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="", method="exact", **kwargs):
-    """A Brian2 `NeuronGroup` of ``n`` neurons of this model."""
+def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="", method="exact",
+               set_values=True, **kwargs):
+    """A Brian2 `NeuronGroup` of ``n`` neurons of this model.
+
+    With ``set_values=False`` the parameters and the initial state are left
+    to the caller (as ``run_args``): the generated code then does not depend
+    on their values, and one compiled program serves every value."""
     from brian2 import NeuronGroup
 
     eqs = neuron.equations(surrogate)
@@ -126,8 +131,9 @@ def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="",
         name=name,
         **kwargs,
     )
-    for key, value in neuron.values(surrogate).items():
-        setattr(group, key, value)
-    for key, value in neuron.initial_state().items():
-        setattr(group, key, value)
+    if set_values:
+        for key, value in neuron.values(surrogate).items():
+            setattr(group, key, value)
+        for key, value in neuron.initial_state().items():
+            setattr(group, key, value)
     return group

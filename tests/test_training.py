@@ -140,9 +140,10 @@ def test_killed_training_resumes_to_the_same_result(trained, tmp_path):
             assert np.array_equal(a[key], b[key]), key
 
 
-def test_two_trainings_at_once_share_no_folder(trained, tmp_path):
-    """Two commands of the same model run side by side: one uses the cached
-    build, the other builds privately; both finish with their own results."""
+def test_two_trainings_at_once_share_one_program(trained, tmp_path):
+    """Two commands of the same model run side by side on one compiled
+    program, each with its own results; afterwards the build folder holds
+    neither their results nor their run values."""
     outs = [tmp_path / "a", tmp_path / "b"]
     procs = [subprocess.Popen([sys.executable, "-m", "brianrules.cli"] + ARGS
                               + ["--epochs", "1", "--out", str(o), "--seed", str(k)],
@@ -153,7 +154,12 @@ def test_two_trainings_at_once_share_no_folder(trained, tmp_path):
         assert p.returncode == 0, err
     build_dirs = [next(line for line in out.splitlines() if line.startswith("build:")).split("(")[-1]
                   for out, _ in logs]
-    assert build_dirs[0] != build_dirs[1]
+    assert build_dirs[0] == build_dirs[1]
+    assert sum("build: compiled" in out for out, _ in logs) <= 1
+    build = build_dirs[0].rstrip(")")
+    assert os.path.exists(os.path.join(build, "main"))
+    assert not [n for n in os.listdir(build) if n.startswith("results-")]
+    assert not [n for n in os.listdir(os.path.join(build, "static_arrays")) if n.startswith("init_")]
     for o in outs:
         assert [int(r["epoch"]) for r in _metrics(o)] == [1]
         assert (o / "weights.npz").exists() and (o / "learning_curve.png").exists()
