@@ -16,7 +16,9 @@ setup(
         "mlxtend>=0.23",
     ],
     extras_require={
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8", "dask[distributed]>=2024.1"],
+        # `brianrules sweep --executor dask`: points on a Dask distributed cluster
+        "dask": ["dask[distributed]>=2024.1"],
         # device cuda_standalone: brian2cuda, and cuRAND for CUDA 13 (NVIDIA's wheel
         # ships nvidia/cu13/include/curand.h and nvidia/cu13/lib/libcurand.so.10 from
         # version 10.4 on; 0.0.0a0 is an empty placeholder)

@@ -32,6 +32,7 @@ TRAIN_OPTIONS = {
     "--lr": ("lr", float, "learning rate of the output layer (1/s)"),
     "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),
     "--lr-decay": ("lr_decay", float, "learning rates are multiplied by this factor after every epoch"),
+    "--lr-scale": ("lr_scale", float, "multiplies both learning rates (the rule's defaults or --lr, --lr-hidden)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
     "--surrogate": ("surrogate", str, "surrogate derivative"),
@@ -98,6 +99,25 @@ def cmd_train(a):
     except BuildError as e:
         print(f"brianrules: error: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_sweep(a):
+    from .sweep import sweep
+
+    try:
+        rows = sweep(a.spec, a.out, jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
+                     retry_failed=a.retry_failed, cuda_arch=a.cuda_arch, log=lambda *x: print(*x, flush=True))
+    except KeyboardInterrupt:
+        return 130
+    return 0 if rows else 1
+
+
+def cmd_plot(a):
+    from .report import report
+
+    for path in report(a.dir, metric=a.metric, heatmap=a.heatmap, curves=a.curves, stability=a.stability):
+        print(f"wrote {path}")
     return 0
 
 
@@ -181,8 +201,27 @@ def main(argv=None):
     from .bench import add_bench_parser, cmd_bench
 
     add_bench_parser(sub)
+    ps = sub.add_parser("sweep", help="run a parameter study from a spec (see models/sweeps/)")
+    ps.add_argument("spec", metavar="SPEC.toml")
+    ps.add_argument("--out", required=True, help="the study's folder (rerun the command to finish it)")
+    ps.add_argument("--jobs", type=int, default=1, help="points run at once by the local executor (default: 1)")
+    ps.add_argument("--executor", default="local", help="local (a pool of processes) or dask")
+    ps.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    ps.add_argument("--retry-failed", action="store_true", help="run failed points again (diverged ones stay)")
+    ps.add_argument("--cuda-arch", default=None, metavar="CC", help="as for train")
+    pp = sub.add_parser("plot", help="figures and a summary table of a sweep's results")
+    pp.add_argument("dir", metavar="DIR", help="a sweep's folder (holding results.csv)")
+    pp.add_argument("--metric", default="test_acc", help="the final metric shown (default: test_acc)")
+    pp.add_argument("--heatmap", nargs=2, metavar=("X", "Y"), default=None,
+                    help="two axes of the heatmap (default: the first two axes with several values)")
+    pp.add_argument("--curves", metavar="AXIS", default=None,
+                    help="group learning curves by this axis (default: the first axis)")
+    pp.add_argument("--stability", metavar="AXIS", default=None,
+                    help="report the largest value of this axis at which every seed stays stable "
+                    "(default: lr_scale, lr_hidden or lr if swept)")
     a = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench}
+    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench,
+                "sweep": cmd_sweep, "plot": cmd_plot}
     try:
         return handlers[a.command](a)
     except ValueError as e:

@@ -55,6 +55,7 @@ class TrainConfig:
     lr: float | None = None  # None: the rule's default
     lr_hidden: float | None = None
     lr_decay: float = 0.7
+    lr_scale: float = 1.0  # multiplies both learning rates (a sweep axis across rules)
     apply_every: int | None = None
     surrogate: str = "fast_sigmoid"
     sg_width: float = 1.0
@@ -100,7 +101,8 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
-                     "tau_m_ms", "tau_syn_ms", "tau_trace_ms", "tau_err_ms", "f_high_hz", "w_init", "w_bound"):
+                     "tau_m_ms", "tau_syn_ms", "tau_trace_ms", "tau_err_ms", "f_high_hz", "w_init", "w_bound",
+                     "lr_scale"):
             _positive(name, getattr(self, name))
         if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
             raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
@@ -334,6 +336,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     rows, start = [], 0
     if resume:
         old = json.load(open(os.path.join(out, "config.json")))["train"]
+        old.setdefault("lr_scale", 1.0)  # written before the setting existed
         if old != asdict(cfg) | {"epochs": old["epochs"]}:
             raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
         weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
@@ -366,7 +369,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             order = epoch_order(cfg.seed, epoch, n_train)
             stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
             result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
-                                lr_scale=cfg.lr_decay ** (epoch - 1))
+                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1))
             _check_weights(result.weights, epoch, cfg.w_bound)
             weights = result.weights
             counts = result.counts

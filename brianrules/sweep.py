@@ -1,0 +1,508 @@
+"""Parameter studies: many trainings from one spec, run in parallel.
+
+A sweep spec is a TOML file:
+
+    [base]                       # settings of every point (keys of `brianrules train`)
+    model = "dfa_digits.toml"    # optional: a model file to start from
+    epochs = 5
+
+    [grid]                       # axes combined as a full grid
+    lr_scale = [0.1, 1.0, 10.0]
+    hidden = [[100], [100, 100]]
+    seed = [0, 1, 2]
+    variant = [                  # an axis of tables sets several keys at once
+      { label = "srbp", rule = "dfa", post = "surrogate" },
+      { label = "fa", rule = "fa" },
+    ]
+
+    [random]                     # optional: n random samples, crossed with the grid
+    n = 8
+    seed = 0
+    tau_m_ms = { uniform = [5.0, 20.0] }
+    lr_hidden = { log_uniform = [0.01, 1.0] }
+    surrogate = ["fast_sigmoid", "arctan"]     # a list: one chosen at random
+
+Every point is a `TrainConfig`.  Its folder ``points/<id>`` (the id is a
+hash of its settings) holds ``point.json``, the training's results in
+``run/`` (config, metrics, weights, learning curve), ``log.txt`` and, once
+it ended, ``status.json``.  A rerun skips ended points, so an interrupted
+sweep finishes only what is missing.  Each point runs in a process of its
+own: a point that fails or crashes is recorded and the others go on.
+Points whose models share a structure share one compiled program (the build
+cache of `brianrules.devices`); parameter values reach it as ``run_args``.
+"""
+
+import csv
+import hashlib
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .training import METRIC_COLUMNS, TrainConfig, atomic_write, load_model_file, write_json
+
+#: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
+MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+
+ENDED = ("done", "diverged", "failed")
+RANDOM_KINDS = ("uniform", "log_uniform", "int_uniform")
+
+
+@dataclass
+class Point:
+    id: str
+    settings: dict  # TrainConfig keys and values
+    axes: dict  # axis name -> value as shown in tables (a label for table axes)
+
+
+# -- the spec ------------------------------------------------------------
+def load_spec(path):
+    """Read and check a sweep spec; returns (spec dict, list of Points)."""
+    import tomllib
+
+    if not os.path.isfile(path):
+        raise ValueError(f"sweep spec {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    unknown = set(spec) - {"base", "grid", "random", "name", "description"}
+    if unknown:
+        raise ValueError(f"{path}: unknown section or key '{sorted(unknown)[0]}' "
+                         "(known: name, description, [base], [grid], [random])")
+    return spec, expand(spec, os.path.dirname(os.path.abspath(path)), source=path)
+
+
+def _model_path(name, here):
+    for folder in (here, MODELS_DIR):
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    raise ValueError(f"base model '{name}' found neither next to the spec nor in {MODELS_DIR}")
+
+
+def _label(value):
+    if isinstance(value, list):
+        return "-".join(str(v) for v in value)
+    return value
+
+
+def _grid_axis(name, values, source):
+    """[(settings, shown value)] of one grid axis."""
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"{source}: grid axis '{name}' must be a non-empty list of values")
+    out = []
+    for v in values:
+        if isinstance(v, dict):
+            v = dict(v)
+            label = v.pop("label", None) or ",".join(f"{k}={_label(x)}" for k, x in sorted(v.items()))
+            if not v:
+                raise ValueError(f"{source}: a value of grid axis '{name}' sets no key")
+            out.append((v, label))
+        else:
+            out.append(({name: v}, _label(v)))
+    return out
+
+
+def _random_axis(name, how, source):
+    """A function rng -> value for one random axis."""
+    if isinstance(how, list) and how:
+        return lambda rng: how[int(rng.integers(len(how)))]
+    if isinstance(how, dict) and len(how) == 1:
+        kind, bounds = next(iter(how.items()))
+        ok = (isinstance(bounds, list) and len(bounds) == 2
+              and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+              and bounds[0] < bounds[1])
+        if kind in RANDOM_KINDS and ok:
+            lo, hi = bounds
+            if kind == "uniform":
+                return lambda rng: float(rng.uniform(lo, hi))
+            if kind == "int_uniform":
+                return lambda rng: int(rng.integers(int(lo), int(hi) + 1))
+            if lo > 0:
+                return lambda rng: float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    raise ValueError(f"{source}: random axis '{name}' must be a list to choose from or one of "
+                     f"{{ {' | '.join(k + ' = [lo, hi]' for k in RANDOM_KINDS)} }} with lo < hi "
+                     f"(lo > 0 for log_uniform), got {how!r}")
+
+
+def expand(spec, here=".", source="sweep spec"):
+    """The points of a spec, each checked as a `TrainConfig`."""
+    base = dict(spec.get("base", {}))
+    if not isinstance(base, dict):
+        raise ValueError(f"{source}: [base] must be a table of settings")
+    if "model" in base:
+        model = base.pop("model")
+        base = {**load_model_file(_model_path(model, here)), **base}
+    grid = spec.get("grid", {})
+    axes = [(name, _grid_axis(name, values, source)) for name, values in grid.items()]
+    random = dict(spec.get("random", {}))
+    samples = [({}, {})]
+    if random:
+        n, seed = random.pop("n", None), random.pop("seed", 0)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{source}: [random] needs n, a positive number of samples, got {n!r}")
+        draws = {name: _random_axis(name, how, source) for name, how in random.items()}
+        if not draws:
+            raise ValueError(f"{source}: [random] names no axis")
+        rng = np.random.default_rng(seed)
+        samples = []
+        for _ in range(n):
+            values = {name: draw(rng) for name, draw in draws.items()}
+            samples.append((values, {k: _label(v) for k, v in values.items()}))
+    points, seen = [], set()
+    for combo in itertools.product(*[values for _, values in axes]):
+        for rand_settings, rand_shown in samples:
+            settings = dict(base)
+            shown = {}
+            for (name, _), (values, label) in zip(axes, combo):
+                settings.update(values)
+                shown[name] = label
+            settings.update(rand_settings)
+            shown.update(rand_shown)
+            where = f"{source}, point {shown}" if shown else source
+            cfg = TrainConfig.from_dict(settings, source=where)
+            try:
+                cfg.validate()
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
+            full = asdict(cfg)
+            pid = point_id(full)
+            if pid in seen:
+                continue  # two axis values gave the same settings
+            seen.add(pid)
+            points.append(Point(pid, full, shown))
+    if not points:
+        raise ValueError(f"{source}: the sweep has no points")
+    return points
+
+
+def point_id(settings):
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def preflight_points(points, log=print):
+    """Build every distinct model structure once in runtime mode (Brian2
+    checks the equations) before anything is compiled or run."""
+    from . import data as datamod
+    from .devices import preflight
+    from .network import structure_hash
+
+    shapes, checked = {}, set()
+    for p in points:
+        cfg = TrainConfig(**p.settings)
+        if cfg.dataset not in shapes:
+            ds = datamod.load(cfg.dataset)
+            shapes[cfg.dataset] = (ds.n_inputs, ds.n_classes)
+        spec = cfg.network_spec(*shapes[cfg.dataset])
+        key = structure_hash(spec, 1)
+        if key in checked:
+            continue
+        try:
+            preflight(spec)
+        except ValueError as e:
+            raise ValueError(f"point {p.id} {p.axes}: {e}") from None
+        checked.add(key)
+    log(f"{len(points)} points, {len(checked)} model structure(s)")
+    return len(checked)
+
+
+# -- one point -----------------------------------------------------------
+def read_status(point_dir):
+    try:
+        with open(os.path.join(point_dir, "status.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_point(point_dir, cuda_arch=None):
+    """Run one point in a child process and return its status.  This is the
+    task a local worker or a Dask worker executes; the child writes
+    ``status.json`` itself, and a child that dies without one (a crash, a
+    kill) is recorded as failed with its exit code."""
+    cmd = [sys.executable, "-m", "brianrules.sweep", point_dir]
+    if cuda_arch:
+        cmd += ["--cuda-arch", str(cuda_arch)]
+    t0 = time.perf_counter()
+    with open(os.path.join(point_dir, "log.txt"), "a") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _CHILDREN.add(proc)
+        try:
+            code = proc.wait()
+        finally:
+            _CHILDREN.discard(proc)
+    status = read_status(point_dir)
+    if status is None:
+        if code < 0:
+            why = f"the point's process was killed by signal {-code}"
+        else:
+            why = f"the point's process exited with code {code} without a status"
+        status = {"status": "failed", "error": why, "wall_s": time.perf_counter() - t0}
+        if code in (-signal.SIGINT, -signal.SIGTERM):
+            status["status"] = "interrupted"  # not written: a rerun runs it again
+        else:
+            write_json(os.path.join(point_dir, "status.json"), status)
+    return status
+
+
+#: child processes of this process's running points (stopped on interrupt)
+_CHILDREN = set()
+
+
+def _point_main(point_dir, cuda_arch=None):
+    """In the child: train one point, resuming its checkpoint if any."""
+    from .devices import BuildError
+    from .training import TrainingError, train
+
+    with open(os.path.join(point_dir, "point.json")) as f:
+        point = json.load(f)
+    cfg = TrainConfig(**point["settings"])
+    out = os.path.join(point_dir, "run")
+    resume = os.path.exists(os.path.join(out, "weights.npz"))
+    t0 = time.perf_counter()
+    status = {"status": "done", "error": None}
+    try:
+        train(cfg, out, force=not resume, resume=resume, progress=False,
+              log=lambda *x: print(*x, flush=True), cuda_arch=cuda_arch)
+    except TrainingError as e:
+        status = {"status": "diverged", "error": str(e)}
+    except (BuildError, ValueError, RuntimeError, OSError) as e:
+        status = {"status": "failed", "error": f"{type(e).__name__}: {' '.join(str(e).split())}"}
+    status["wall_s"] = time.perf_counter() - t0
+    write_json(os.path.join(point_dir, "status.json"), status)
+    print(f"point {point['id']}: {status['status']}" + (f" ({status['error']})" if status["error"] else ""),
+          flush=True)
+    return 0 if status["status"] != "failed" else 1
+
+
+# -- results -------------------------------------------------------------
+CONFIG_COLUMNS = [f.name for f in fields(TrainConfig)]
+
+
+def collect(out, points):
+    """Rows of ``results.csv``: one per point and epoch (one row without
+    metrics for a point that has none)."""
+    axis_names = list(dict.fromkeys(k for p in points for k in p.axes))
+    rows = []
+    for p in points:
+        folder = os.path.join(out, "points", p.id)
+        status = read_status(folder) or {"status": "pending", "error": None}
+        common = {"point": p.id, "status": status["status"], "error": status.get("error") or ""}
+        common.update({f"axis_{k}": p.axes.get(k, "") for k in axis_names})
+        common.update({k: json.dumps(v) if isinstance(v, (list, dict)) else ("" if v is None else v)
+                       for k, v in p.settings.items()})
+        metrics = []
+        path = os.path.join(folder, "run", "metrics.csv")
+        if os.path.exists(path):
+            with open(path) as f:
+                metrics = list(csv.DictReader(f))
+        if not metrics:
+            rows.append({**common, **{k: "" for k in METRIC_COLUMNS}})
+        for m in metrics:
+            rows.append({**common, **m})
+    columns = ["point", "status", "error", *[f"axis_{k}" for k in axis_names], *CONFIG_COLUMNS, *METRIC_COLUMNS]
+    return columns, rows
+
+
+def write_results(out, points):
+    columns, rows = collect(out, points)
+
+    def w(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(os.path.join(out, "results.csv"), w)
+    return rows
+
+
+# -- the sweep -----------------------------------------------------------
+def prepare(spec_path, out):
+    """Load the spec, check every point, and lay out ``out``; nothing is
+    compiled yet.  A folder that holds another spec's sweep is refused."""
+    spec, points = load_spec(spec_path)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a folder")
+    record = os.path.join(out, "sweep.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            old = json.load(f)
+        if old.get("spec") != spec:
+            raise ValueError(f"--out {out} holds a sweep of another spec ({old.get('spec_path')}); "
+                             "choose another folder")
+    elif os.path.isdir(out) and os.listdir(out):
+        raise ValueError(f"--out {out} is not empty and holds no sweep")
+    return spec, points
+
+
+def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed=False, cuda_arch=None,
+          log=print):
+    """Run every point of the spec that has not ended; returns the rows of
+    ``results.csv``."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor '{executor}' (choose from local, dask)")
+    if executor == "dask" and not scheduler:
+        raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
+    spec, points = prepare(spec_path, out)
+    preflight_points(points, log=log)
+    os.makedirs(os.path.join(out, "points"), exist_ok=True)
+    write_json(os.path.join(out, "sweep.json"), {"spec": spec, "spec_path": os.path.abspath(spec_path),
+                                                 "points": [asdict(p) for p in points]})
+    todo = []
+    for p in points:
+        folder = os.path.join(out, "points", p.id)
+        os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(os.path.join(folder, "point.json")):
+            write_json(os.path.join(folder, "point.json"), asdict(p))
+        status = read_status(folder)
+        if status is None or (retry_failed and status["status"] == "failed"):
+            if status is not None:
+                os.remove(os.path.join(folder, "status.json"))
+            todo.append(p)
+    ended = len(points) - len(todo)
+    log(f"sweep {out}: {len(points)} points, {ended} ended before, {len(todo)} to run "
+        f"({jobs if executor == 'local' else 'Dask'} at a time)")
+    write_results(out, points)
+    if todo:
+        progress = _Progress(len(todo), jobs, log)
+        runner = _run_local if executor == "local" else _run_dask
+        try:
+            runner(todo, out, jobs, scheduler, cuda_arch, progress,
+                   lambda: write_results(out, points))
+        except KeyboardInterrupt:
+            _stop_children()
+            write_results(out, points)
+            log(f"interrupted: finished points are kept in {out}; run the same command to finish the rest")
+            raise
+    rows = write_results(out, points)
+    counts = {}
+    for p in points:
+        s = (read_status(os.path.join(out, "points", p.id)) or {}).get("status", "pending")
+        counts[s] = counts.get(s, 0) + 1
+    log(f"results in {out}/results.csv: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return rows
+
+
+class _Progress:
+    def __init__(self, total, jobs, log):
+        self.total, self.jobs, self.log = total, jobs, log
+        self.done = self.failed = self.running = 0
+        self.t0 = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def started(self):
+        with self.lock:
+            self.running += 1
+
+    def ended(self, point, status):
+        with self.lock:
+            self.running -= 1
+            self.done += 1
+            self.failed += status["status"] != "done"
+            left = self.total - self.done - self.running
+            elapsed = time.perf_counter() - self.t0
+            # points end at about done/elapsed per second once the pipeline is full
+            eta = elapsed / self.done * (left + self.running / 2)
+            extra = f" [{status['error']}]" if status.get("error") else ""
+            self.log(f"[{self.done}/{self.total} ended ({self.failed} not done), {self.running} running, "
+                     f"{left} left, ~{_duration(eta)} to go] {point.id} {point.axes}: {status['status']}{extra}")
+
+
+def _duration(s):
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _run_local(todo, out, jobs, scheduler, cuda_arch, progress, update):
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    def task(p):
+        progress.started()
+        return run_point(os.path.join(out, "points", p.id), cuda_arch)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {}
+        try:
+            futures = {pool.submit(task, p): p for p in todo}
+            for fut in as_completed(futures):
+                status = fut.result()
+                progress.ended(futures[fut], status)
+                update()
+        except KeyboardInterrupt:
+            for fut in futures:
+                fut.cancel()
+            _stop_children()  # the pool waits for its threads, which wait for these
+            raise
+
+
+def _run_dask(todo, out, jobs, scheduler, cuda_arch, progress, update):
+    """Points as tasks of a Dask distributed cluster.  Workers need this
+    package and a file system shared with this machine at ``out``; each
+    builds or reuses the compiled program of a structure in its own cache."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ValueError("--executor dask needs Dask distributed: pip install 'brianrules[dask]'") from None
+    folder = os.path.abspath(os.path.join(out, "points"))
+    with Client(scheduler, timeout="30s") as client:
+        futures = {}
+        for p in todo:
+            fut = client.submit(run_point, os.path.join(folder, p.id), cuda_arch, pure=False,
+                                key=f"brianrules-point-{p.id}-{time.time_ns()}")
+            futures[fut] = p
+            progress.started()
+        try:
+            for fut in as_completed(futures):
+                p = futures[fut]
+                try:
+                    status = fut.result()
+                except Exception as e:  # the worker itself failed
+                    status = {"status": "failed", "error": f"Dask worker: {type(e).__name__}: {e}"}
+                    write_json(os.path.join(folder, p.id, "status.json"), status)
+                progress.ended(p, status)
+                update()
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise
+
+
+def _stop_children():
+    for proc in list(_CHILDREN):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    for proc in list(_CHILDREN):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m brianrules.sweep",
+                                description="run one point of a sweep (used by `brianrules sweep`)")
+    p.add_argument("point_dir")
+    p.add_argument("--cuda-arch", default=None)
+    a = p.parse_args(argv)
+    return _point_main(a.point_dir, a.cuda_arch)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
