@@ -1,11 +1,12 @@
 # make demo  -- set up a Python 3.12 environment and train dfa on digits
 # make test  -- set up the environment and run the test suite (with the cuda extra where nvcc is on PATH)
+# make study-quick / make study  -- the rule-comparison sweep on digits (about 10 min / 2 h on 2 cores)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean study study-quick
 
 venv: $(STAMP)
 
@@ -29,6 +30,15 @@ test: $(STAMP)
 	  $(PY) -m pip install --quiet -e '.[test,cuda]' || exit 1; \
 	fi
 	$(PY) -m pytest tests
+
+JOBS ?= 2
+study-quick: $(STAMP)
+	$(VENV)/bin/brianrules sweep models/sweeps/rule_comparison_quick.toml --out runs/rule_comparison_quick --jobs $(JOBS)
+	$(VENV)/bin/brianrules plot runs/rule_comparison_quick --heatmap lr_scale variant --curves variant
+
+study: $(STAMP)
+	$(VENV)/bin/brianrules sweep models/sweeps/rule_comparison.toml --out runs/rule_comparison --jobs $(JOBS)
+	$(VENV)/bin/brianrules plot runs/rule_comparison --heatmap lr_scale variant --curves variant
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

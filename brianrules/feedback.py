@@ -126,15 +126,16 @@ def erbp_error_pathway(output, hidden_layers, namespace):
     """
     from brian2 import NeuronGroup, Synapses
 
+    from .stateupdate import exact
     from .topology import connect_all
 
     n_out = output.N
     label = NeuronGroup(n_out, LABEL_EQUATIONS, threshold=LABEL_THRESHOLD, namespace=namespace,
                         name="label")
     err_pos = NeuronGroup(n_out, ERROR_NEURON_EQUATIONS, threshold="v > 1", reset="v -= 1",
-                          method="exact", namespace=namespace, name="err_pos")
+                          method=exact(), namespace=namespace, name="err_pos")
     err_neg = NeuronGroup(n_out, ERROR_NEURON_EQUATIONS, threshold="v > 1", reset="v -= 1",
-                          method="exact", namespace=namespace, name="err_neg")
+                          method=exact(), namespace=namespace, name="err_neg")
     objects = [label, err_pos, err_neg]
     for src, tgt_grp, sign, name in ((output, err_pos, "+", "out_to_pos"), (label, err_pos, "-", "label_to_pos"),
                                      (output, err_neg, "-", "out_to_neg"), (label, err_neg, "+", "label_to_neg")):

@@ -31,6 +31,7 @@ from . import feedback as fb
 from .neurons import LIF, make_group
 from .topology import connect_all
 from .randomness import make_function, mix_seed
+from .stateupdate import exact
 from .rules import ThreeFactorRule
 from .surrogates import Surrogate
 
@@ -243,7 +244,7 @@ class Model:
             """,
             threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt",
             reset="x += 1",
-            method="exact",
+            method=exact(),
             namespace=ns,
             name="input",
         )
@@ -409,7 +410,7 @@ class Model:
 
 #: the modules whose text ends up in generated code
 _CODE_MODULES = ("network.py", "neurons.py", "surrogates.py", "feedback.py", "topology.py",
-                 "randomness.py", "rules")
+                 "randomness.py", "stateupdate.py", "rules")
 
 
 def _code_fingerprint():

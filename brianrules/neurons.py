@@ -108,7 +108,7 @@ class LIF:
         return {"v": self.v_rest}
 
 
-def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="", method="exact",
+def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="", method=None,
                set_values=True, **kwargs):
     """A Brian2 `NeuronGroup` of ``n`` neurons of this model.
 
@@ -117,6 +117,9 @@ def make_group(neuron, surrogate, n, name, extra_equations=None, extra_reset="",
     on their values, and one compiled program serves every value."""
     from brian2 import NeuronGroup
 
+    from .stateupdate import exact
+
+    method = exact() if method is None else method
     eqs = neuron.equations(surrogate)
     if extra_equations is not None:
         eqs = eqs + Equations(extra_equations)

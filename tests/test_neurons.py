@@ -88,3 +88,33 @@ def test_bad_neuron_parameters_name_the_problem():
         LIF(tau_syn=5 * mV)
     with pytest.raises(ValueError, match="v_th .* must lie above v_reset"):
         LIF(v_th=-70 * mV)
+
+
+def test_exact_integration_is_brian2s_and_remembered_on_disk(tmp_path, monkeypatch):
+    """The disk-cached state updater returns Brian2's exact solution, and a
+    later call (a later process) reads it from the cache instead of sympy."""
+    import glob
+
+    from brian2 import NeuronGroup
+    from brian2.stateupdaters.base import StateUpdateMethod
+
+    from brianrules.neurons import LIF
+    from brianrules.stateupdate import exact
+    from brianrules.surrogates import Surrogate
+
+    monkeypatch.setenv("BRIANRULES_CACHE", str(tmp_path))
+    eqs = LIF().equations(Surrogate())
+    group = NeuronGroup(3, eqs, method="euler")
+    variables = group.variables
+    code = exact()(eqs, variables)
+    assert code == StateUpdateMethod.stateupdaters["exact"](eqs, variables)
+    assert "exp(" in code and "_v =" in code
+    files = glob.glob(str(tmp_path / "stateupdaters" / "exact-*.txt"))
+    assert len(files) == 1
+    with open(files[0], "w") as f:
+        f.write("_v = v  # from the cache")
+    assert exact()(eqs, variables) == "_v = v  # from the cache"
+    # other equations: another entry
+    other = LIF().equations(get("arctan"))
+    exact()(other, NeuronGroup(3, other, method="euler").variables)
+    assert len(glob.glob(str(tmp_path / "stateupdaters" / "exact-*.txt"))) == 2
