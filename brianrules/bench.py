@@ -4,26 +4,35 @@ Networks
     small  64-100-10 on scikit-learn's digits;
     large  784-1000-10 on MNIST-shaped random input (intensities uniform in
            [0, 1], random labels).
-Both use the training defaults (`training.TrainConfig`): rule dfa with the
-surrogate factor, dt 0.5 ms, 100 ms per sample, updates applied at the end
-of each sample.
+Both use the training defaults (`training.TrainConfig`): dt 0.5 ms, 100 ms
+per sample, updates applied at the end of each sample.
+
+Rules
+    dfa   clock-driven: every plastic synapse is integrated every time step;
+    erbp  event-driven: a plastic synapse is updated on each spike of its
+          presynaptic neuron.
 
 Engines
     cpp_standalone with 1 and 2 OpenMP threads (programs from the build
     cache of `devices`, so a repeated benchmark compiles nothing), Brian2's
     runtime mode (small network only) and the NumPy reference
-    (`reference.ReferenceRunner`).
+    (`reference.ReferenceRunner`, dfa only: it models the dfa family, so
+    the erbp row says that there is none).
 
 Figures
     samples/s         samples of one run divided by the run's wall time (the
                       whole ``runner.run`` call: writing inputs, the program,
                       reading results);
-    updates/s         one update per plastic synapse per time step, whether
-                      or not it changes the weight, divided by the engine's
-                      own simulation time;
+    updates/s         dfa: one update per plastic synapse per time step,
+                      whether or not it changes the weight; erbp: one update
+                      per presynaptic spike per outgoing plastic synapse (the
+                      updates the program executes; input spikes recomputed
+                      from the counter-based hash, hidden spikes counted by
+                      the run's monitors); divided by the engine's own
+                      simulation time;
     overhead          run wall time minus the engine's own simulation time:
                       for C++ the network loop time the program reports
-                      (``results/last_run_info.txt``), for runtime mode the
+                      (``last_run_info.txt``), for runtime mode the
                       time of Brian2's network loop, for the reference the
                       time of its step loop;
     bandwidth bound   a timed copy of a large float64 array gives the memory
@@ -31,10 +40,6 @@ Figures
                       float64 weight update reads and writes 16 bytes, so no
                       engine that streams the weights can exceed B / 16
                       updates/s.
-
-The measured rule is clock-driven: every plastic synapse is updated every
-time step.  No event-driven rule is measured: the report says whether the
-package has one (`event_driven_rules`).
 """
 
 import argparse
@@ -49,6 +54,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: the measured rules: the clock-driven default and the event-driven eRBP
+RULES = ("dfa", "erbp")
 #: samples per run: (full, quick)
 SAMPLES = {
     ("small", "cpp_standalone"): (1797, 100),  # full: one digits epoch (1437 train + 360 test)
@@ -129,6 +136,18 @@ class Workload:
     labels: np.ndarray
 
     @property
+    def rule(self):
+        return self.spec.rule.name
+
+    @property
+    def event_driven(self):
+        return self.spec.rule.timing == "event"
+
+    @property
+    def sizes_text(self):
+        return "-".join(map(str, self.spec.sizes))
+
+    @property
     def plastic_synapses(self):
         s = self.spec.sizes
         return sum(a * b for a, b in zip(s[:-1], s[1:]))
@@ -148,28 +167,66 @@ class Workload:
 WORKLOADS = ("small", "large")
 
 
-def workload(name):
+def workload(name, rule="dfa"):
     from .training import TrainConfig
 
     if name == "small":
         from .data import load
 
         d = load("digits")
-        spec = TrainConfig(hidden=[100]).network_spec(d.n_inputs, d.n_classes)
+        spec = TrainConfig(rule=rule, hidden=[100]).network_spec(d.n_inputs, d.n_classes)
         x = np.concatenate([d.x_train, d.x_test])
         y = np.concatenate([d.y_train, d.y_test])
         return Workload("small", spec, "digits (8x8)", x, y)
     if name == "large":
         rng = np.random.default_rng(0)
         n_pool = 1000
-        spec = TrainConfig(hidden=[1000]).network_spec(784, 10)
+        spec = TrainConfig(rule=rule, hidden=[1000]).network_spec(784, 10)
         return Workload("large", spec, "MNIST-shaped random input, intensities U[0, 1]",
                         rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool))
     raise ValueError(f"unknown workload '{name}'")
 
 
-def workloads():
-    return [workload(name) for name in WORKLOADS]
+def workloads(rule="dfa"):
+    return [workload(name, rule) for name in WORKLOADS]
+
+
+# -- counting event-driven updates -------------------------------------------
+def input_spike_count(spec, stim, noise_seed):
+    """Spikes of the input layer in a run of ``stim`` (samples x inputs).
+
+    The input spikes of every engine come from the counter-based
+    ``hash_uniform(noise_seed, step, i) < rate * dt`` (`randomness`), so they
+    are recomputed here exactly, without a monitor in the program (which
+    would change the cached program of the model)."""
+    from .randomness import hash_uniform_numpy
+
+    steps = spec.steps_per_sample
+    dt = float(spec.dt)
+    max_rate = float(spec.max_rate)
+    index = np.arange(spec.n_in)[None, :]
+    total = 0
+    for s, row in enumerate(np.asarray(stim, dtype=float)):
+        n = (s * steps + np.arange(steps))[:, None]
+        u = hash_uniform_numpy(noise_seed, n, index)
+        total += int(np.count_nonzero(u < (max_rate * row) * dt))
+    return total
+
+
+def presynaptic_spikes(spec, stim, noise_seed, hidden_rates, n_samples):
+    """Spikes of the presynaptic group of each plastic projection in a run:
+    the input layer's (recomputed), then each hidden layer's (from the mean
+    rates its monitor counted)."""
+    duration = n_samples * float(spec.t_sample)
+    hidden = [int(round(rate * duration * n)) for rate, n in zip(hidden_rates, spec.hidden)]
+    return [input_spike_count(spec, stim, noise_seed), *hidden]
+
+
+def event_updates(spec, pre_spikes):
+    """Weight updates an event-driven rule executes in a run: one per
+    presynaptic spike per outgoing plastic synapse (all-to-all projections:
+    the postsynaptic layer's size)."""
+    return int(sum(k * n_post for k, n_post in zip(pre_spikes, spec.sizes[1:])))
 
 
 # -- measurement -------------------------------------------------------------
@@ -177,6 +234,7 @@ def workloads():
 class Row:
     network: str
     sizes: str
+    rule: str
     engine: str
     threads: str
     samples: int
@@ -188,6 +246,9 @@ class Row:
     samples_per_s: float = float("nan")
     updates_per_s: float = float("nan")
     bound_fraction: float = float("nan")
+    updates: int | None = None  # event-driven rules: updates executed in the reported run
+    pre_spikes: list | None = None  # event-driven rules: presynaptic spikes per projection
+    note: str = ""  # a row that was not measured says why
     extra: dict = field(default_factory=dict)
 
     @property
@@ -196,8 +257,9 @@ class Row:
 
 
 def _cpp_sim_seconds(runner):
-    """The network loop time the program itself wrote for its last run."""
-    path = os.path.join(runner.build_dir, "results", "last_run_info.txt")
+    """The network loop time the program itself wrote for its last run
+    (``last_run_info.txt`` in the results folder of this process's runs)."""
+    path = os.path.join(runner._device.results_dir, "last_run_info.txt")
     with open(path) as f:
         return float(f.read().split()[0])
 
@@ -234,15 +296,15 @@ def bench_cpp(work, n, threads, repeats, log):
 
     sys.stdout.flush()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_bench_cpp_here, work.name, n, threads, repeats).result()
+        return pool.submit(_bench_cpp_here, work.name, work.rule, n, threads, repeats).result()
 
 
-def _bench_cpp_here(name, n, threads, repeats, log=print):
+def _bench_cpp_here(name, rule, n, threads, repeats, log=print):
     from .devices import StandaloneRunner
 
-    work = workload(name)
+    work = workload(name, rule)
 
-    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "cpp_standalone", str(threads), n, repeats)
+    row = Row(work.name, work.sizes_text, work.rule, "cpp_standalone", str(threads), n, repeats)
     runner = StandaloneRunner(work.spec, n, threads=threads, log=log, progress=False)
     try:
         row.compile_s = runner.compile_s
@@ -254,12 +316,19 @@ def _bench_cpp_here(name, n, threads, repeats, log=print):
             res = runner.run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED + k)
             sim = _cpp_sim_seconds(runner)
             if best is None or res.wall_s < best[0]:
-                best = (res.wall_s, sim)
-        row.wall_s, row.sim_s = best
+                best = (res.wall_s, sim, res.hidden_rates, NOISE_SEED + k)
+        row.wall_s, row.sim_s = best[:2]
+        if work.event_driven:
+            _count_updates(row, work, stim, best[3], best[2])
         row.extra["build_dir"] = runner.build_dir
     finally:
         runner.close()
     return row
+
+
+def _count_updates(row, work, stim, noise_seed, hidden_rates):
+    row.pre_spikes = presynaptic_spikes(work.spec, stim, noise_seed, hidden_rates, row.samples)
+    row.updates = event_updates(work.spec, row.pre_spikes)
 
 
 def bench_runtime(work, n, log):
@@ -267,18 +336,38 @@ def bench_runtime(work, n, log):
 
     from .devices import RuntimeRunner
 
-    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "runtime", "1", n, 1, compile_s=0.0)
+    row = Row(work.name, work.sizes_text, work.rule, "runtime", "1", n, 1, compile_s=0.0)
     W, B, stim, tgt, learn = work.inputs(n)
     res = RuntimeRunner(work.spec, n).run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED)
     row.wall_s = res.wall_s
     row.sim_s = float(get_device()._last_run_time)
+    if work.event_driven:
+        _count_updates(row, work, stim, NOISE_SEED, res.hidden_rates)
     return row
+
+
+#: why a row has no figures
+NO_REFERENCE = "none: the NumPy reference models the dfa family only"
+
+
+def reference_supported(work):
+    from .reference import check_supported
+
+    try:
+        check_supported(work.spec)
+        return True
+    except ValueError:
+        return False
 
 
 def bench_reference(work, n, log):
     from .reference import ReferenceRunner
 
-    row = Row(work.name, "-".join(map(str, work.spec.sizes)), "reference (NumPy)", "1", n, 1, compile_s=0.0)
+    row = Row(work.name, work.sizes_text, work.rule, "reference (NumPy)", "1", n, 1, compile_s=0.0)
+    if not reference_supported(work):
+        row.threads, row.samples, row.runs, row.compile_s = "–", 0, 0, float("nan")
+        row.note = NO_REFERENCE
+        return row
     W, B, stim, tgt, learn = work.inputs(n)
     runner = ReferenceRunner(work.spec, n)
     res = runner.run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED)
@@ -288,9 +377,12 @@ def bench_reference(work, n, log):
 
 
 def finish(row, work, bandwidth):
+    if row.note:  # not measured
+        return row
     steps = row.samples * work.spec.steps_per_sample
     row.samples_per_s = row.samples / row.wall_s
-    row.updates_per_s = work.plastic_synapses * steps / row.sim_s
+    updates = row.updates if work.event_driven else work.plastic_synapses * steps
+    row.updates_per_s = updates / row.sim_s
     row.bound_fraction = row.updates_per_s / (bandwidth["bytes_per_s"] / 16.0)
     return row
 
@@ -312,36 +404,47 @@ def run_benchmark(quick=False, log=print):
     info["workloads"] = {w.name: {"sizes": w.spec.sizes, "source": w.source,
                                   "plastic_synapses": w.plastic_synapses,
                                   "steps_per_sample": w.spec.steps_per_sample} for w in works}
-    for work in works:
-        engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
-        if work.name == "small":
-            engines.append(("runtime", 1))
-        engines.append(("reference", 1))
-        for engine, threads in engines:
-            n = SAMPLES[(work.name, engine)][q]
-            label = f"{work.name} {'-'.join(map(str, work.spec.sizes))} {engine}" + (
-                f" {threads} thread(s)" if engine == "cpp_standalone" else "")
-            log(f"{label}: {n} samples ...")
-            t0 = time.perf_counter()
-            if engine == "cpp_standalone":
-                row = bench_cpp(work, n, threads, CPP_REPEATS[q], log)
-            elif engine == "runtime":
-                row = bench_runtime(work, n, log)
-            else:
-                row = bench_reference(work, n, log)
-            finish(row, work, bw)
-            rows.append(row)
-            comp = "" if engine != "cpp_standalone" else (
-                f", compile {row.compile_s:.1f} s{' (cached)' if row.cached else ''}")
-            log(f"  {row.samples_per_s:.2f} samples/s, {row.updates_per_s:.3g} updates/s "
-                f"({100 * row.bound_fraction:.1f}% of the bandwidth bound), overhead {row.overhead_s:.3f} s"
-                f"{comp} [{time.perf_counter() - t0:.1f} s]")
+    for name in WORKLOADS:
+        for rule in RULES:
+            work = workload(name, rule)
+            engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
+            if work.name == "small":
+                engines.append(("runtime", 1))
+            engines.append(("reference", 1))
+            for engine, threads in engines:
+                rows.append(_measure(work, engine, threads, q, bw, log))
     info["event_rules"] = event_driven_rules()
-    log("event-driven rules: " + (", ".join(info["event_rules"]) + " (not benchmarked: dfa only)"
-                                  if info["event_rules"] else "none in the package yet (none measured)"))
+    others = [r for r in info["event_rules"] if r not in RULES]
+    if others:
+        log(f"event-driven rules not benchmarked: {', '.join(others)}")
     info["load_after"] = load_average()
     info["elapsed_s"] = time.perf_counter() - t_start
     return {"info": info, "rows": rows}
+
+
+def _measure(work, engine, threads, q, bw, log):
+    n = SAMPLES[(work.name, engine)][q]
+    label = f"{work.name} {work.sizes_text} {work.rule} {engine}" + (
+        f" {threads} thread(s)" if engine == "cpp_standalone" else "")
+    if engine == "reference" and not reference_supported(work):
+        log(f"{label}: {NO_REFERENCE}")
+        return finish(bench_reference(work, n, log), work, bw)
+    log(f"{label}: {n} samples ...")
+    t0 = time.perf_counter()
+    if engine == "cpp_standalone":
+        row = bench_cpp(work, n, threads, CPP_REPEATS[q], log)
+    elif engine == "runtime":
+        row = bench_runtime(work, n, log)
+    else:
+        row = bench_reference(work, n, log)
+    finish(row, work, bw)
+    comp = "" if engine != "cpp_standalone" else (
+        f", compile {row.compile_s:.1f} s{' (cached)' if row.cached else ''}")
+    counted = "" if row.updates is None else f" ({row.updates} updates executed)"
+    log(f"  {row.samples_per_s:.2f} samples/s, {row.updates_per_s:.3g} updates/s{counted} "
+        f"({100 * row.bound_fraction:.1f}% of the bandwidth bound), overhead {row.overhead_s:.3f} s"
+        f"{comp} [{time.perf_counter() - t0:.1f} s]")
+    return row
 
 
 # -- report ------------------------------------------------------------------
@@ -366,17 +469,20 @@ def event_driven_rules():
     return names
 
 
-def _event_driven_text(names):
-    if not names:
-        return "not measured: no event-driven rule exists yet"
-    return f"not measured: this benchmark covers dfa only ({', '.join(names)} not benchmarked)"
+RULE_LABELS = {"dfa": "dfa (clock-driven)", "erbp": "erbp (event-driven)"}
 
 
-def table(rows, event_rules=()):
+def table(rows):
+    """The results as a Markdown table."""
     head = ["network", "rule", "engine", "threads", "samples", "compile s", "run wall s", "sim s",
             "overhead s", "samples/s", "syn. updates/s", "of bound"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * (len(head) - 3)) + "|"]
     for r in rows:
+        rule = RULE_LABELS.get(r.rule, r.rule)
+        if r.note:
+            lines.append("| " + " | ".join([f"{r.network} {r.sizes}", rule, f"{r.engine}: {r.note}"]
+                                           + ["–"] * (len(head) - 3)) + " |")
+            continue
         if r.engine != "cpp_standalone":
             comp = "–"
         elif r.cached:
@@ -387,14 +493,11 @@ def table(rows, event_rules=()):
             comp = _fmt(r.compile_s, ".1f")
         runs = f" (best of {r.runs})" if r.runs > 1 else ""
         lines.append("| " + " | ".join([
-            f"{r.network} {r.sizes}", "dfa (clock-driven)", r.engine, r.threads, f"{r.samples}{runs}", comp,
+            f"{r.network} {r.sizes}", rule, r.engine, r.threads, f"{r.samples}{runs}", comp,
             _fmt(r.wall_s, ".3f"), _fmt(r.sim_s, ".3f"), _fmt(r.overhead_s, ".3f"),
             _fmt(r.samples_per_s, ".2f"), _fmt(r.updates_per_s, ".3g"),
             _fmt(100 * r.bound_fraction, ".1f") + " %",
         ]) + " |")
-    for net in dict.fromkeys(r.network + " " + r.sizes for r in rows):
-        lines.append(f"| {net} | event-driven | {_event_driven_text(event_rules)} | "
-                     + " | ".join(["–"] * (len(head) - 3)) + " |")
     return "\n".join(lines)
 
 
@@ -413,6 +516,22 @@ def _git_state():
     except (OSError, subprocess.SubprocessError):
         dirty = False
     return f"commit {commit[:12]}" + (" with uncommitted changes" if dirty else "")
+
+
+def _event_counts_text(rows):
+    """What the erbp runs counted, per network (from the first measured row)."""
+    parts = []
+    for net in dict.fromkeys(r.network for r in rows):
+        r = next((r for r in rows if r.network == net and r.updates is not None), None)
+        if r is None:
+            continue
+        per = [k / r.samples for k in r.pre_spikes]
+        sizes = [int(v) for v in r.sizes.split("-")]
+        terms = " + ".join(f"{k:.0f} {'input' if i == 0 else 'hidden'} spikes × {n}"
+                           for i, (k, n) in enumerate(zip(per, sizes[1:])))
+        parts.append(f"{net} ({r.engine}, {r.threads} thread(s), {r.samples} samples): {terms} = "
+                     f"{r.updates / r.samples:,.0f} updates per sample")
+    return (" Per sample on average, " + "; ".join(parts) + ".") if parts else ""
 
 
 def _mb(n_synapses):
@@ -471,25 +590,41 @@ def render(result, command):
         "",
         "## Results",
         "",
-        table(rows, info["event_rules"]),
+        table(rows),
         "",
         "## What is measured",
         "",
         f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
         f"{'-'.join(map(str, wl['large']['sizes']))} on {wl['large']['source']}. Both with the training "
-        f"defaults: rule dfa (surrogate factor, direct feedback), dt 0.5 ms, "
+        f"defaults of each rule: dfa (surrogate factor, direct feedback, clock-driven) and erbp (current "
+        f"boxcar factor, error neurons and a dendritic compartment, event-driven); dt 0.5 ms, "
         f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
         "learning on for every sample.",
         f"- plastic synapses: {wl['small']['plastic_synapses']} (small), {wl['large']['plastic_synapses']} "
         f"(large); their weights and accumulators take {_mb(wl['small']['plastic_synapses'])} and "
         f"{_mb(wl['large']['plastic_synapses'])}: the small network's fit in the CPU caches, where the "
-        "memory-bandwidth bound does not limit. **Synaptic updates/s** counts one update per plastic synapse per time step (the rule "
-        "is clock-driven: each one is integrated every step), divided by the engine's own simulation "
-        "time (`sim s`). **of bound** is that figure over the bandwidth bound above.",
+        "memory-bandwidth bound does not limit. **of bound** is the synaptic updates/s over the "
+        "bandwidth bound above.",
+        "- **syn. updates/s**, dfa (clock-driven): one update per plastic synapse per time step (each "
+        "one is integrated every step, whether or not the weight changes), divided by the engine's own "
+        "simulation time (`sim s`).",
+        "- **syn. updates/s**, erbp (event-driven): the updates the program executes, one per "
+        "presynaptic spike per outgoing plastic synapse (`w_acc += plastic * (-eta * U_post * "
+        "boxcar_post)`; it runs whether or not the boxcar factor is zero), divided by `sim s`. "
+        "Counted from the spikes of the reported run: input spikes × hidden size + hidden spikes × "
+        "output size. The input spikes are recomputed exactly from the counter-based hash that draws "
+        "them (`hash_uniform(seed, step, i) < rate * dt`, the same in every engine); the hidden spikes "
+        "are the counts of the run's hidden-layer monitors. Not counted: the addition of the "
+        "accumulated change to every weight at the end of each sample (one per plastic synapse per "
+        "sample, done in every run of either rule), the delivery of spikes to the postsynaptic "
+        "currents and the error pathway."
+        + _event_counts_text(rows),
+        "- **reference (NumPy)**: `reference.py` models the dfa family (clock-driven updates, direct "
+        "feedback) only; there is no NumPy reference for erbp, so its row gives no figure.",
         "- **samples/s** is samples per run over the run's wall time (`run wall s`: the whole "
         "`runner.run` call of one epoch).",
         "- **overhead s** = run wall time − the engine's own simulation time: for cpp_standalone the "
-        "network loop time the program reports (`results/last_run_info.txt`), so the overhead is writing "
+        "network loop time the program reports (`last_run_info.txt` in the run's results folder), so the overhead is writing "
         "the run's inputs, starting the program, loading and saving its arrays and reading the results; "
         "for runtime mode the time of Brian2's network loop, so the overhead includes building the "
         "network and its NumPy code; for the reference the time of its step loop.",
@@ -502,10 +637,8 @@ def render(result, command):
         "than one, the fastest is reported. Runtime mode and the reference run once.",
         "- OpenMP threads: the 2-thread programs run on the same cores as everything else on this "
         "machine; the bandwidth figure is for one thread.",
-        ("- event-driven rules: the package has none yet (every rule is clock-driven), so there is no "
-         "event-driven row to measure." if not info["event_rules"] else
-         f"- event-driven rules: the package has {', '.join(info['event_rules'])}, but this benchmark "
-         "measures the clock-driven dfa rule only; no event-driven figure is given."),
+        *([f"- event-driven rules not benchmarked: {', '.join(r for r in info['event_rules'] if r not in RULES)}."]
+          if any(r not in RULES for r in info["event_rules"]) else []),
         "",
     ]
     return "\n".join(out)
@@ -551,7 +684,7 @@ def cmd_bench(args):
     result = run_benchmark(quick=quick, log=log)
     text = render(result, command)
     print()
-    print(table(result["rows"], result["info"]["event_rules"]))
+    print(table(result["rows"]))
     if not getattr(args, "no_write", False):
         tmp = out + ".tmp"
         with open(tmp, "w") as f:

@@ -103,7 +103,7 @@ def cmd_train(a):
 
 
 def cmd_sweep(a):
-    from .sweep import sweep
+    from .study import sweep
 
     try:
         rows = sweep(a.spec, a.out, jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
@@ -114,7 +114,7 @@ def cmd_sweep(a):
 
 
 def cmd_plot(a):
-    from .report import report
+    from .study import report
 
     for path in report(a.dir, metric=a.metric, heatmap=a.heatmap, curves=a.curves, stability=a.stability):
         print(f"wrote {path}")

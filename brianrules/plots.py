@@ -1,6 +1,9 @@
 """Figures written as PNG files."""
 
+import math
+
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -19,5 +22,132 @@ def learning_curve(rows, path, title=""):
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# -- sweeps: the outcome of each point (study.Outcome: axes, status, final, curve) --
+def as_number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def sort_key(value):
+    f = as_number(value)
+    return (0, f, "") if math.isfinite(f) else (1, 0.0, str(value))
+
+
+def axis_values(outcomes, axis):
+    return sorted({o.axes[axis] for o in outcomes}, key=sort_key)
+
+
+def mean_sd(xs):
+    xs = [x for x in xs if math.isfinite(x)]
+    if not xs:
+        return math.nan, math.nan
+    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
+
+
+def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
+    xs, ys = axis_values(outcomes, x), axis_values(outcomes, y)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    diverged = np.zeros_like(grid, dtype=bool)
+    for i, vy in enumerate(ys):
+        for j, vx in enumerate(xs):
+            at = [o for o in outcomes if o.axes[x] == vx and o.axes[y] == vy]
+            grid[i, j], _ = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+            diverged[i, j] = any(o.status == "diverged" for o in at)
+    scale = 100 if metric.endswith("_acc") else 1
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(xs), 1.0 + 0.6 * len(ys)), constrained_layout=True)
+    im = ax.imshow(scale * grid, cmap="viridis", aspect="auto", origin="lower",
+                   vmin=0 if scale == 100 else None, vmax=100 if scale == 100 else None)
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            text = "–" if not math.isfinite(grid[i, j]) else f"{scale * grid[i, j]:.0f}"
+            if diverged[i, j]:
+                text += "*"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if not math.isfinite(grid[i, j]) or scale * grid[i, j] < 60 else "black")
+    ax.set_xticks(range(len(xs)), xs, rotation=45 if len(xs) > 4 else 0)
+    ax.set_yticks(range(len(ys)), ys)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    fig.colorbar(im, ax=ax, label=f"final {metric}" + (" (%)" if scale == 100 else ""))
+    ax.set_title("mean over other axes; * some runs diverged", fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def sweep_curves(outcomes, axis, path, metric="test_acc"):
+    scale = 100 if metric.endswith("_acc") else 1
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    for v in axis_values(outcomes, axis):
+        curves = [dict(o.curve) for o in outcomes if o.axes[axis] == v and o.curve]
+        if not curves:
+            continue
+        epochs = sorted({e for c in curves for e in c})
+        data = np.array([[c.get(e, np.nan) for e in epochs] for c in curves], dtype=float) * scale
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(data, axis=0)
+        line, = ax.plot(epochs, mean, "o-", ms=3, label=f"{axis} = {v} ({len(curves)} runs)")
+        ax.fill_between(epochs, np.nanmin(data, axis=0), np.nanmax(data, axis=0), color=line.get_color(),
+                        alpha=0.15, lw=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric + (" (%)" if scale == 100 else ""))
+    if scale == 100:
+        ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("mean (line) and range (band) over the other axes", fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc", seed_axis="seed"):
+    """Final metric against ``x`` (e.g. the learning rate), one line per
+    value of ``lines_axis``, one panel per value of a remaining axis."""
+    rest = [a for a in axes if a not in (x, lines_axis, seed_axis)]
+    panel_axis = rest[0] if rest else None
+    panels = axis_values(outcomes, panel_axis) if panel_axis else [None]
+    scale = 100 if metric.endswith("_acc") else 1
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True,
+                            constrained_layout=True, squeeze=False)
+    xs = axis_values(outcomes, x)
+    xnum = [as_number(v) for v in xs]
+    numeric = all(math.isfinite(v) for v in xnum)
+    logx = numeric and min(xnum) > 0 and max(xnum) / min(xnum) >= 10
+    for ax, pv in zip(axs[0], panels):
+        sub = [o for o in outcomes if panel_axis is None or o.axes[panel_axis] == pv]
+        for lv in axis_values(sub, lines_axis):
+            means, sds, pos, div = [], [], [], []
+            for k, v in enumerate(xs):
+                at = [o for o in sub if o.axes[lines_axis] == lv and o.axes[x] == v]
+                if not at:
+                    continue
+                m, sd = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+                means.append(scale * m)
+                sds.append(scale * sd)
+                pos.append(xnum[k] if numeric else k)
+                div.append(any(o.status == "diverged" for o in at))
+            line = ax.errorbar(pos, means, yerr=sds, marker="o", ms=4, capsize=2, label=str(lv))
+            color = line[0].get_color()
+            for p, m, d in zip(pos, means, div):
+                if d:
+                    ax.plot([p], [m if math.isfinite(m) else 0], "x", color=color, ms=9, mew=2)
+        if logx:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(xs)), xs)
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+        if panel_axis:
+            ax.set_title(f"{panel_axis} = {pv}", fontsize=9)
+    axs[0][0].set_ylabel(f"final {metric}" + (" (%)" if scale == 100 else ""))
+    if scale == 100:
+        axs[0][0].set_ylim(0, 100)
+    axs[0][-1].legend(title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
+    fig.suptitle("mean ± sd over seeds; x: some runs diverged", fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -30,6 +30,14 @@ sweep finishes only what is missing.  Each point runs in a process of its
 own: a point that fails or crashes is recorded and the others go on.
 Points whose models share a structure share one compiled program (the build
 cache of `brianrules.devices`); parameter values reach it as ``run_args``.
+
+`report` turns ``results.csv`` into ``summary.md`` and figures.  Each
+point's outcome is its last epoch, and a point is ``diverged`` (training
+stopped: weights NaN or beyond the bound), ``collapsed`` (it finished within
+5 points of chance, 1 / number of classes), ``stable`` (finished above
+that), or ``failed`` / ``pending``.  Seeds are replicates: tables give the
+mean and standard deviation over the ``seed`` axis; every other axis is a
+condition.
 """
 
 import csv
@@ -47,6 +55,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .plots import (as_number, axis_values, mean_sd, sort_key, sweep_curves, sweep_heatmap,
+                    sweep_metric_vs_axis)
 from .training import METRIC_COLUMNS, TrainConfig, atomic_write, load_model_file, write_json
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
@@ -231,7 +241,7 @@ def run_point(point_dir, cuda_arch=None):
     task a local worker or a Dask worker executes; the child writes
     ``status.json`` itself, and a child that dies without one (a crash, a
     kill) is recorded as failed with its exit code."""
-    cmd = [sys.executable, "-m", "brianrules.sweep", point_dir]
+    cmd = [sys.executable, "-m", "brianrules.study", point_dir]
     if cuda_arch:
         cmd += ["--cuda-arch", str(cuda_arch)]
     t0 = time.perf_counter()
@@ -492,11 +502,175 @@ def _stop_children():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
 
+#: a finished point whose final test accuracy lies within this of chance has collapsed
+COLLAPSE_MARGIN = 0.05
+#: axes along which stability is reported by default, in order of preference
+LR_AXES = ("lr_scale", "lr_hidden", "lr")
+
+
+# -- reports: tables and figures of results.csv (`brianrules plot DIR`) --
+@dataclass
+class Outcome:
+    point: str
+    axes: dict
+    status: str  # stable, collapsed, diverged, failed, pending
+    final: float  # final value of the metric (NaN if none)
+    curve: list  # (epoch, metric) pairs
+
+
+def load(folder, metric="test_acc"):
+    """Outcomes of every point of the sweep in ``folder``, and the axis names."""
+    path = os.path.join(folder, "results.csv")
+    if not os.path.isfile(path):
+        raise ValueError(f"{folder} holds no results.csv (run `brianrules sweep SPEC --out {folder}` first)")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path} holds no points")
+    if metric not in rows[0]:
+        raise ValueError(f"unknown metric '{metric}' (choose from train_acc, test_acc, hidden_rate_hz, "
+                         "output_rate_hz, max_abs_w, samples_per_s)")
+    axes = [c[len("axis_"):] for c in rows[0] if c.startswith("axis_")]
+    by_point = {}
+    for r in rows:
+        by_point.setdefault(r["point"], []).append(r)
+    outcomes = []
+    for pid, prs in by_point.items():
+        curve = sorted((int(r["epoch"]), as_number(r[metric])) for r in prs if r["epoch"] not in ("", None))
+        status = prs[0]["status"]
+        final = curve[-1][1] if curve else math.nan
+        if status == "done":
+            last = max(prs, key=lambda r: int(r["epoch"] or 0))
+            chance = 1.0 / _n_classes(folder, pid)
+            status = "stable" if as_number(last["test_acc"]) > chance + COLLAPSE_MARGIN else "collapsed"
+        outcomes.append(Outcome(pid, {a: prs[0][f"axis_{a}"] for a in axes}, status, final, curve))
+    return outcomes, axes
+
+
+def _n_classes(folder, pid):
+    try:
+        with open(os.path.join(folder, "points", pid, "run", "config.json")) as f:
+            return int(json.load(f)["network"]["n_out"])
+    except (OSError, ValueError, KeyError):
+        return 10
+
+
+def _pct(x, metric):
+    if not math.isfinite(x):
+        return "–"
+    return f"{100 * x:.1f}" if metric.endswith("_acc") else f"{x:.3g}"
+
+
+def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
+    """Markdown: one row per condition (all axes but the seed)."""
+    conds = [a for a in axes if a != seed_axis]
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    unit = " (%)" if metric.endswith("_acc") else ""
+    head = [*conds, "runs", f"final {metric}{unit} mean ± sd", "min – max", "diverged", "collapsed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        g = groups[key]
+        done = [o.final for o in g if o.status in ("stable", "collapsed")]
+        m, sd = mean_sd(done)
+        finite = [x for x in done if math.isfinite(x)]
+        rng = f"{_pct(min(finite), metric)} – {_pct(max(finite), metric)}" if finite else "–"
+        ms = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+        extra = sum(o.status in ("failed", "pending") for o in g)
+        runs = f"{len(g)}" + (f" ({extra} failed/pending)" if extra else "")
+        lines.append("| " + " | ".join([*key, runs, ms, rng, str(sum(o.status == "diverged" for o in g)),
+                                         str(sum(o.status == "collapsed" for o in g))]) + " |")
+    return "\n".join(lines)
+
+
+def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
+    """Markdown: per condition without ``axis``, the share of unstable runs
+    (diverged or collapsed), the largest value of ``axis`` at which every
+    run is stable, and the value with the best mean final metric."""
+    conds = [a for a in axes if a not in (seed_axis, axis)]
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    head = [*conds, "unstable runs", f"largest stable {axis}", f"best {axis} (mean {metric})"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        g = groups[key]
+        ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
+        unstable = sum(o.status in ("diverged", "collapsed") for o in ended)
+        stable_values, best, best_mean = [], "–", -math.inf
+        for v in axis_values(g, axis):
+            at = [o for o in g if o.axes[axis] == v]
+            if at and all(o.status == "stable" for o in at):
+                stable_values.append(v)
+            m, _ = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+            if math.isfinite(m) and m > best_mean:
+                best, best_mean = v, m
+        largest = max(stable_values, key=sort_key) if stable_values else "none"
+        share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
+        lines.append("| " + " | ".join([*key, share, str(largest),
+                                         f"{best} ({_pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
+    return "\n".join(lines)
+
+
+# -- figures -------------------------------------------------------------
+def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None):
+    """Write ``summary.md`` and figures into ``folder/plots``; returns the paths.
+
+    ``heatmap``: two axes (default: the first two varied ones but the seed);
+    ``curves``: the axis that groups learning curves; ``stability``: the axis
+    along which stability is reported (default: a learning-rate axis)."""
+    heatmap_axes = heatmap
+    outcomes, axes = load(folder, metric)
+    varied = [a for a in axes if len(axis_values(outcomes, a)) > 1]
+    for name in [*(heatmap_axes or []), curves, stability]:
+        if name is not None and name not in axes:
+            raise ValueError(f"unknown axis '{name}' (the sweep's axes: {', '.join(axes) or 'none'})")
+    if stability is None:
+        stability = next((a for a in LR_AXES if a in varied), None)
+    out = os.path.join(folder, "plots")
+    os.makedirs(out, exist_ok=True)
+    written = []
+    conds = [a for a in varied if a != "seed"]
+    if heatmap_axes is None and len(conds) >= 2:
+        heatmap_axes = conds[:2]
+    if heatmap_axes:
+        x, y = heatmap_axes
+        path = os.path.join(out, f"heatmap_{metric}_{x}_{y}.png")
+        sweep_heatmap(outcomes, x, y, path, metric)
+        written.append(path)
+    curves = curves or (conds[0] if conds else (axes[0] if axes else None))
+    if curves:
+        path = os.path.join(out, f"curves_{metric}_by_{curves}.png")
+        sweep_curves(outcomes, curves, path, metric)
+        written.append(path)
+    if stability and curves and stability != curves:
+        path = os.path.join(out, f"{metric}_vs_{stability}.png")
+        sweep_metric_vs_axis(outcomes, axes, stability, curves, path, metric)
+        written.append(path)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("stable", "collapsed", "diverged", "failed", "pending")}
+    text = [f"# Sweep summary: {os.path.basename(os.path.abspath(folder))}", "",
+            f"{len(outcomes)} points: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + ".",
+            f"Final = last epoch. Collapsed: final test accuracy within {100 * COLLAPSE_MARGIN:.0f} points "
+            "of chance. Mean ± sd over seeds of the runs that finished.", "",
+            summary_table(outcomes, axes, metric)]
+    if stability:
+        text += ["", f"## Stability along {stability}", "",
+                 f"Unstable: diverged or collapsed. Largest stable {stability}: the largest value at which "
+                 "every run (every seed) finished above chance.", "",
+                 stability_table(outcomes, axes, stability, metric=metric)]
+    text += ["", "Figures: " + ", ".join(os.path.relpath(p, folder) for p in written), ""]
+    path = os.path.join(folder, "summary.md")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(text))
+    os.replace(path + ".tmp", path)
+    return [path, *written]
+
 
 def main(argv=None):
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m brianrules.sweep",
+    p = argparse.ArgumentParser(prog="python -m brianrules.study",
                                 description="run one point of a sweep (used by `brianrules sweep`)")
     p.add_argument("point_dir")
     p.add_argument("--cuda-arch", default=None)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from brianrules import sweep as sw
+from brianrules import study as sw
 from brianrules.cli import main
 
 # a small network and short samples: a point trains in a few seconds
@@ -182,7 +182,7 @@ def test_plot_writes_figures_and_summary(finished):
     assert line.split("|")[4].strip() == "–" and line.split("|")[6].strip() == "1"
     assert "largest stable lr_scale" in text
     with pytest.raises(ValueError, match="unknown axis 'tau'"):
-        from brianrules.report import report
+        from brianrules.study import report
 
         report(out, curves="tau")
 

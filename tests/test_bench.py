@@ -1,0 +1,63 @@
+"""The benchmark's bookkeeping: how event-driven updates are counted, and
+the table's rows (the benchmark itself is run by `brianrules bench`)."""
+
+import numpy as np
+import pytest
+
+from brianrules import bench, rules
+from conftest import small_inputs, small_spec
+
+
+def _erbp_spec():
+    return small_spec(rule=rules.get("erbp"))
+
+
+def test_counted_spikes_match_the_monitors_of_a_run():
+    """The input spikes recomputed from the hash, and the hidden spikes from
+    the run's rates, are those that monitors in the network count."""
+    from brian2 import SpikeMonitor
+
+    from brianrules.devices import RuntimeRunner
+
+    spec = _erbp_spec()
+    n = 2
+    W, B, stim, tgt, learn = small_inputs(spec, n)
+    runner = RuntimeRunner(spec, n)
+    res = runner.run(W, B, stim, tgt, learn, noise_seed=7,
+                     monitors=lambda m: [SpikeMonitor(m.input, record=False, name="input_count"),
+                                         SpikeMonitor(m.layers[0], record=False, name="hidden_check")])
+    counted_input, counted_hidden = (int(np.sum(m.count[:])) for m in runner.last_monitors)
+    assert counted_input > 0 and counted_hidden > 0
+    pre = bench.presynaptic_spikes(spec, stim, 7, res.hidden_rates, n)
+    assert pre == [counted_input, counted_hidden]
+    assert bench.event_updates(spec, pre) == counted_input * 12 + counted_hidden * 3
+
+
+def _row(rule, engine="cpp_standalone", **kw):
+    return bench.Row("small", "8-12-3", rule, engine, "1", 10, 1, wall_s=2.0, sim_s=1.0, **kw)
+
+
+def test_updates_per_second_by_rule():
+    bw = {"bytes_per_s": 16e9}  # bound: 1e9 updates/s
+    dfa = bench.Workload("small", small_spec(), "test", np.zeros((1, 8)), np.zeros(1, int))
+    row = bench.finish(_row("dfa"), dfa, bw)
+    assert row.updates_per_s == pytest.approx(dfa.plastic_synapses * 10 * dfa.spec.steps_per_sample)
+    assert row.samples_per_s == pytest.approx(5.0)
+    erbp = bench.Workload("small", _erbp_spec(), "test", np.zeros((1, 8)), np.zeros(1, int))
+    row = bench.finish(_row("erbp", updates=12345, pre_spikes=[1000, 115]), erbp, bw)
+    assert row.updates_per_s == pytest.approx(12345.0)
+    assert row.bound_fraction == pytest.approx(12345.0 / 1e9)
+
+
+def test_table_says_there_is_no_reference_for_erbp():
+    erbp = bench.Workload("small", _erbp_spec(), "test", np.zeros((1, 8)), np.zeros(1, int))
+    assert not bench.reference_supported(erbp)
+    missing = bench.finish(bench.bench_reference(erbp, 5, log=None), erbp, {"bytes_per_s": 1e9})
+    assert missing.note and np.isnan(missing.updates_per_s)
+    measured = _row("erbp", updates=100, pre_spikes=[60, 20], samples_per_s=5.0, updates_per_s=100.0)
+    text = bench.table([measured, missing])
+    lines = text.splitlines()
+    assert len(lines) == 4
+    assert "erbp (event-driven)" in lines[2] and "100" in lines[2]
+    assert "reference (NumPy): none" in lines[3] and "dfa family" in lines[3]
+    assert lines[3].count("–") == 9  # no figure invented
