@@ -584,6 +584,31 @@ def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
     return "\n".join(lines)
 
 
+def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
+    """Markdown: conditions as rows, the values of ``column`` as columns;
+    each cell the mean ± sd over seeds of the runs that finished, with the
+    number of unstable runs (diverged D, collapsed C) out of all."""
+    conds = [a for a in axes if a not in (seed_axis, column)]
+    cols = axis_values(outcomes, column)
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    head = [*conds, *[f"{column} = {v}" for v in cols]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        cells = []
+        for v in cols:
+            at = [o for o in groups[key] if o.axes[column] == v]
+            m, sd = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+            text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+            d = sum(o.status == "diverged" for o in at)
+            c = sum(o.status == "collapsed" for o in at)
+            marks = " ".join(x for x in (f"{d}D" if d else "", f"{c}C" if c else "") if x)
+            cells.append(text + (f" ({marks} of {len(at)})" if marks else ""))
+        lines.append("| " + " | ".join([*key, *cells]) + " |")
+    return "\n".join(lines)
+
+
 def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     """Markdown: per condition without ``axis``, the share of unstable runs
     (diverged or collapsed), the largest value of ``axis`` at which every
@@ -655,6 +680,9 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
             "of chance. Mean ± sd over seeds of the runs that finished.", "",
             summary_table(outcomes, axes, metric)]
     if stability:
+        text += ["", f"## Final {metric} against {stability}", "",
+                 "Mean ± sd over seeds of the runs that finished; (kD kC of n): runs that diverged or "
+                 "collapsed.", "", pivot_table(outcomes, axes, stability, metric=metric)]
         text += ["", f"## Stability along {stability}", "",
                  f"Unstable: diverged or collapsed. Largest stable {stability}: the largest value at which "
                  "every run (every seed) finished above chance.", "",

@@ -181,6 +181,8 @@ def test_plot_writes_figures_and_summary(finished):
     line = next(line for line in text.splitlines() if line.startswith("| 0.5 | 0.01 |"))
     assert line.split("|")[4].strip() == "–" and line.split("|")[6].strip() == "1"
     assert "largest stable lr_scale" in text
+    pivot = text.split("## Final test_acc against lr_scale")[1]
+    assert "| 0.01 | – (1D of 1) | – (1D of 1) |" in pivot
     with pytest.raises(ValueError, match="unknown axis 'tau'"):
         from brianrules.study import report
 
