@@ -555,6 +555,8 @@ def render(result, command):
     wl = info["workloads"]
     bound = bw["bytes_per_s"] / 16.0
     la, lb = info["load_before"], info["load_after"]
+    programs = [r for r in rows if r.engine == "cpp_standalone"]
+    compiled = sum(1 for r in programs if not r.cached)
     out = [
         "# Benchmarks",
         "",
@@ -565,7 +567,9 @@ def render(result, command):
         "```",
         "",
         "(" + ("`--quick`: few samples per run, figures are rough" if info["quick"] else "full run")
-        + f"; the whole benchmark took {info['elapsed_s']:.0f} s.)",
+        + f"; the whole benchmark took {info['elapsed_s']:.0f} s, "
+        + (f"compiling {compiled} of the {len(programs)} C++ programs.)" if compiled else
+           f"with all {len(programs)} C++ programs from the build cache.)"),
         "",
         "## Machine",
         "",
@@ -667,9 +671,11 @@ def add_bench_parser(subparsers):
         "bench", help="measure throughput of the engines side by side and write BENCHMARKS.md",
         description="Measure samples/s, synaptic updates/s, compile time, per-epoch overhead and the "
                     "memory-bandwidth bound for cpp_standalone (1 and 2 threads), runtime mode and the "
-                    "NumPy reference, on a small and a large network.")
+                    "NumPy reference, on a small and a large network, for the clock-driven dfa rule and "
+                    "the event-driven erbp rule.")
     p.add_argument("--quick", action="store_true",
-                   help="few samples per run (finishes in a few minutes on 2 cores)")
+                   help="few samples per run (a few minutes on 2 cores once the 8 programs are in the "
+                   "build cache; compiling them first takes several minutes more)")
     p.add_argument("--out", default=None,
                    help="where to write the report (default: BENCHMARKS.md at the repository root)")
     p.add_argument("--no-write", action="store_true", help="print the table, write no file")

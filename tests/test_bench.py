@@ -61,3 +61,24 @@ def test_table_says_there_is_no_reference_for_erbp():
     assert "erbp (event-driven)" in lines[2] and "100" in lines[2]
     assert "reference (NumPy): none" in lines[3] and "dfa family" in lines[3]
     assert lines[3].count("–") == 9  # no figure invented
+
+
+def test_report_says_how_updates_are_counted():
+    import datetime
+
+    spec = small_spec()
+    wl = {"sizes": spec.sizes, "source": "test", "plastic_synapses": 8 * 12 + 12 * 3,
+          "steps_per_sample": spec.steps_per_sample}
+    info = {"machine": bench.machine(), "versions": {"brian2": "x"}, "quick": True,
+            "load_before": (0.5, 0.5, 0.5), "load_after": (0.5, 0.5, 0.5),
+            "date": datetime.datetime.now().astimezone(), "elapsed_s": 10.0,
+            "bandwidth": {"bytes_per_s": 1e10, "array_mb": 512, "best_copy_s": 0.1},
+            "workloads": {"small": wl, "large": wl}, "event_rules": ["erbp"]}
+    rows = [_row("dfa", cached=True), _row("erbp", cached=False, updates=1000, pre_spikes=[80, 20])]
+    for r in rows:
+        r.extra["first_build_s"] = 1.0
+    text = bench.render({"info": info, "rows": rows}, "brianrules bench --quick")
+    assert "compiling 1 of the 2 C++ programs" in text
+    assert "one per presynaptic spike per outgoing plastic synapse" in text
+    assert "8 input spikes × 12 + 2 hidden spikes × 3 = 100 updates per sample" in text
+    assert "no NumPy reference for erbp" in text
