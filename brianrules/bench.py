@@ -557,6 +557,8 @@ def render(result, command):
     la, lb = info["load_before"], info["load_after"]
     programs = [r for r in rows if r.engine == "cpp_standalone"]
     compiled = sum(1 for r in programs if not r.cached)
+    known = [r.extra.get("first_build_s") for r in programs]
+    first_builds = sum(known) if programs and None not in known else None
     out = [
         "# Benchmarks",
         "",
@@ -568,8 +570,10 @@ def render(result, command):
         "",
         "(" + ("`--quick`: few samples per run, figures are rough" if info["quick"] else "full run")
         + f"; the whole benchmark took {info['elapsed_s']:.0f} s, "
-        + (f"compiling {compiled} of the {len(programs)} C++ programs.)" if compiled else
-           f"with all {len(programs)} C++ programs from the build cache.)"),
+        + (f"compiling {compiled} of the {len(programs)} C++ programs" if compiled else
+           f"with all {len(programs)} C++ programs from the build cache")
+        + (f"; their first builds took {first_builds:.0f} s in all, which a run with an empty "
+           "cache adds)" if first_builds else ")"),
         "",
         "## Machine",
         "",

@@ -78,7 +78,7 @@ def test_report_says_how_updates_are_counted():
     for r in rows:
         r.extra["first_build_s"] = 1.0
     text = bench.render({"info": info, "rows": rows}, "brianrules bench --quick")
-    assert "compiling 1 of the 2 C++ programs" in text
+    assert "compiling 1 of the 2 C++ programs; their first builds took 2 s in all" in text
     assert "one per presynaptic spike per outgoing plastic synapse" in text
     assert "8 input spikes × 12 + 2 hidden spikes × 3 = 100 updates per sample" in text
     assert "no NumPy reference for erbp" in text
