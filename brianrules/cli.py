@@ -48,6 +48,8 @@ TRAIN_OPTIONS = {
     "--f-high": ("f_high_hz", float, "target rate of the labelled output (Hz)"),
     "--f-low": ("f_low_hz", float, "target rate of the other outputs (Hz)"),
     "--w-bound": ("w_bound", float, "stop when any |w| exceeds this (in units of v_th - v_reset)"),
+    "--dtype": ("dtype", str, "floating-point type of the simulation's state variables, weights and "
+                "parameters: float64 or float32 (a program of its own)"),
 }
 
 

@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 from .devices import CompiledProgram
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
@@ -263,6 +265,7 @@ class CudaStandaloneRunner(CompiledProgram):
             gputools.reset_cuda_installation()
             gputools.reset_gpu_selection()
 
+            prefs.core.default_float_dtype = getattr(np, spec.dtype)  # restored with the others
             self.model = Model(spec, n_samples)
             self.extra = monitors(self.model) if monitors else []
             self.model.network.add(*self.extra)
@@ -305,6 +308,7 @@ class CudaStandaloneRunner(CompiledProgram):
 
 #: preferences the runner sets for its build and restores afterwards
 _PREFS = (
+    "core.default_float_dtype",
     "devices.cuda_standalone.cuda_backend.cuda_path",
     "devices.cuda_standalone.cuda_backend.detect_gpus",
     "devices.cuda_standalone.cuda_backend.gpu_id",

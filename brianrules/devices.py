@@ -18,11 +18,14 @@ import shutil
 import socket
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+#: floating-point types of a model's state variables, weights and parameters
+FLOAT_DTYPES = ("float64", "float32")
 
 
 def cache_dir():
@@ -62,8 +65,9 @@ def preflight(spec):
     if spec.rule.post_expr is not None:
         what += f" (post_expr {spec.rule.post_expr!r})"
     try:
-        model = Model(spec, 1)
-        model.network.run(0 * second, namespace={})  # prepares every object, runs no step
+        with float_dtype(spec.dtype), _state_check_quiet(spec.dtype):
+            model = Model(spec, 1)
+            model.network.run(0 * second, namespace={})  # prepares every object, runs no step
     except BrianObjectException as e:
         import re
 
@@ -83,6 +87,42 @@ def _one_line(err):
 def check_device(name):
     if name not in DEVICES:
         raise ValueError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
+
+
+def check_dtype(name):
+    if not isinstance(name, str) or name not in FLOAT_DTYPES:
+        raise ValueError(f"unknown dtype {name!r} (choose from {', '.join(FLOAT_DTYPES)})")
+
+
+@contextlib.contextmanager
+def float_dtype(name):
+    """Brian2's ``core.default_float_dtype`` set to ``name`` ("float64" or
+    "float32") while the enclosed code builds a `Model` and generates its
+    program, the previous setting afterwards: the type of every state
+    variable, weight and parameter is fixed when Brian2 creates it, and that
+    of the generated code's constants and temporaries when it writes the
+    code, so other programs of the process keep theirs."""
+    from brian2 import prefs
+
+    check_dtype(name)
+    saved = prefs.core.default_float_dtype
+    prefs.core.default_float_dtype = getattr(np, name)
+    try:
+        yield
+    finally:
+        prefs.core.default_float_dtype = saved
+
+
+@contextlib.contextmanager
+def _state_check_quiet(dtype):
+    """After a run Brian2 looks for invalid states with ``abs(v) > 1e50``,
+    which NumPy 2 evaluates in float32 for float32 variables: 1e50 becomes
+    inf, with an overflow warning after every run.  Silenced for float32
+    programs (the check's NaN test is unaffected)."""
+    with warnings.catch_warnings():
+        if dtype == "float32":
+            warnings.filterwarnings("ignore", message="overflow encountered in cast", category=RuntimeWarning)
+        yield
 
 
 def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
@@ -119,13 +159,15 @@ class RuntimeRunner:
         prefs.codegen.target = "numpy"
         start_scope()
         t0 = time.perf_counter()
-        model = Model(self.spec, self.n_samples, stim=stim, tgt=tgt, learn=learn)
-        for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale):
-            if not isinstance(target, TimedArray):  # those were set at construction
-                target[:] = value
-        extra = monitors(model) if monitors else []
-        model.network.add(*extra)
-        model.network.run(model.duration, namespace={})
+        with float_dtype(self.spec.dtype):
+            model = Model(self.spec, self.n_samples, stim=stim, tgt=tgt, learn=learn)
+            for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale):
+                if not isinstance(target, TimedArray):  # those were set at construction
+                    target[:] = value
+            extra = monitors(model) if monitors else []
+            model.network.add(*extra)
+            with _state_check_quiet(self.spec.dtype):
+                model.network.run(model.duration, namespace={})
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
                            time.perf_counter() - t0)
         self.last_model = model
@@ -273,7 +315,7 @@ class CompiledProgram:
             set_device(self._device, build_on_run=False)
         try:
             sys.stdout.flush()
-            with self._locks.shared():
+            with self._locks.shared(), _state_check_quiet(self.spec.dtype):
                 self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
                                self.model.hidden_rates(), time.perf_counter() - t0)
@@ -322,19 +364,21 @@ class StandaloneRunner(CompiledProgram):
         self.n_samples = n_samples
         build_dir = self._claim_build_dir(build_dir, structure_hash(spec, n_samples) + f"-t{threads}")
         self._device = activate_standalone(build_dir, threads)
-        self.model = Model(spec, n_samples)
-        self.extra = monitors(self.model) if monitors else []
-        self.model.network.add(*self.extra)
-        report = "text" if progress else None
-        self.model.network.run(self.model.duration, report=report, report_period=5 * _second(), namespace={})
-        t0 = time.perf_counter()
-        sys.stdout.flush()
-        try:
-            with self._building(), _quiet_fd(1, enabled=True):
-                self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
-        except Exception as e:
-            self.close()
-            raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+        with float_dtype(spec.dtype):  # variables are created here, code written at the build
+            self.model = Model(spec, n_samples)
+            self.extra = monitors(self.model) if monitors else []
+            self.model.network.add(*self.extra)
+            report = "text" if progress else None
+            self.model.network.run(self.model.duration, report=report, report_period=5 * _second(),
+                                   namespace={})
+            t0 = time.perf_counter()
+            sys.stdout.flush()
+            try:
+                with self._building(), _quiet_fd(1, enabled=True):
+                    self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+            except Exception as e:
+                self.close()
+                raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
 

@@ -28,6 +28,7 @@ from brian2 import (
 )
 
 from . import feedback as fb
+from .devices import check_dtype
 from .neurons import LIF, make_group
 from .topology import connect_all
 from .randomness import make_function, mix_seed
@@ -51,7 +52,11 @@ class NetworkSpec:
     Gaussian with standard deviation ``w_init / sqrt(n_pre)`` and mean
     ``w_init_mean / n_pre`` (in units of ``w_unit``); the random feedback
     matrices are Gaussian with standard deviation ``1 / sqrt(n_from)``, with
-    ``n_from`` the size of the layer the feedback comes from.
+    ``n_from`` the size of the layer the feedback comes from.  ``dtype``
+    ("float64" or "float32") is the floating-point type of every state
+    variable, weight and parameter of the generated code (Brian2's
+    ``core.default_float_dtype`` while the model is built, see
+    `devices.float_dtype`); the clock's time stays float64.
     """
 
     n_in: int
@@ -73,6 +78,7 @@ class NetworkSpec:
     boxcar_lo: Quantity = _default(-10 * mV)
     boxcar_hi: Quantity = _default(30 * mV)
     tau_dend: Quantity = _default(20 * ms)
+    dtype: str = "float64"
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -112,6 +118,7 @@ class NetworkSpec:
             raise ValueError(f"tau_dend must be a positive time, got {self.tau_dend!r}")
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
+        check_dtype(self.dtype)
 
     @property
     def sizes(self):
@@ -144,6 +151,7 @@ class NetworkSpec:
             "dt_us": round(float(self.dt / ms) * 1000, 6),
             "t_sample_us": round(float(self.t_sample / ms) * 1000, 6),
             "reset_between_samples": self.reset_between_samples,
+            "dtype": self.dtype,
         }
 
     def to_dict(self):

@@ -171,6 +171,8 @@ class Params:
 def check_supported(spec):
     """Raise ValueError when the reference does not model ``spec``."""
     rule = spec.rule
+    if getattr(spec, "dtype", "float64") != "float64":
+        raise ValueError(f"the reference simulator computes in float64 only, not {spec.dtype}")
     if rule.feedback != "direct":
         raise ValueError(f"the reference simulator models direct feedback (dfa) only, not '{rule.feedback}'")
     if rule.post_expr is not None:

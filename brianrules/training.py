@@ -22,7 +22,7 @@ import numpy as np
 from . import data as datamod
 from . import rules as rulemod
 from . import surrogates as sgmod
-from .devices import check_device, make_runner, preflight
+from .devices import check_device, check_dtype, make_runner, preflight
 from .randomness import mix_seed
 
 METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
@@ -72,10 +72,12 @@ class TrainConfig:
     w_init: float = 1.0
     w_init_mean: float = 4.0
     w_bound: float = 100.0
+    dtype: str = "float64"  # of the simulation's state variables, weights and parameters
 
     def validate(self):
         """Check every value; raise ValueError naming the first bad one."""
         check_device(self.device)
+        check_dtype(self.dtype)
         if self.dataset not in datamod.names() and not self.dataset.startswith("idx:"):
             raise ValueError(f"unknown dataset '{self.dataset}' (choose from {', '.join(datamod.names())}, "
                              "or idx:FOLDER for the MNIST IDX files in FOLDER)")
@@ -135,6 +137,7 @@ class TrainConfig:
             max_rate=self.max_rate_hz * Hz, tau_err=self.tau_err_ms * ms,
             f_high=self.f_high_hz * Hz, f_low=self.f_low_hz * Hz,
             w_unit=(neuron.v_th - neuron.v_reset), w_init=self.w_init, w_init_mean=self.w_init_mean,
+            dtype=self.dtype,
         )
 
     @classmethod
@@ -161,7 +164,7 @@ class TrainConfig:
 _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
-    "apply_every": "int?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?",
+    "apply_every": "int?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
 }
 _TYPE_NAMES = {"float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
@@ -337,6 +340,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if resume:
         old = json.load(open(os.path.join(out, "config.json")))["train"]
         old.setdefault("lr_scale", 1.0)  # written before the setting existed
+        old.setdefault("dtype", "float64")
         if old != asdict(cfg) | {"epochs": old["epochs"]}:
             raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
         weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
@@ -355,7 +359,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     write_json(os.path.join(out, "config.json"), meta)
 
     log(f"{cfg.rule} ({spec.rule.post}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} LIF network, "
-        f"{n_train} train / {n_test} test samples, device {cfg.device}")
+        f"{n_train} train / {n_test} test samples, device {cfg.device}"
+        + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
                          progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
