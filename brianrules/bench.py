@@ -686,6 +686,25 @@ def add_bench_parser(subparsers):
     return p
 
 
+#: a line of the report: what follows it was written by hand (measurements
+#: that the benchmark does not make) and stays when the benchmark rewrites the file
+KEEP_MARKER = "<!-- sections below this line are kept when `brianrules bench` rewrites this file -->"
+
+
+def with_kept_part(text, path):
+    """``text`` followed by the part of the existing file ``path`` from
+    `KEEP_MARKER` on (``text`` alone when there is none)."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return text
+    k = old.find(KEEP_MARKER)
+    if k < 0:
+        return text
+    return text.rstrip("\n") + "\n\n" + old[k:]
+
+
 def cmd_bench(args):
     quick = bool(getattr(args, "quick", False))
     out = getattr(args, "out", None) or default_output()
@@ -696,6 +715,7 @@ def cmd_bench(args):
     print()
     print(table(result["rows"]))
     if not getattr(args, "no_write", False):
+        text = with_kept_part(text, out)
         tmp = out + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)

@@ -82,3 +82,13 @@ def test_report_says_how_updates_are_counted():
     assert "one per presynaptic spike per outgoing plastic synapse" in text
     assert "8 input spikes × 12 + 2 hidden spikes × 3 = 100 updates per sample" in text
     assert "no NumPy reference for erbp" in text
+
+
+def test_rewritten_report_keeps_the_part_written_by_hand(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    assert bench.with_kept_part("# new\n", str(path)) == "# new\n"  # no file yet
+    path.write_text("# old\n\ntable\n")
+    assert bench.with_kept_part("# new\n", str(path)) == "# new\n"  # nothing marked
+    kept = f"{bench.KEEP_MARKER}\n\n## Accuracy\n\n| a | b |\n"
+    path.write_text("# old\n\ntable\n\n" + kept)
+    assert bench.with_kept_part("# new\n\nother table\n", str(path)) == "# new\n\nother table\n\n" + kept
