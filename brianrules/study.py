@@ -197,7 +197,11 @@ def expand(spec, here=".", source="sweep spec"):
 
 
 def point_id(settings):
-    text = json.dumps(settings, sort_keys=True)
+    """A hash of the settings that differ from `TrainConfig`'s defaults, so
+    that a setting added to the package later keeps every point's id."""
+    defaults = asdict(TrainConfig())
+    given = {k: v for k, v in settings.items() if k not in defaults or v != defaults[k]}
+    text = json.dumps(given, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -338,9 +338,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     os.makedirs(out, exist_ok=True)
     rows, start = [], 0
     if resume:
-        old = json.load(open(os.path.join(out, "config.json")))["train"]
-        old.setdefault("lr_scale", 1.0)  # written before the setting existed
-        old.setdefault("dtype", "float64")
+        # settings added after the checkpoint was written take their defaults
+        old = {**asdict(TrainConfig()), **json.load(open(os.path.join(out, "config.json")))["train"]}
         if old != asdict(cfg) | {"epochs": old["epochs"]}:
             raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
         weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))

@@ -72,6 +72,10 @@ surrogate = ["fast_sigmoid", "arctan"]
     assert all(p.settings["epochs"] == 2 and p.settings["t_sample_ms"] == 20.0 for p in points)
     # the same spec gives the same points (ids are hashes of the settings)
     assert [p.id for p in sw.load_spec(spec)[1]] == [p.id for p in points]
+    # a setting at its default does not enter the id: adding one keeps the ids
+    p = points[0]
+    assert sw.point_id({**p.settings, "a_new_setting": None}) != p.id
+    assert sw.point_id({k: v for k, v in p.settings.items() if k != "dtype"}) == p.id
 
 
 @pytest.mark.parametrize("text,match", [
