@@ -42,8 +42,8 @@ def test_bad_input_is_one_clear_line_and_exit_2(capsys, tmp_path, args, message)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
     assert not out_dir.exists()  # nothing written
-    cache = os.environ["BRIANRULES_CACHE"]
-    assert not os.path.exists(cache) or not os.listdir(cache)  # nothing built
+    builds = os.path.join(os.environ["BRIANRULES_CACHE"], "build")
+    assert not os.path.exists(builds) or not os.listdir(builds)  # nothing built
 
 
 def test_argument_that_is_not_a_number(capsys):
@@ -85,7 +85,7 @@ def test_rules_lists_and_shows(capsys):
     assert code == 0 and out.startswith("dfa (alias: srbp):")
     code, out, _ = _run(capsys, "rules", "--show", "srbp")
     assert code == 0
-    assert "dw_acc/dt = plastic * (-eta * (L_post) * (psi_post) * (x_pre))" in out
+    assert "dw_acc/dt = plastic * (-eta * Lphi_post * (x_pre))" in out
     assert "L_post = B * err_pre" in out
     code, _, err = _run(capsys, "rules", "--show", "nope")
     assert code == 2 and "unknown rule 'nope'" in err
@@ -102,13 +102,13 @@ def test_info_reports_versions_and_devices(capsys):
 
 def _assert_nothing_written(out_dir):
     assert not out_dir.exists()
-    cache = os.environ["BRIANRULES_CACHE"]
-    assert not os.path.exists(cache) or not os.listdir(cache)
+    builds = os.path.join(os.environ["BRIANRULES_CACHE"], "build")
+    assert not os.path.exists(builds) or not os.listdir(builds)
 
 
 @pytest.mark.parametrize("expr,message", [
     ("psi_post *", "SyntaxError"),
-    ("v_post", "Inconsistent units in differential equation defining variable 'w_acc'"),
+    ("v_post", "Inconsistent units in subexpression delta: %Expression 'L * (v)'"),
     ("x_pre_not_there", "x_pre_not_there"),
 ])
 def test_bad_user_equation_is_reported_by_brian2_before_compiling(capsys, tmp_path, expr, message):
