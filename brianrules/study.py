@@ -40,7 +40,9 @@ mean and standard deviation over the ``seed`` axis; every other axis is a
 condition.
 """
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import itertools
 import json
@@ -374,6 +376,45 @@ def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed
     spec, points = prepare(spec_path, out)
     preflight_points(points, log=log)
     os.makedirs(os.path.join(out, "points"), exist_ok=True)
+    with _only_sweep(out), _interrupts_raise():
+        return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log)
+
+
+@contextlib.contextmanager
+def _only_sweep(out):
+    """One sweep process per folder: a second would run the same points."""
+    lock = open(os.path.join(out, ".sweep.lock"), "a")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"another `brianrules sweep` is running in {out}; wait for it or stop it") from None
+        yield
+    finally:
+        lock.close()
+
+
+@contextlib.contextmanager
+def _interrupts_raise():
+    """SIGINT and SIGTERM stop the sweep cleanly (its points' processes
+    too).  Brian2 replaces Python's SIGINT handler when imported, and a
+    process started in the background may ignore SIGINT altogether."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log):
     write_json(os.path.join(out, "sweep.json"), {"spec": spec, "spec_path": os.path.abspath(spec_path),
                                                  "points": [asdict(p) for p in points]})
     todo = []

@@ -255,3 +255,17 @@ def test_dask_executor_runs_points_on_a_cluster(tmp_path):
 def test_dask_executor_needs_a_scheduler(tmp_path):
     with pytest.raises(ValueError, match="needs --scheduler"):
         sw.sweep(_spec(tmp_path, "[grid]\nseed = [0]\n"), str(tmp_path / "o"), executor="dask")
+
+
+def test_a_second_sweep_in_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    spec = _spec(tmp_path, "[grid]\nseed = [0]\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"spec": sw.load_spec(spec)[0]}))  # the first sweep's
+    with open(out / ".sweep.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running sweep holds it
+        with pytest.raises(ValueError, match="another `brianrules sweep` is running"):
+            sw.sweep(spec, str(out), log=lambda *a: None)
+    assert not list((out / "points").iterdir())  # no point was started
