@@ -221,8 +221,8 @@ class CudaStandaloneRunner(CompiledProgram):
         from brian2cuda.device import CUDAStandaloneDevice
         from brian2cuda.utils import gputools
 
-        from .devices import _second, restore_runtime
-        from .network import Model, structure_hash
+        from .devices import restore_runtime
+        from .network import structure_hash
 
         self.spec = spec
         self.n_samples = n_samples
@@ -266,12 +266,7 @@ class CudaStandaloneRunner(CompiledProgram):
             gputools.reset_gpu_selection()
 
             prefs.core.default_float_dtype = getattr(np, spec.dtype)  # restored with the others
-            self.model = Model(spec, n_samples)
-            self.extra = monitors(self.model) if monitors else []
-            self.model.network.add(*self.extra)
-            report = "text" if progress else None
-            self.model.network.run(self.model.duration, report=report, report_period=5 * _second(),
-                                   namespace={})
+            self._populate(monitors, progress)
             with self._building():
                 self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
                 self.makefile = os.path.join(build_dir, "makefile")

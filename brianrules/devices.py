@@ -295,6 +295,18 @@ class CompiledProgram:
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
         return build_dir
 
+    def _populate(self, monitors, progress):
+        """Create the model's Brian2 objects (and the caller's monitors) on
+        this program's device, and run the network once so that the device
+        records every code object of the program."""
+        from .network import Model
+
+        self.model = Model(self.spec, self.n_samples)
+        self.extra = monitors(self.model) if monitors else []
+        self.model.network.add(*self.extra)
+        self.model.network.run(self.model.duration, report="text" if progress else None,
+                               report_period=5 * _second(), namespace={})
+
     @contextlib.contextmanager
     def _building(self):
         """Generate and compile with the folder to oneself; no run is in
@@ -358,19 +370,14 @@ class StandaloneRunner(CompiledProgram):
 
     def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
                  monitors=None):
-        from .network import Model, structure_hash
+        from .network import structure_hash
 
         self.spec = spec
         self.n_samples = n_samples
         build_dir = self._claim_build_dir(build_dir, structure_hash(spec, n_samples) + f"-t{threads}")
         self._device = activate_standalone(build_dir, threads)
         with float_dtype(spec.dtype):  # variables are created here, code written at the build
-            self.model = Model(spec, n_samples)
-            self.extra = monitors(self.model) if monitors else []
-            self.model.network.add(*self.extra)
-            report = "text" if progress else None
-            self.model.network.run(self.model.duration, report=report, report_period=5 * _second(),
-                                   namespace={})
+            self._populate(monitors, progress)
             t0 = time.perf_counter()
             sys.stdout.flush()
             try:

@@ -59,7 +59,7 @@ import numpy as np
 
 from .plots import (as_number, axis_values, mean_sd, sort_key, sweep_curves, sweep_heatmap,
                     sweep_metric_vs_axis)
-from .training import METRIC_COLUMNS, TrainConfig, atomic_write, load_model_file, write_json
+from .training import METRIC_COLUMNS, TrainConfig, atomic_write, load_model_file, read_toml, write_json
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -78,15 +78,7 @@ class Point:
 # -- the spec ------------------------------------------------------------
 def load_spec(path):
     """Read and check a sweep spec; returns (spec dict, list of Points)."""
-    import tomllib
-
-    if not os.path.isfile(path):
-        raise ValueError(f"sweep spec {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            spec = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    spec = read_toml(path, "sweep spec")
     unknown = set(spec) - {"base", "grid", "random", "name", "description"}
     if unknown:
         raise ValueError(f"{path}: unknown section or key '{sorted(unknown)[0]}' "

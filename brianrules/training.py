@@ -184,18 +184,24 @@ def _has_type(value, expected):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def load_model_file(path):
-    """The settings of a TOML model spec (see models/), checked for unknown
-    keys and wrong types (naming the key) by `TrainConfig.from_dict`."""
+def read_toml(path, what):
+    """A TOML file as a dict; a missing file or bad TOML is a ValueError
+    that names the file (``what``: "model file", "sweep spec", ...)."""
     import tomllib
 
     if not os.path.isfile(path):
-        raise ValueError(f"model file {path} does not exist")
+        raise ValueError(f"{what} {path} does not exist")
     try:
         with open(path, "rb") as f:
-            spec = tomllib.load(f)
+            return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML: {e}") from None
+
+
+def load_model_file(path):
+    """The settings of a TOML model spec (see models/), checked for unknown
+    keys and wrong types (naming the key) by `TrainConfig.from_dict`."""
+    spec = read_toml(path, "model file")
     flat = {}
     for key, value in spec.items():
         if isinstance(value, dict):  # sections only group keys: [network], [rule], ...
