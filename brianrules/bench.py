@@ -35,6 +35,10 @@ Figures
                       (``last_run_info.txt``), for runtime mode the
                       time of Brian2's network loop, for the reference the
                       time of its step loop;
+    start-up          seconds from launching ``brianrules train`` (a new
+                      Python process) to the compiled program's report of
+                      its first simulated step, twice in a row: the second
+                      launch finds the finished program in the cache;
     bandwidth bound   a timed copy of a large float64 array gives the memory
                       bandwidth B (bytes read + written per second); a
                       float64 weight update reads and writes 16 bytes, so no
@@ -47,8 +51,10 @@ import datetime
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -387,6 +393,59 @@ def finish(row, work, bandwidth):
     return row
 
 
+#: the command whose start-up is timed: the small network's training defaults
+START_ARGS = ("train", "--rule", "dfa", "--dataset", "digits", "--hidden", "100", "--epochs", "1")
+#: what the compiled program prints when its first step begins (Brian2's text report)
+FIRST_STEP = "Starting simulation at t=0"
+
+
+def time_to_first_step(args, timeout=900):
+    """Launch ``python -m brianrules.cli ARGS`` and return the seconds until
+    the compiled program reports its first simulated step, with the
+    command's ``build:`` line.  The command is stopped there."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "brianrules.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    seconds, build, lines = None, None, []
+    try:
+        deadline = t0 + timeout
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.startswith("build:"):
+                build = line.split(" (/")[0].strip()
+            if FIRST_STEP in line:
+                seconds = time.perf_counter() - t0
+                break
+            if time.perf_counter() > deadline:
+                break
+    finally:
+        # the program is a child of the command: stop the whole group
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        proc.stdout.close()
+        proc.wait(timeout=60)
+    if seconds is None:
+        tail = "\n".join(lines[-10:])
+        raise RuntimeError(f"`brianrules {' '.join(args)}` never reported its first step:\n{tail}")
+    return seconds, build
+
+
+def measure_start(log=print, args=START_ARGS):
+    """Two launches of the same training command, one after the other: the
+    first may compile; the second starts the finished program."""
+    out = {"command": "brianrules " + " ".join(args)}
+    with tempfile.TemporaryDirectory(prefix="brianrules-start-") as tmp:
+        full = [*args, "--out", os.path.join(tmp, "run"), "--force"]
+        for which in ("first", "second"):
+            seconds, build = time_to_first_step(full)
+            out[which] = {"seconds": seconds, "build": build}
+            log(f"  {which} launch: {seconds:.2f} s to the first simulated step ({build})")
+    return out
+
+
 def run_benchmark(quick=False, log=print):
     """Measure everything; returns a dict of results for `render`."""
     from .training import versions
@@ -413,6 +472,8 @@ def run_benchmark(quick=False, log=print):
             engines.append(("reference", 1))
             for engine, threads in engines:
                 rows.append(_measure(work, engine, threads, q, bw, log))
+    log(f"start-up: `brianrules {' '.join(START_ARGS)}`, launched twice ...")
+    info["start"] = measure_start(log)
     info["event_rules"] = event_driven_rules()
     others = [r for r in info["event_rules"] if r not in RULES]
     if others:
@@ -600,6 +661,7 @@ def render(result, command):
         "",
         table(rows),
         "",
+        *start_text(info.get("start")),
         "## What is measured",
         "",
         f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
@@ -650,6 +712,29 @@ def render(result, command):
         "",
     ]
     return "\n".join(out)
+
+
+def start_text(start):
+    """The start-up section of the report."""
+    if not start:
+        return []
+    first, second = start["first"], start["second"]
+    return [
+        "## Start-up",
+        "",
+        f"`{start['command']}` launched twice in a row, each time as a new process, timed from the launch "
+        "to the compiled program's report of its first simulated step (the command is stopped there):",
+        "",
+        f"- first launch: {first['seconds']:.2f} s ({first['build']})",
+        f"- second launch: {second['seconds']:.2f} s ({second['build']})",
+        "",
+        "A start includes Python's start, importing Brian2, loading the data set (cached as arrays after "
+        "the first load), creating the model's objects on the device and its code objects "
+        "(`CompiledProgram._populate`), and the program's loading of its inputs. A program whose build "
+        "stamp matches (the key, Brian2's version, compiler and flags, and a hash of the generated code) "
+        "skips the equation check, the writing of the code and make.",
+        "",
+    ]
 
 
 def default_output():

@@ -8,11 +8,15 @@
 
 The build folder of a standalone program is keyed by a hash of the model's
 structure (`network.structure_hash`), so a second command with a model of the
-same structure finds the compiled program and compiles nothing.
+same structure finds the compiled program and compiles nothing.  A finished
+C++ build leaves a stamp (`BUILD_STAMP`: the key, Brian2's version, the
+compiler and its flags); a later process whose program has the same stamp
+skips code generation and ``make`` altogether.
 """
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -123,6 +127,80 @@ def _state_check_quiet(dtype):
         if dtype == "float32":
             warnings.filterwarnings("ignore", message="overflow encountered in cast", category=RuntimeWarning)
         yield
+
+
+#: file of a finished C++ build: what the binary was built from and with
+BUILD_STAMP = "brianrules-build.json"
+
+
+def program_key(spec, n_samples, threads=1):
+    """Name of the cache folder of the C++ program of ``spec``."""
+    from .network import structure_hash
+
+    return structure_hash(spec, n_samples) + f"-t{int(threads)}"
+
+
+def program_identity(key, threads=1):
+    """Everything besides the key that decides the C++ binary."""
+    from brian2 import __version__ as brian2_version
+    from brian2 import prefs
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler, args = get_compiler_and_args()
+    return {"key": key, "brian2": brian2_version, "compiler": compiler, "compile_args": list(args),
+            "link_args": list(prefs["codegen.cpp.extra_link_args"]),
+            "define_macros": [list(m) for m in prefs["codegen.cpp.define_macros"]],
+            "include_dirs": list(prefs["codegen.cpp.include_dirs"]),
+            "libraries": list(prefs["codegen.cpp.libraries"]),
+            "openmp_threads": int(threads) if threads > 1 else 0, "CXX": os.environ.get("CXX")}
+
+
+def generated_code_hash(device):
+    """Hash of the program a standalone device has generated so far: every
+    code object's source and the main program's queue of operations (object
+    names stand for the objects).  Code objects are rendered when the
+    network runs on the device, before ``device.build`` writes them."""
+    import hashlib
+
+    def stable(x):
+        if isinstance(x, (str, int, float, bool, type(None))):
+            return repr(x)
+        if isinstance(x, (tuple, list)):
+            return "(" + ",".join(stable(v) for v in x) + ")"
+        if isinstance(x, dict):
+            return "{" + ",".join(f"{stable(k)}:{stable(v)}" for k, v in sorted(x.items(), key=str)) + "}"
+        if isinstance(x, np.ndarray):
+            return f"array{x.shape}{x.dtype}:" + hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+        return f"<{type(x).__name__} {getattr(x, 'name', '')}>"
+
+    h = hashlib.sha256()
+    for name in sorted(device.code_objects):
+        code = device.code_objects[name].code
+        h.update(name.encode())
+        for part in sorted(code.keys()):
+            h.update(f"\0{part}\0{code[part]}".encode())
+    for kind, args in device.main_queue:
+        h.update(f"\0{kind}\0{stable(args)}".encode())
+    h.update(f"\0report\0{getattr(device, 'report_func', '')}".encode())
+    return h.hexdigest()[:16]
+
+
+def _read_stamp(build_dir):
+    try:
+        with open(os.path.join(build_dir, BUILD_STAMP)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def is_built(spec, n_samples, threads=1, build_dir=None):
+    """Whether the cache holds the finished C++ program of ``spec`` (then
+    its equations have been checked and compiled before)."""
+    key = program_key(spec, n_samples, threads)
+    build_dir = build_dir or os.path.join(cache_dir(), key)
+    stamp = _read_stamp(build_dir) or {}
+    stamp.pop("code", None)  # monitors and progress reports change the code, not the equations
+    return os.path.exists(os.path.join(build_dir, "main")) and stamp == program_identity(key, threads)
 
 
 def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
@@ -282,6 +360,7 @@ class CompiledProgram:
 
     _locks = None
     _results = None  # this process's results folder, relative to the build folder
+    reused = False  # True when the finished program ran without code generation and make
 
     def _claim_build_dir(self, build_dir, key):
         """Use ``build_dir``, or the cache folder ``key`` if it is None."""
@@ -370,24 +449,48 @@ class StandaloneRunner(CompiledProgram):
 
     def __init__(self, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
                  monitors=None):
-        from .network import structure_hash
-
         self.spec = spec
         self.n_samples = n_samples
-        build_dir = self._claim_build_dir(build_dir, structure_hash(spec, n_samples) + f"-t{threads}")
+        key = program_key(spec, n_samples, threads)
+        build_dir = self._claim_build_dir(build_dir, key)
         self._device = activate_standalone(build_dir, threads)
         with float_dtype(spec.dtype):  # variables are created here, code written at the build
             self._populate(monitors, progress)
             t0 = time.perf_counter()
             sys.stdout.flush()
-            try:
-                with self._building(), _quiet_fd(1, enabled=True):
-                    self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
-            except Exception as e:
-                self.close()
-                raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
+            identity = {**program_identity(key, threads), "code": generated_code_hash(self._device)}
+            if self.cached and _read_stamp(build_dir) == identity:
+                self._reuse(build_dir)
+            else:
+                try:
+                    with self._building(), _quiet_fd(1, enabled=True):
+                        self._write_stamp(None)  # no stamp while the files change
+                        self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+                        self._write_stamp(identity)
+                except Exception as e:
+                    self.close()
+                    raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
+
+    def _reuse(self, build_dir):
+        """Run the finished program without generating or compiling: set
+        what ``device.build`` would have set for ``device.run``."""
+        self._device.project_dir = build_dir
+        self._device.results_dir = os.path.join(os.path.abspath(os.path.join(build_dir, "results")), "")
+        self.reused = True
+
+    def _write_stamp(self, identity):
+        path = os.path.join(self.build_dir, BUILD_STAMP)
+        if identity is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            return
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(identity, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
 
 
 def forget_device(dev):
@@ -409,9 +512,17 @@ def activate_standalone(directory, threads=1, build_on_run=False):
     re-initialising it for a second program destroys the first), so several
     compiled programs can live side by side in one process.
     """
-    from brian2 import prefs, set_device
+    import gc
+
+    from brian2 import defaultclock, ms, prefs, set_device
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
+    # the same model generates the same program in every process and for
+    # every program of a process: objects of earlier programs that only a
+    # reference cycle keeps alive would rename the new ones (``clock_1``),
+    # and the clock's current step would go into the program's first lines
+    gc.collect()
+    defaultclock.dt = 0.1 * ms  # Brian2's default
     dev = CPPStandaloneDevice()
     set_device(dev, directory=directory, build_on_run=build_on_run)
     # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)

@@ -22,7 +22,7 @@ import numpy as np
 from . import data as datamod
 from . import rules as rulemod
 from . import surrogates as sgmod
-from .devices import check_device, check_dtype, make_runner, preflight
+from .devices import check_device, check_dtype, is_built, make_runner, preflight
 from .randomness import mix_seed
 
 METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
@@ -339,7 +339,11 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if labels_max >= n_out:
         raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
-    preflight(spec)  # Brian2 checks every equation before anything is compiled or written
+    n_samples = len(dataset.y_train) + len(dataset.y_test)
+    # Brian2 checks every equation before anything is compiled or written,
+    # unless the finished program of this very structure is in the cache
+    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
+        preflight(spec)
 
     os.makedirs(out, exist_ok=True)
     rows, start = [], 0
@@ -371,8 +375,11 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                          progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
     try:
         if cfg.device != "runtime":
-            how = "reused the cached program" if runner.cached else "compiled"
-            log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
+            if runner.reused:
+                log(f"build: started the finished program, nothing generated or compiled ({runner.build_dir})")
+            else:
+                how = "reused the cached program" if runner.cached else "compiled"
+                log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
         log(f"{'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'run_s':>6} {'samples/s':>9} {'hidden_Hz':>9}")
         for epoch in range(start + 1, cfg.epochs + 1):
             te = time.perf_counter()

@@ -92,3 +92,21 @@ def test_rewritten_report_keeps_the_part_written_by_hand(tmp_path):
     kept = f"{bench.KEEP_MARKER}\n\n## Accuracy\n\n| a | b |\n"
     path.write_text("# old\n\ntable\n\n" + kept)
     assert bench.with_kept_part("# new\n\nother table\n", str(path)) == "# new\n\nother table\n\n" + kept
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_start_up_is_timed_to_the_first_step_and_the_second_start_builds_nothing():
+    args = ("train", "--rule", "dfa", "--dataset", "digits", "--hidden", "100", "--t-sample", "50",
+            "--epochs", "1", "--seed", "3")
+    start = bench.measure_start(log=lambda *a: None, args=args)
+    assert start["second"]["build"].startswith("build: started the finished program")
+    assert start["first"]["build"].startswith("build:")
+    assert 0 < start["second"]["seconds"] and 0 < start["first"]["seconds"]
+    text = "\n".join(bench.start_text(start))
+    assert "second launch: " in text and start["command"] in text
+
+
+def test_start_up_of_a_failing_command_says_why():
+    with pytest.raises(RuntimeError, match="never reported its first step(.|\n)*unknown dataset"):
+        bench.time_to_first_step(("train", "--dataset", "no_such_data", "--epochs", "1"))

@@ -1,5 +1,7 @@
 """Datasets and encoding."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -43,3 +45,27 @@ def test_bad_dataset_arrays_name_the_problem():
         data.Dataset("t", x + 2, y, x, y, 2)
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         data.load("mnist")
+
+
+def test_builtin_dataset_cache_returns_the_loaders_arrays(tmp_path, monkeypatch):
+    from brianrules.data import datasets
+
+    monkeypatch.setenv("BRIANRULES_CACHE", str(tmp_path))
+    fresh = datasets.digits()
+    first = datasets.cached("digits")  # loads and writes the cache
+    path = datasets._cache_path("digits")
+    assert os.path.isfile(path) and path.startswith(str(tmp_path))
+    monkeypatch.setitem(datasets.DATASETS, "digits", lambda: pytest.fail("the cache was not used"))
+    again = datasets.cached("digits")
+    for d in (first, again):
+        for part in ("x_train", "y_train", "x_test", "y_test"):
+            assert np.array_equal(getattr(d, part), getattr(fresh, part))
+            assert getattr(d, part).dtype == getattr(fresh, part).dtype
+        assert d.n_classes == 10 and d.name == "digits"
+    # a damaged cache file is replaced by a fresh load
+    with open(path, "wb") as f:
+        f.write(b"not an npz file")
+    monkeypatch.setitem(datasets.DATASETS, "digits", datasets.digits)
+    assert np.array_equal(datasets.cached("digits").x_test, fresh.x_test)
+    with np.load(path) as z:
+        assert np.array_equal(z["x_test"], fresh.x_test)

