@@ -35,6 +35,9 @@ TRAIN_OPTIONS = {
     "--lr-scale": ("lr_scale", float, "multiplies both learning rates (the rule's defaults or --lr, --lr-hidden)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
+    "--timing": ("timing", str, "when weights change: clock (every time step, with the presynaptic "
+                 "trace) or event (on presynaptic spikes only, adding the trace's area at once); "
+                 "default: the rule's own"),
     "--surrogate": ("surrogate", str, "surrogate derivative"),
     "--sg-width": ("sg_width", float, "surrogate width (scaled distance to threshold)"),
     "--sg-height": ("sg_height", float, "surrogate height"),

@@ -57,6 +57,7 @@ class TrainConfig:
     lr_decay: float = 0.7
     lr_scale: float = 1.0  # multiplies both learning rates (a sweep axis across rules)
     apply_every: int | None = None
+    timing: str | None = None  # None: the rule's own; "event": its event-driven form
     surrogate: str = "fast_sigmoid"
     sg_width: float = 1.0
     sg_height: float = 1.0
@@ -114,10 +115,24 @@ class TrainConfig:
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
         if self.apply_every is not None and (not _is_int(self.apply_every) or self.apply_every < 1):
             raise ValueError(f"apply_every must be a positive number of time steps, got {self.apply_every!r}")
+        if self.timing not in (None, "clock", "event"):
+            raise ValueError(f"unknown timing '{self.timing}' (choose from clock, event)")
+        self.make_rule()  # a rule without the asked-for timing says so here
         steps = self.t_sample_ms / self.dt_ms
         if abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"t_sample_ms ({self.t_sample_ms}) must be a whole number of time steps dt_ms ({self.dt_ms})")
         return self
+
+    def make_rule(self):
+        """The learning rule these settings ask for."""
+        given = {k: v for k, v in (("lr", self.lr), ("lr_hidden", self.lr_hidden), ("post", self.post),
+                                   ("post_output", self.post_output)) if v is not None}
+        rule = rulemod.get(self.rule, post_expr=self.post_expr, apply_every=self.apply_every, **given)
+        if self.timing == "event":
+            return rule.event_driven()
+        if self.timing == "clock" and rule.timing != "clock":
+            raise ValueError(f"rule {self.rule} updates on presynaptic spikes only: it has no clock-driven form")
+        return rule
 
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
@@ -127,9 +142,7 @@ class TrainConfig:
 
         neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
                      tau_trace=self.tau_trace_ms * ms)
-        given = {k: v for k, v in (("lr", self.lr), ("lr_hidden", self.lr_hidden), ("post", self.post),
-                                   ("post_output", self.post_output)) if v is not None}
-        rule = rulemod.get(self.rule, post_expr=self.post_expr, apply_every=self.apply_every, **given)
+        rule = self.make_rule()
         return NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
             neuron=neuron, surrogate=sgmod.get(self.surrogate, self.sg_width, self.sg_height),
@@ -164,7 +177,7 @@ class TrainConfig:
 _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
-    "apply_every": "int?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
+    "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
 }
 _TYPE_NAMES = {"float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -25,12 +25,15 @@ def cpp_runner(spec, build_root):
     runner.close()
 
 
-@pytest.mark.parametrize("rule", ["fa", "symmetric", "erbp", "pes"])
+@pytest.mark.parametrize("rule", ["fa", "symmetric", "erbp", "pes", "dfa-event"])
 def test_runtime_and_cpp_standalone_agree_for_other_rules(rule, build_root):
     from brianrules import rules
 
     lr = {"erbp": (0.5, 0.2), "pes": (0.05, 0.02)}.get(rule, (5.0, 2.0))
-    spec = dataclasses.replace(small_spec(hidden=(12, 10)), rule=rules.get(rule, lr=lr[0], lr_hidden=lr[1]))
+    made = rules.get(rule.split("-")[0], lr=lr[0], lr_hidden=lr[1])
+    if rule.endswith("-event"):
+        made = made.event_driven()
+    spec = dataclasses.replace(small_spec(hidden=(12, 10)), rule=made)
     runner = StandaloneRunner(spec, N_SAMPLES, build_dir=str(build_root / f"equivalence-{rule}"),
                               progress=False)
     try:

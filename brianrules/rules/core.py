@@ -15,6 +15,7 @@ and knows nothing of groups, devices or data.  `synapse_model` turns it into
 the text of a `Synapses` model; the network builder wires it.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -34,7 +35,12 @@ ELIGIBILITIES = {
     # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
     # lowpass, a rate whose number in Hz is the factor (PES)
     "rate": "x_pre / (tau_trace_pre * Hz)",
+    # the event-driven form of "trace": each presynaptic spike adds at once
+    # the area of the trace it starts (tau_trace), times L_j phi_j at the spike
+    "trace_area": "tau_trace_pre",
 }
+#: eligibilities whose updates happen on presynaptic spikes
+EVENT_ELIGIBILITIES = ("spike", "trace_area")
 
 #: how the learning signal of hidden layers is delivered
 FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
@@ -102,13 +108,33 @@ class ThreeFactorRule:
             )
         if self.timing not in TIMINGS:
             raise ValueError(f"unknown timing '{self.timing}' (choose from {', '.join(TIMINGS)})")
-        if (self.timing == "event") != (self.eligibility == "spike"):
-            raise ValueError("event-driven updates go with the 'spike' eligibility, clock-driven ones with a trace")
+        if (self.timing == "event") != (self.eligibility in EVENT_ELIGIBILITIES):
+            raise ValueError("event-driven updates go with the 'spike' or 'trace_area' eligibility, "
+                             "clock-driven ones with a trace")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
         if self.apply_every is not None:
             if not isinstance(self.apply_every, int) or isinstance(self.apply_every, bool) or self.apply_every < 1:
                 raise ValueError(f"apply_every must be a positive number of steps, got {self.apply_every!r}")
+
+    def event_driven(self):
+        """The rule with updates on presynaptic spikes only.
+
+        A clock-driven rule with the presynaptic trace (``tau dx/dt = -x``,
+        ``x += 1`` per spike) integrates ``-eta L_j phi_j x_i``: each spike
+        of i contributes ``-eta * integral of L_j phi_j exp(-(t - t_s)/tau) dt``.
+        The event-driven form takes ``L_j phi_j`` at the spike out of that
+        integral and adds ``-eta * tau * L_j phi_j`` at once; the two agree
+        where ``L_j phi_j`` changes little within ``tau``.  Synapses are then
+        touched only when their presynaptic neuron fires.  ``eta`` keeps its
+        meaning and unit (1/s).
+        """
+        if self.timing == "event":
+            return self
+        if self.eligibility != "trace":
+            raise ValueError(f"rule {self.name} has no event-driven form: it needs the presynaptic trace "
+                             f"eligibility, not '{self.eligibility}'")
+        return dataclasses.replace(self, timing="event", eligibility="trace_area")
 
     # -- factors as Brian2 expressions ---------------------------------
     learning_signal = "L_post"
@@ -170,7 +196,8 @@ class ThreeFactorRule:
             if accumulate:
                 lines.insert(0, "w : 1")
         else:
-            lines = ["w : 1", "eta : 1 (shared, constant)"]
+            unit = "Hz" if self.eligibility == "trace_area" else "1"
+            lines = ["w : 1", f"eta : {unit} (shared, constant)"]
             if accumulate:
                 lines.append("w_acc : 1")
         lines += ["w_unit : volt (shared, constant)", "plastic : 1 (shared)"]
@@ -192,7 +219,7 @@ class ThreeFactorRule:
     def eta_unit(self):
         from brian2 import Hz
 
-        return Hz if self.timing == "clock" else 1
+        return Hz if self.timing == "clock" or self.eligibility == "trace_area" else 1
 
     apply_code = "w += w_acc\nw_acc = 0"
 
@@ -201,6 +228,7 @@ class ThreeFactorRule:
         import sympy
 
         eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
+        per = "/s" if self.timing == "clock" or self.eligibility == "trace_area" else "per spike"
         law = sympy.Eq(sympy.Derivative(w, t), -eta * L * phi * eps)
         lines = [
             f"rule: {self.name}",
@@ -211,10 +239,14 @@ class ThreeFactorRule:
             f"  phi_j (postsynaptic factor) = {self.post_factor()} in hidden layers   "
             + (f"[--post-expr {self.post_expr!r}]" if self.post_expr else f"[--post {self.post}]"),
             f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
-            f"  eps_ij (eligibility)        = {self.eligibility_factor}   [{self.eligibility}]",
+            f"  eps_ij (eligibility)        = {self.eligibility_factor}"
+            + (" * sum over presynaptic spikes s of delta(t - t_s)" if self.timing == "event" else "")
+            + f"   [{self.eligibility}]",
             *([f"  {self.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
               if self.timing == "clock" else []),
-            f"  eta = {self.lr} /s (output), {self.lr_hidden} /s (hidden)",
+            f"  eta = {self.lr} {per} (output), {self.lr_hidden} {per} (hidden)",
+            "  updates " + ("integrated every time step" if self.timing == "clock" else
+                            "on presynaptic spikes only (event-driven)"),
             "  updates applied "
             + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
             "",
