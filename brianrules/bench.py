@@ -60,8 +60,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: the measured rules: the clock-driven default and the event-driven eRBP
-RULES = ("dfa", "erbp")
+#: the measured rules: the clock-driven default, its event-driven form
+#: (``--timing event``) and the event-driven eRBP
+RULES = ("dfa", "dfa-event", "erbp")
 #: samples per run: (full, quick)
 SAMPLES = {
     ("small", "cpp_standalone"): (1797, 100),  # full: one digits epoch (1437 train + 360 test)
@@ -140,10 +141,11 @@ class Workload:
     source: str  # what the input is
     x: np.ndarray  # a pool of samples (intensities) to draw from
     labels: np.ndarray
+    rule_key: str | None = None  # an entry of RULES (default: the spec's rule)
 
     @property
     def rule(self):
-        return self.spec.rule.name
+        return self.rule_key or self.spec.rule.name
 
     @property
     def event_driven(self):
@@ -176,20 +178,21 @@ WORKLOADS = ("small", "large")
 def workload(name, rule="dfa"):
     from .training import TrainConfig
 
+    base, _, timing = rule.partition("-")
     if name == "small":
         from .data import load
 
         d = load("digits")
-        spec = TrainConfig(rule=rule, hidden=[100]).network_spec(d.n_inputs, d.n_classes)
+        spec = TrainConfig(rule=base, timing=timing or None, hidden=[100]).network_spec(d.n_inputs, d.n_classes)
         x = np.concatenate([d.x_train, d.x_test])
         y = np.concatenate([d.y_train, d.y_test])
-        return Workload("small", spec, "digits (8x8)", x, y)
+        return Workload("small", spec, "digits (8x8)", x, y, rule)
     if name == "large":
         rng = np.random.default_rng(0)
         n_pool = 1000
-        spec = TrainConfig(rule=rule, hidden=[1000]).network_spec(784, 10)
+        spec = TrainConfig(rule=base, timing=timing or None, hidden=[1000]).network_spec(784, 10)
         return Workload("large", spec, "MNIST-shaped random input, intensities U[0, 1]",
-                        rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool))
+                        rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool), rule)
     raise ValueError(f"unknown workload '{name}'")
 
 
@@ -353,7 +356,7 @@ def bench_runtime(work, n, log):
 
 
 #: why a row has no figures
-NO_REFERENCE = "none: the NumPy reference models the dfa family only"
+NO_REFERENCE = "none: the NumPy reference models the clock-driven dfa family only"
 
 
 def reference_supported(work):
@@ -530,7 +533,7 @@ def event_driven_rules():
     return names
 
 
-RULE_LABELS = {"dfa": "dfa (clock-driven)", "erbp": "erbp (event-driven)"}
+RULE_LABELS = {"dfa": "dfa (clock-driven)", "dfa-event": "dfa, event-driven form", "erbp": "erbp (event-driven)"}
 
 
 def table(rows):
@@ -666,7 +669,9 @@ def render(result, command):
         "",
         f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
         f"{'-'.join(map(str, wl['large']['sizes']))} on {wl['large']['source']}. Both with the training "
-        f"defaults of each rule: dfa (surrogate factor, direct feedback, clock-driven) and erbp (current "
+        f"defaults of each rule: dfa (surrogate factor, direct feedback, clock-driven), dfa's event-driven "
+        f"form (`--timing event`: a presynaptic spike adds -eta * tau_trace * L_j * psi_j, the area of the "
+        f"trace it starts, and synapses are touched on presynaptic spikes only) and erbp (current "
         f"boxcar factor, error neurons and a dendritic compartment, event-driven); dt 0.5 ms, "
         f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
         "learning on for every sample.",
@@ -678,9 +683,10 @@ def render(result, command):
         "- **syn. updates/s**, dfa (clock-driven): one update per plastic synapse per time step (each "
         "one is integrated every step, whether or not the weight changes), divided by the engine's own "
         "simulation time (`sim s`).",
-        "- **syn. updates/s**, erbp (event-driven): the updates the program executes, one per "
-        "presynaptic spike per outgoing plastic synapse (`w_acc += plastic * (-eta * U_post * "
-        "boxcar_post)`; it runs whether or not the boxcar factor is zero), divided by `sim s`. "
+        "- **syn. updates/s**, erbp and dfa's event-driven form: the updates the program executes, one per "
+        "presynaptic spike per outgoing plastic synapse (erbp: `w_acc += plastic * (-eta * U_post * "
+        "boxcar_post)`, dfa: `w_acc += plastic * (-eta * L_post * psi_post * tau_trace_pre)`; each runs "
+        "whether or not its factors are zero), divided by `sim s`. "
         "Counted from the spikes of the reported run: input spikes × hidden size + hidden spikes × "
         "output size. The input spikes are recomputed exactly from the counter-based hash that draws "
         "them (`hash_uniform(seed, step, i) < rate * dt`, the same in every engine); the hidden spikes "
@@ -690,7 +696,8 @@ def render(result, command):
         "currents and the error pathway."
         + _event_counts_text(rows),
         "- **reference (NumPy)**: `reference.py` models the dfa family (clock-driven updates, direct "
-        "feedback) only; there is no NumPy reference for erbp, so its row gives no figure.",
+        "feedback) only; there is no NumPy reference for erbp or for dfa's event-driven form, so their rows "
+        "give no figure.",
         "- **samples/s** is samples per run over the run's wall time (`run wall s`: the whole "
         "`runner.run` call of one epoch).",
         "- **overhead s** = run wall time − the engine's own simulation time: for cpp_standalone the "
