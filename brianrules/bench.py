@@ -231,11 +231,22 @@ def presynaptic_spikes(spec, stim, noise_seed, hidden_rates, n_samples):
     return [input_spike_count(spec, stim, noise_seed), *hidden]
 
 
-def event_updates(spec, pre_spikes):
+def catch_ups(spec, n_samples):
+    """Catch-ups of every plastic synapse in a run of the event-driven form
+    of a trace rule (one per application of the accumulated updates); 0 for
+    other rules."""
+    if not spec.rule.deferred:
+        return 0
+    s = spec.sizes
+    applications = -(-n_samples * spec.steps_per_sample // spec.apply_every)
+    return int(sum(a * b for a, b in zip(s[:-1], s[1:])) * applications)
+
+
+def event_updates(spec, pre_spikes, n_samples=0):
     """Weight updates an event-driven rule executes in a run: one per
     presynaptic spike per outgoing plastic synapse (all-to-all projections:
-    the postsynaptic layer's size)."""
-    return int(sum(k * n_post for k, n_post in zip(pre_spikes, spec.sizes[1:])))
+    the postsynaptic layer's size), and the catch-ups of `catch_ups`."""
+    return int(sum(k * n_post for k, n_post in zip(pre_spikes, spec.sizes[1:]))) + catch_ups(spec, n_samples)
 
 
 # -- measurement -------------------------------------------------------------
@@ -337,7 +348,8 @@ def _bench_cpp_here(name, rule, n, threads, repeats, log=print):
 
 def _count_updates(row, work, stim, noise_seed, hidden_rates):
     row.pre_spikes = presynaptic_spikes(work.spec, stim, noise_seed, hidden_rates, row.samples)
-    row.updates = event_updates(work.spec, row.pre_spikes)
+    row.updates = event_updates(work.spec, row.pre_spikes, row.samples)
+    row.extra["catch_ups"] = catch_ups(work.spec, row.samples)
 
 
 def bench_runtime(work, n, log):
@@ -583,18 +595,21 @@ def _git_state():
 
 
 def _event_counts_text(rows):
-    """What the erbp runs counted, per network (from the first measured row)."""
+    """What the event-driven runs counted, per network and rule (from the
+    first measured row of each)."""
     parts = []
-    for net in dict.fromkeys(r.network for r in rows):
-        r = next((r for r in rows if r.network == net and r.updates is not None), None)
+    for net, rule in dict.fromkeys((r.network, r.rule) for r in rows):
+        r = next((r for r in rows if (r.network, r.rule) == (net, rule) and r.updates is not None), None)
         if r is None:
             continue
         per = [k / r.samples for k in r.pre_spikes]
         sizes = [int(v) for v in r.sizes.split("-")]
         terms = " + ".join(f"{k:.0f} {'input' if i == 0 else 'hidden'} spikes × {n}"
                            for i, (k, n) in enumerate(zip(per, sizes[1:])))
-        parts.append(f"{net} ({r.engine}, {r.threads} thread(s), {r.samples} samples): {terms} = "
-                     f"{r.updates / r.samples:,.0f} updates per sample")
+        if r.extra.get("catch_ups"):
+            terms += f" + {r.extra['catch_ups'] / r.samples:,.0f} catch-ups"
+        parts.append(f"{net}, {RULE_LABELS.get(rule, rule)} ({r.engine}, {r.threads} thread(s), {r.samples} "
+                     f"samples): {terms} = {r.updates / r.samples:,.0f} updates per sample")
     return (" Per sample on average, " + "; ".join(parts) + ".") if parts else ""
 
 
@@ -670,8 +685,8 @@ def render(result, command):
         f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
         f"{'-'.join(map(str, wl['large']['sizes']))} on {wl['large']['source']}. Both with the training "
         f"defaults of each rule: dfa (surrogate factor, direct feedback, clock-driven), dfa's event-driven "
-        f"form (`--timing event`: a presynaptic spike adds -eta * tau_trace * L_j * psi_j, the area of the "
-        f"trace it starts, and synapses are touched on presynaptic spikes only) and erbp (current "
+        f"form (`--timing event`: the same sums regrouped, so that a synapse is touched on presynaptic "
+        f"spikes and once per application of the accumulated updates; same weights to rounding) and erbp (current "
         f"boxcar factor, error neurons and a dendritic compartment, event-driven); dt 0.5 ms, "
         f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
         "learning on for every sample.",
@@ -685,8 +700,10 @@ def render(result, command):
         "simulation time (`sim s`).",
         "- **syn. updates/s**, erbp and dfa's event-driven form: the updates the program executes, one per "
         "presynaptic spike per outgoing plastic synapse (erbp: `w_acc += plastic * (-eta * U_post * "
-        "boxcar_post)`, dfa: `w_acc += plastic * (-eta * L_post * psi_post * tau_trace_pre)`; each runs "
-        "whether or not its factors are zero), divided by `sim s`. "
+        "boxcar_post)`, dfa: `w_acc += plastic * (-eta * x_pre * exp((t + dt - t0_post) / tau_trace_pre) * (Y_post - Ylast))`; "
+        "each runs whether or not its factors are zero), divided by `sim s`. For dfa's event-driven form the "
+        "catch-up of every synapse before each application (one per plastic synapse per sample) is counted "
+        "too. "
         "Counted from the spikes of the reported run: input spikes × hidden size + hidden spikes × "
         "output size. The input spikes are recomputed exactly from the counter-based hash that draws "
         "them (`hash_uniform(seed, step, i) < rate * dt`, the same in every engine); the hidden spikes "

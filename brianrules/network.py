@@ -119,6 +119,8 @@ class NetworkSpec:
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
         check_dtype(self.dtype)
+        if self.rule.deferred and not self.reset_between_samples:
+            raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
 
     @property
     def sizes(self):
@@ -146,6 +148,7 @@ class NetworkSpec:
             "post_output": self.rule.post_output,
             "post_expr": self.rule.post_expr,
             "eligibility": self.rule.eligibility,
+            "timing": self.rule.timing,
             "feedback": self.rule.feedback,
             "apply_every": self.apply_every,
             "dt_us": round(float(self.dt / ms) * 1000, 6),
@@ -286,6 +289,8 @@ class Model:
             self.input.run_regularly("x = 0", dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
                 code = spec.neuron.sample_reset
+                if rule.neuron_sample_reset:
+                    code += "; " + rule.neuron_sample_reset
                 if erbp:
                     code += "; " + fb.DENDRITE_SAMPLE_RESET
                 elif g is self.output:
@@ -315,8 +320,11 @@ class Model:
             if spec.accumulate:
                 # at the start of the step at t = n * apply_every * dt, so that the
                 # accumulated change covers exactly the steps before it
-                S.run_regularly(rule.apply_code, dt=spec.apply_every * spec.dt, when="start",
+                S.run_regularly(rule.apply_code_for(spec.accumulate), dt=spec.apply_every * spec.dt, when="start",
                                 order=-10, name=f"w_{k + 1}_apply")
+            if rule.deferred and spec.steps_per_sample % spec.apply_every:
+                # samples that end between applications: catch up before Y restarts
+                S.run_regularly(rule.catch_up_code, dt=T, when="start", order=-11, name=f"w_{k + 1}_catch_up")
             self.projections.append(S)
 
         # feedback pathway: self.feedback[k] lists the synapses that share

@@ -110,3 +110,16 @@ def test_start_up_is_timed_to_the_first_step_and_the_second_start_builds_nothing
 def test_start_up_of_a_failing_command_says_why():
     with pytest.raises(RuntimeError, match="never reported its first step(.|\n)*unknown dataset"):
         bench.time_to_first_step(("train", "--dataset", "no_such_data", "--epochs", "1"))
+
+
+def test_event_form_counts_a_catch_up_per_synapse_and_application():
+    import dataclasses
+
+    spec = small_spec()
+    event = dataclasses.replace(spec, rule=spec.rule.event_driven())
+    synapses = 8 * 12 + 12 * 3
+    assert bench.catch_ups(spec, 3) == 0
+    assert bench.catch_ups(event, 3) == synapses * 3  # applied at the end of each sample
+    every7 = dataclasses.replace(spec, rule=rules.get("dfa", apply_every=7).event_driven())
+    assert bench.catch_ups(every7, 3) == synapses * -(-3 * spec.steps_per_sample // 7)
+    assert bench.event_updates(event, [10, 4], 3) == 10 * 12 + 4 * 3 + synapses * 3

@@ -35,12 +35,11 @@ ELIGIBILITIES = {
     # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
     # lowpass, a rate whose number in Hz is the factor (PES)
     "rate": "x_pre / (tau_trace_pre * Hz)",
-    # the event-driven form of "trace": each presynaptic spike adds at once
-    # the area of the trace it starts (tau_trace), times L_j phi_j at the spike
-    "trace_area": "tau_trace_pre",
 }
-#: eligibilities whose updates happen on presynaptic spikes
-EVENT_ELIGIBILITIES = ("spike", "trace_area")
+#: eligibilities with an event-driven form ("trace": see `event_driven`)
+EVENT_ELIGIBILITIES = ("spike", "trace")
+#: eligibilities with a clock-driven form
+CLOCK_ELIGIBILITIES = ("trace", "rate")
 
 #: how the learning signal of hidden layers is delivered
 FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
@@ -108,9 +107,14 @@ class ThreeFactorRule:
             )
         if self.timing not in TIMINGS:
             raise ValueError(f"unknown timing '{self.timing}' (choose from {', '.join(TIMINGS)})")
-        if (self.timing == "event") != (self.eligibility in EVENT_ELIGIBILITIES):
-            raise ValueError("event-driven updates go with the 'spike' or 'trace_area' eligibility, "
-                             "clock-driven ones with a trace")
+        allowed = EVENT_ELIGIBILITIES if self.timing == "event" else CLOCK_ELIGIBILITIES
+        if self.eligibility not in allowed:
+            raise ValueError(f"{self.timing}-driven updates go with the eligibility {' or '.join(allowed)}, "
+                             f"not '{self.eligibility}'")
+        if self.deferred and self.apply_every == 1:
+            raise ValueError("the event-driven form of a trace rule adds its updates on presynaptic spikes and "
+                             "when accumulated updates are applied; apply_every 1 would touch every synapse in "
+                             "every step (use the clock-driven form)")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
         if self.apply_every is not None:
@@ -118,23 +122,41 @@ class ThreeFactorRule:
                 raise ValueError(f"apply_every must be a positive number of steps, got {self.apply_every!r}")
 
     def event_driven(self):
-        """The rule with updates on presynaptic spikes only.
+        """The same rule with its synapses touched only on presynaptic spikes
+        (and once per application of the accumulated updates).
 
-        A clock-driven rule with the presynaptic trace (``tau dx/dt = -x``,
-        ``x += 1`` per spike) integrates ``-eta L_j phi_j x_i``: each spike
-        of i contributes ``-eta * integral of L_j phi_j exp(-(t - t_s)/tau) dt``.
-        The event-driven form takes ``L_j phi_j`` at the spike out of that
-        integral and adds ``-eta * tau * L_j phi_j`` at once; the two agree
-        where ``L_j phi_j`` changes little within ``tau``.  Synapses are then
-        touched only when their presynaptic neuron fires.  ``eta`` keeps its
-        meaning and unit (1/s).
+        The clock-driven rule adds ``-eta dt x_i(t_n) Lphi_j(t_n)`` in every
+        step n.  Between two spikes of i the trace only decays,
+        ``x_i(t_n) = X_i exp(-(t_n - t0) / tau)`` with ``X_i`` constant, so
+        the sum over those steps factorises into ``X_i`` times a sum that
+        belongs to neuron j alone:
+
+            Y_j(t_n) = sum over steps m <= n of dt exp(-(t_m - t0) / tau) Lphi_j(t_m)
+
+        (``t0``: the start of the sample).  Neuron j accumulates ``Y_j`` in
+        every step; synapse ij keeps ``Ylast_ij``, the value of ``Y_j`` when
+        it was last brought up to date, and on a spike of i (and before each
+        application of the accumulated updates) adds
+        ``-eta X_i (Y_j - Ylast_ij)`` with ``X_i`` read off the trace as it
+        stands.  This is the clock-driven sum regrouped: the weights agree up
+        to floating-point rounding (a test).  The factor ``exp((t - t0)/tau)``
+        grows within a sample to ``exp(t_sample / tau)``, harmless in float64
+        for samples up to hundreds of tau.  The traces are reset at each
+        sample's start, which keeps ``X_i`` bounded; the pre- and
+        postsynaptic groups share ``tau_trace``.  ``eta`` keeps its meaning
+        and unit (1/s).
         """
         if self.timing == "event":
             return self
         if self.eligibility != "trace":
             raise ValueError(f"rule {self.name} has no event-driven form: it needs the presynaptic trace "
                              f"eligibility, not '{self.eligibility}'")
-        return dataclasses.replace(self, timing="event", eligibility="trace_area")
+        return dataclasses.replace(self, timing="event")
+
+    @property
+    def deferred(self):
+        """The event-driven form of a trace rule (see `event_driven`)."""
+        return self.timing == "event" and self.eligibility == "trace"
 
     # -- factors as Brian2 expressions ---------------------------------
     learning_signal = "L_post"
@@ -161,24 +183,58 @@ class ThreeFactorRule:
 
     @property
     def neuron_factor_equations(self):
-        """Extra equations of a postsynaptic group (empty for event-driven rules)."""
+        """Extra equations of a postsynaptic group (``Y`` and ``t0`` for the
+        event-driven form of a trace rule; none for eRBP)."""
+        if self.deferred:
+            return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
 
     def add_neuron_factor(self, group, output=False):
         """Compute ``Lphi`` in ``group`` every step, just before plastic
         synapses of order -5 integrate it: it reads the state they would have
-        read.  No-op for event-driven rules."""
-        if self.timing == "clock":
-            group.run_regularly(f"{self.neuron_factor_variable} = {self.neuron_factor(output)}",
-                                when="groups", order=-6, name=f"{group.name}_factor")
+        read; the event-driven form of a trace rule adds it to ``Y``."""
+        code = f"{self.neuron_factor_variable} = {self.neuron_factor(output)}"
+        if self.deferred:
+            code += f"\nY += dt * exp(-(t - t0) / tau_trace) * {self.neuron_factor_variable}"
+        if self.timing == "clock" or self.deferred:
+            group.run_regularly(code, when="groups", order=-6, name=f"{group.name}_factor")
+
+    @property
+    def neuron_sample_reset(self):
+        """What a postsynaptic group does at the start of each sample."""
+        return "Y = 0*second; t0 = t" if self.deferred else ""
 
     def update_expression(self, output=False):
         """The right-hand side of dw/dt (without the learning gate).  In
         clock-driven rules ``L_j phi_j`` is read from the per-neuron variable
-        ``Lphi`` (see `neuron_factor`)."""
+        ``Lphi`` (see `neuron_factor`); in the event-driven form of a trace
+        rule, the change since synapse ij was last brought up to date."""
         if self.timing == "clock":
             return f"-eta * {self.neuron_factor_variable}_post * ({self.eligibility_factor})"
+        if self.deferred:
+            return self._catch_up("t + dt")
         return f"-eta * ({self.learning_signal}) * ({self.post_factor(output)}) * ({self.eligibility_factor})"
+
+    @staticmethod
+    def _catch_up(now):
+        """``-eta X_i (Y_j - Ylast_ij)``, with ``X_i`` from the trace as it
+        stands at time ``now`` (``t + dt`` after the step's neuron update, on
+        a spike; ``t`` at the start of a step, before it)."""
+        return f"-eta * x_pre * exp(({now} - t0_post) / tau_trace_pre) * (Y_post - Ylast)"
+
+    @property
+    def catch_up_code(self):
+        """Bring every synapse up to date (event-driven form of a trace rule);
+        needed before ``Y`` restarts at a sample's start."""
+        return f"w_acc += plastic * ({self._catch_up('t')})\nYlast = Y_post"
+
+    def apply_code_for(self, accumulate):
+        """What the builder runs when accumulated updates are applied (the
+        event-driven form of a trace rule first brings every synapse up to
+        date, in the same pass)."""
+        if self.deferred:
+            return self.catch_up_code + "\n" + self.apply_code
+        return self.apply_code
 
     def synapse_model(self, accumulate, output=False):
         """The `Synapses` model text of a plastic projection.
@@ -196,10 +252,11 @@ class ThreeFactorRule:
             if accumulate:
                 lines.insert(0, "w : 1")
         else:
-            unit = "Hz" if self.eligibility == "trace_area" else "1"
-            lines = ["w : 1", f"eta : {unit} (shared, constant)"]
+            lines = ["w : 1", f"eta : {'Hz' if self.deferred else '1'} (shared, constant)"]
             if accumulate:
                 lines.append("w_acc : 1")
+            if self.deferred:
+                lines.append("Ylast : second")
         lines += ["w_unit : volt (shared, constant)", "plastic : 1 (shared)"]
         return "\n".join(lines)
 
@@ -213,13 +270,15 @@ class ThreeFactorRule:
         if self.timing == "event":
             target = "w_acc" if accumulate else "w"
             code["learn"] = f"{target} += plastic * ({self.update_expression(output)})"
+            if self.deferred:
+                code["learn"] += "\nYlast = Y_post"
         return code
 
     @property
     def eta_unit(self):
         from brian2 import Hz
 
-        return Hz if self.timing == "clock" or self.eligibility == "trace_area" else 1
+        return Hz if self.timing == "clock" or self.deferred else 1
 
     apply_code = "w += w_acc\nw_acc = 0"
 
@@ -228,7 +287,7 @@ class ThreeFactorRule:
         import sympy
 
         eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
-        per = "/s" if self.timing == "clock" or self.eligibility == "trace_area" else "per spike"
+        per = "/s" if self.timing == "clock" or self.deferred else "per spike"
         law = sympy.Eq(sympy.Derivative(w, t), -eta * L * phi * eps)
         lines = [
             f"rule: {self.name}",
@@ -240,12 +299,15 @@ class ThreeFactorRule:
             + (f"[--post-expr {self.post_expr!r}]" if self.post_expr else f"[--post {self.post}]"),
             f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
             f"  eps_ij (eligibility)        = {self.eligibility_factor}"
-            + (" * sum over presynaptic spikes s of delta(t - t_s)" if self.timing == "event" else "")
+            + (" * sum over presynaptic spikes s of delta(t - t_s)" if self.timing == "event" and not self.deferred
+               else "")
             + f"   [{self.eligibility}]",
             *([f"  {self.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
               if self.timing == "clock" else []),
             f"  eta = {self.lr} {per} (output), {self.lr_hidden} {per} (hidden)",
             "  updates " + ("integrated every time step" if self.timing == "clock" else
+                            "added on presynaptic spikes and at each application, regrouped from the "
+                            "clock-driven sum (event-driven form)" if self.deferred else
                             "on presynaptic spikes only (event-driven)"),
             "  updates applied "
             + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
