@@ -551,8 +551,12 @@ RULE_LABELS = {"dfa": "dfa (clock-driven)", "dfa-event": "dfa, event-driven form
 def table(rows):
     """The results as a Markdown table."""
     head = ["network", "rule", "engine", "threads", "samples", "compile s", "run wall s", "sim s",
-            "overhead s", "samples/s", "syn. updates/s", "of bound"]
+            "overhead s", "samples/s", "syn. updates/s", "of bound", "× NumPy ref."]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * (len(head) - 3)) + "|"]
+    # the reference of a rule's row: the NumPy reference of the same network and rule (the
+    # event-driven form of dfa computes the clock-driven dfa's weights, so it shares dfa's)
+    reference = {(r.network, r.rule.split("-")[0]): r.samples_per_s for r in rows
+                 if r.engine.startswith("reference") and not r.note}
     for r in rows:
         rule = RULE_LABELS.get(r.rule, r.rule)
         if r.note:
@@ -573,6 +577,8 @@ def table(rows):
             _fmt(r.wall_s, ".3f"), _fmt(r.sim_s, ".3f"), _fmt(r.overhead_s, ".3f"),
             _fmt(r.samples_per_s, ".2f"), _fmt(r.updates_per_s, ".3g"),
             _fmt(100 * r.bound_fraction, ".1f") + " %",
+            _fmt(r.samples_per_s / reference[(r.network, r.rule.split("-")[0])], ".1f")
+            if (r.network, r.rule.split("-")[0]) in reference else "–",
         ]) + " |")
     return "\n".join(lines)
 
@@ -717,6 +723,10 @@ def render(result, command):
         "give no figure.",
         "- **samples/s** is samples per run over the run's wall time (`run wall s`: the whole "
         "`runner.run` call of one epoch).",
+        "- **× NumPy ref.** is a row's samples/s over the NumPy reference's samples/s on the same network "
+        "for the same rule, both measured in this run. dfa's event-driven form computes the clock-driven "
+        "dfa's weights (to rounding), so it is compared with dfa's reference, which integrates every "
+        "synapse every step.",
         "- **overhead s** = run wall time − the engine's own simulation time: for cpp_standalone the "
         "network loop time the program reports (`last_run_info.txt` in the run's results folder), so the overhead is writing "
         "the run's inputs, starting the program, loading and saving its arrays and reading the results; "

@@ -60,7 +60,8 @@ def test_table_says_there_is_no_reference_for_erbp():
     assert len(lines) == 4
     assert "erbp (event-driven)" in lines[2] and "100" in lines[2]
     assert "reference (NumPy): none" in lines[3] and "dfa family" in lines[3]
-    assert lines[3].count("–") == 9  # no figure invented
+    assert lines[3].count("–") == 10  # no figure invented
+    assert lines[2].rstrip(" |").endswith("–")  # no reference to compare erbp with
 
 
 def test_report_says_how_updates_are_counted():
@@ -123,3 +124,13 @@ def test_event_form_counts_a_catch_up_per_synapse_and_application():
     every7 = dataclasses.replace(spec, rule=rules.get("dfa", apply_every=7).event_driven())
     assert bench.catch_ups(every7, 3) == synapses * -(-3 * spec.steps_per_sample // 7)
     assert bench.event_updates(event, [10, 4], 3) == 10 * 12 + 4 * 3 + synapses * 3
+
+
+def test_table_compares_each_row_with_the_reference_of_its_rule():
+    rows = [_row("dfa", samples_per_s=60.0), _row("dfa-event", samples_per_s=300.0),
+            bench.Row("small", "8-12-3", "dfa", "reference (NumPy)", "1", 10, 1, compile_s=0.0, wall_s=1.0,
+                      sim_s=1.0, samples_per_s=6.0, updates_per_s=1.0, bound_fraction=0.1)]
+    lines = bench.table(rows).splitlines()
+    assert "× NumPy ref." in lines[0]
+    assert lines[2].rstrip(" |").endswith("10.0") and lines[3].rstrip(" |").endswith("50.0")
+    assert lines[4].rstrip(" |").endswith("1.0")
