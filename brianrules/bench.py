@@ -706,7 +706,7 @@ def render(result, command):
         "simulation time (`sim s`).",
         "- **syn. updates/s**, erbp and dfa's event-driven form: the updates the program executes, one per "
         "presynaptic spike per outgoing plastic synapse (erbp: `w_acc += plastic * (-eta * U_post * "
-        "boxcar_post)`, dfa: `w_acc += plastic * (-eta * x_pre * exp((t + dt - t0_post) / tau_trace_pre) * (Y_post - Ylast))`; "
+        "boxcar_post)`, dfa: `w_acc += plastic * (-eta * xs_pre * (Y_post - Ylast))`; "
         "each runs whether or not its factors are zero), divided by `sim s`. For dfa's event-driven form the "
         "catch-up of every synapse before each application (one per plastic synapse per sample) is counted "
         "too. "

@@ -252,9 +252,9 @@ class Model:
             max_rate : Hz (shared, constant)
             tau_trace : second (shared, constant)
             noise_seed : integer (shared, constant)
-            """,
+            """ + (rule.PRESYNAPTIC_EQUATIONS if rule.deferred else ""),
             threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt",
-            reset="x += 1",
+            reset="x += 1" + (f"; {rule.PRESYNAPTIC_RESET}" if rule.deferred else ""),
             method=exact(),
             namespace=ns,
             name="input",
@@ -273,7 +273,8 @@ class Model:
         for k, n in enumerate(spec.hidden):
             self.layers.append(
                 make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns, set_values=False)
+                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns, set_values=False,
+                           extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
             )
         self.output = make_group(
             spec.neuron, spec.surrogate, spec.n_out, "output",
@@ -286,7 +287,8 @@ class Model:
             rule.add_neuron_factor(g, output=g is self.output)
 
         if spec.reset_between_samples:
-            self.input.run_regularly("x = 0", dt=T, when="start", name="input_sample_reset")
+            self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
+                                     dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
                 code = spec.neuron.sample_reset
                 if rule.neuron_sample_reset:

@@ -134,13 +134,15 @@ class ThreeFactorRule:
             Y_j(t_n) = sum over steps m <= n of dt exp(-(t_m - t0) / tau) Lphi_j(t_m)
 
         (``t0``: the start of the sample).  Neuron j accumulates ``Y_j`` in
-        every step; synapse ij keeps ``Ylast_ij``, the value of ``Y_j`` when
-        it was last brought up to date, and on a spike of i (and before each
-        application of the accumulated updates) adds
-        ``-eta X_i (Y_j - Ylast_ij)`` with ``X_i`` read off the trace as it
-        stands.  This is the clock-driven sum regrouped: the weights agree up
-        to floating-point rounding (a test).  The factor ``exp((t - t0)/tau)``
-        grows within a sample to ``exp(t_sample / tau)``, harmless in float64
+        every step; neuron i keeps ``X_i`` as ``xs`` (each of its spikes adds
+        ``exp((t_s + dt - t0) / tau)``, the scaled-back value of the 1 it adds
+        to the trace).  Synapse ij keeps ``Ylast_ij``, the value of ``Y_j``
+        when it was last brought up to date, and on a spike of i (before the
+        spike enters ``xs``) and before each application of the accumulated
+        updates adds ``-eta X_i (Y_j - Ylast_ij)``: one multiply-add per
+        update.  This is the clock-driven sum regrouped: the weights agree up
+        to floating-point rounding (a test).  ``X_i`` grows within a sample
+        up to ``exp(t_sample / tau)`` times the trace, harmless in float64
         for samples up to hundreds of tau.  The traces are reset at each
         sample's start, which keeps ``X_i`` bounded; the pre- and
         postsynaptic groups share ``tau_trace``.  ``eta`` keeps its meaning
@@ -186,7 +188,7 @@ class ThreeFactorRule:
         """Extra equations of a postsynaptic group (``Y`` and ``t0`` for the
         event-driven form of a trace rule; none for eRBP)."""
         if self.deferred:
-            return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second\n"
+            return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second\nxs : 1\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
 
     def add_neuron_factor(self, group, output=False):
@@ -201,8 +203,15 @@ class ThreeFactorRule:
 
     @property
     def neuron_sample_reset(self):
-        """What a postsynaptic group does at the start of each sample."""
-        return "Y = 0*second; t0 = t" if self.deferred else ""
+        """What a group does at the start of each sample (pre- and
+        postsynaptic: the output group needs only ``Y`` and ``t0``)."""
+        return "Y = 0*second; t0 = t; xs = 0" if self.deferred else ""
+
+    #: equations and spike code of a presynaptic group (the input layer) in
+    #: the event-driven form of a trace rule
+    PRESYNAPTIC_EQUATIONS = "\nxs : 1\nt0 : second\n"
+    PRESYNAPTIC_RESET = "xs += exp((t + dt - t0) / tau_trace)"
+    PRESYNAPTIC_SAMPLE_RESET = "xs = 0; t0 = t"
 
     def update_expression(self, output=False):
         """The right-hand side of dw/dt (without the learning gate).  In
@@ -212,21 +221,18 @@ class ThreeFactorRule:
         if self.timing == "clock":
             return f"-eta * {self.neuron_factor_variable}_post * ({self.eligibility_factor})"
         if self.deferred:
-            return self._catch_up("t + dt")
+            return self.catch_up_expression
         return f"-eta * ({self.learning_signal}) * ({self.post_factor(output)}) * ({self.eligibility_factor})"
 
-    @staticmethod
-    def _catch_up(now):
-        """``-eta X_i (Y_j - Ylast_ij)``, with ``X_i`` from the trace as it
-        stands at time ``now`` (``t + dt`` after the step's neuron update, on
-        a spike; ``t`` at the start of a step, before it)."""
-        return f"-eta * x_pre * exp(({now} - t0_post) / tau_trace_pre) * (Y_post - Ylast)"
+    #: ``-eta X_i (Y_j - Ylast_ij)``: the change of synapse ij since it was
+    #: last brought up to date (event-driven form of a trace rule)
+    catch_up_expression = "-eta * xs_pre * (Y_post - Ylast)"
 
     @property
     def catch_up_code(self):
         """Bring every synapse up to date (event-driven form of a trace rule);
         needed before ``Y`` restarts at a sample's start."""
-        return f"w_acc += plastic * ({self._catch_up('t')})\nYlast = Y_post"
+        return f"w_acc += plastic * ({self.catch_up_expression})\nYlast = Y_post"
 
     def apply_code_for(self, accumulate):
         """What the builder runs when accumulated updates are applied (the
