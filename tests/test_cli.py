@@ -37,13 +37,19 @@ BAD = [
 @pytest.mark.parametrize("args,message", BAD)
 def test_bad_input_is_one_clear_line_and_exit_2(capsys, tmp_path, args, message):
     out_dir = tmp_path / "out"
+    before = _builds()
     code, out, err = _run(capsys, "train", "--out", str(out_dir), *args)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
     assert not out_dir.exists()  # nothing written
+    assert _builds() == before  # nothing built
+
+
+def _builds():
+    """The build folders of the session's cache (other tests may have built some)."""
     builds = os.path.join(os.environ["BRIANRULES_CACHE"], "build")
-    assert not os.path.exists(builds) or not os.listdir(builds)  # nothing built
+    return set(os.listdir(builds)) if os.path.exists(builds) else set()
 
 
 def test_argument_that_is_not_a_number(capsys):
@@ -100,10 +106,9 @@ def test_info_reports_versions_and_devices(capsys):
     assert "runtime         works" in out and "cpp_standalone" in out
 
 
-def _assert_nothing_written(out_dir):
+def _assert_nothing_written(out_dir, before):
     assert not out_dir.exists()
-    builds = os.path.join(os.environ["BRIANRULES_CACHE"], "build")
-    assert not os.path.exists(builds) or not os.listdir(builds)
+    assert _builds() == before
 
 
 @pytest.mark.parametrize("expr,message", [
@@ -113,11 +118,12 @@ def _assert_nothing_written(out_dir):
 ])
 def test_bad_user_equation_is_reported_by_brian2_before_compiling(capsys, tmp_path, expr, message):
     out_dir = tmp_path / "out"
+    before = _builds()
     code, _, err = _run(capsys, "train", "--post-expr", expr, "--out", str(out_dir))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and repr(expr) in lines[0], err
-    _assert_nothing_written(out_dir)
+    _assert_nothing_written(out_dir, before)
 
 
 @pytest.mark.parametrize("text,message", [
@@ -132,18 +138,20 @@ def test_bad_model_file_names_the_key(capsys, tmp_path, text, message):
     spec = tmp_path / "model.toml"
     spec.write_text(text)
     out_dir = tmp_path / "out"
+    before = _builds()
     code, _, err = _run(capsys, "train", "--model", str(spec), "--out", str(out_dir))
     assert code == 2 and message in err and str(spec) in err, err
-    _assert_nothing_written(out_dir)
+    _assert_nothing_written(out_dir, before)
 
 
 def test_missing_model_file_and_data_folder(capsys, tmp_path):
     code, _, err = _run(capsys, "train", "--model", str(tmp_path / "none.toml"))
     assert code == 2 and "none.toml does not exist" in err
     out_dir = tmp_path / "out"
+    before = _builds()
     code, _, err = _run(capsys, "train", "--dataset", f"idx:{tmp_path / 'nowhere'}", "--out", str(out_dir))
     assert code == 2 and "nowhere" in err and "does not exist" in err, err
-    _assert_nothing_written(out_dir)
+    _assert_nothing_written(out_dir, before)
 
 
 def test_shipped_model_files_are_valid():
