@@ -98,7 +98,7 @@ def test_rewritten_report_keeps_the_part_written_by_hand(tmp_path):
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_start_up_is_timed_to_the_first_step_and_the_second_start_builds_nothing():
-    args = ("train", "--rule", "dfa", "--dataset", "digits", "--hidden", "100", "--t-sample", "50",
+    args = ("train", "--rule", "dfa", "--dataset", "digits", "--hidden", "30", "--t-sample", "50",
             "--epochs", "1", "--seed", "3")
     start = bench.measure_start(log=lambda *a: None, args=args)
     assert start["second"]["build"].startswith("build: started the finished program")
