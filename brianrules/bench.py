@@ -733,9 +733,10 @@ def render(result, command):
         "for runtime mode the time of Brian2's network loop, so the overhead includes building the "
         "network and its NumPy code; for the reference the time of its step loop.",
         "- **compile s** is the build call of the C++ program (code generation and compiler); "
-        "`(cached)` means the program came from the build cache (keyed by the model's structure): the "
-        "build call still writes the code and runs make, which finds nothing to recompile; the first "
-        "build's time is noted in the cached build folder.",
+        "`(cached)` means the program came from the build cache (keyed by the model's structure): when "
+        "its build stamp matches, nothing is generated or compiled and the figure is the time from the "
+        "program's objects to the start (else the code is written again and make finds what to "
+        "recompile); the first build's time is noted in the cached build folder.",
         f"- each cpp_standalone program is run {CPP_REPEATS[1 if info['quick'] else 0]} time(s) per "
         "benchmark (each run from the same initial weights, with another input-noise seed); with more "
         "than one, the fastest is reported. Runtime mode and the reference run once.",
