@@ -10,7 +10,7 @@ The build folder of a standalone program is keyed by a hash of the model's
 structure (`network.structure_hash`), so a second command with a model of the
 same structure finds the compiled program and compiles nothing.  A finished
 C++ build leaves a stamp (`BUILD_STAMP`: the key, Brian2's version, the
-compiler and its flags); a later process whose program has the same stamp
+compiler and its flags, and a hash of the generated code); a later process whose program has the same stamp
 skips code generation and ``make`` altogether.
 """
 
@@ -152,7 +152,13 @@ def program_identity(key, threads=1):
             "define_macros": [list(m) for m in prefs["codegen.cpp.define_macros"]],
             "include_dirs": list(prefs["codegen.cpp.include_dirs"]),
             "libraries": list(prefs["codegen.cpp.libraries"]),
-            "openmp_threads": int(threads) if threads > 1 else 0, "CXX": os.environ.get("CXX")}
+            "openmp_threads": openmp_threads(threads), "CXX": os.environ.get("CXX")}
+
+
+def openmp_threads(threads):
+    """Brian2's OpenMP preference for ``threads`` threads: 0 means no OpenMP
+    at all (1 would compile OpenMP code for one thread)."""
+    return int(threads) if threads > 1 else 0
 
 
 def generated_code_hash(device):
@@ -525,8 +531,7 @@ def activate_standalone(directory, threads=1, build_on_run=False):
     defaultclock.dt = 0.1 * ms  # Brian2's default
     dev = CPPStandaloneDevice()
     set_device(dev, directory=directory, build_on_run=build_on_run)
-    # 0 means no OpenMP at all (1 would compile OpenMP code for one thread)
-    prefs.devices.cpp_standalone.openmp_threads = int(threads) if threads > 1 else 0
+    prefs.devices.cpp_standalone.openmp_threads = openmp_threads(threads)
     return dev
 
 

@@ -375,7 +375,6 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         weights, feedback = initial_weights(spec, rng)
 
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
-    n_samples = n_train + n_test
     meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
             "git_commit": git_commit(), "n_train": n_train, "n_test": n_test}
     write_json(os.path.join(out, "config.json"), meta)
