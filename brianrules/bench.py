@@ -17,7 +17,9 @@ Engines
     cache of `devices`, so a repeated benchmark compiles nothing), Brian2's
     runtime mode (small network only) and the NumPy reference
     (`reference.ReferenceRunner`, dfa only: it models the dfa family, so
-    the erbp row says that there is none).
+    the erbp row says that there is none).  With ``--device
+    cuda_standalone``: the brian2cuda program on the GPU, side by side with
+    cpp_standalone on 1 thread and the NumPy reference.
 
 Figures
     samples/s         samples of one run divided by the run's wall time (the
@@ -70,7 +72,13 @@ SAMPLES = {
     ("small", "reference"): (200, 20),
     ("large", "cpp_standalone"): (100, 4),
     ("large", "reference"): (10, 3),
+    ("small", "cuda_standalone"): (1797, 100),
+    ("large", "cuda_standalone"): (500, 20),
 }
+#: engines that run a compiled program (build cache, compile time, repeats)
+COMPILED = ("cpp_standalone", "cuda_standalone")
+#: the devices `run_benchmark` can put side by side with the others
+BENCH_DEVICES = ("cpp_standalone", "cuda_standalone")
 #: timed runs of each compiled program (the best is reported): (full, quick)
 CPP_REPEATS = (3, 1)
 BANDWIDTH_MB = 512
@@ -307,29 +315,38 @@ def _first_build_seconds(runner):
 
 
 def bench_cpp(work, n, threads, repeats, log):
-    """Build (or take from the cache) and time one C++ program, in a fresh
-    process: Brian2 names the generated code after the objects alive in the
-    process, so a program built after others would differ from the same
-    program built alone and would miss the build cache."""
+    """`bench_program` for cpp_standalone."""
+    return bench_program(work, n, "cpp_standalone", threads, repeats, log)
+
+
+def bench_program(work, n, device, threads, repeats, log, cuda_arch=None):
+    """Build (or take from the cache) and time one compiled program, in a
+    fresh process: Brian2 names the generated code after the objects alive
+    in the process, so a program built after others would differ from the
+    same program built alone and would miss the build cache."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     sys.stdout.flush()
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_bench_cpp_here, work.name, work.rule, n, threads, repeats).result()
+        return pool.submit(_bench_program_here, work.name, work.rule, n, device, threads, repeats,
+                           cuda_arch).result()
 
 
-def _bench_cpp_here(name, rule, n, threads, repeats, log=print):
-    from .devices import StandaloneRunner
+def _bench_program_here(name, rule, n, device, threads, repeats, cuda_arch=None, log=print):
+    from .devices import make_runner
 
     work = workload(name, rule)
 
-    row = Row(work.name, work.sizes_text, work.rule, "cpp_standalone", str(threads), n, repeats)
-    runner = StandaloneRunner(work.spec, n, threads=threads, log=log, progress=False)
+    row = Row(work.name, work.sizes_text, work.rule, device, "GPU" if device == "cuda_standalone" else str(threads),
+              n, repeats)
+    runner = make_runner(device, work.spec, n, threads=threads, log=log, progress=False, cuda_arch=cuda_arch)
     try:
         row.compile_s = runner.compile_s
         row.cached = runner.cached
         row.extra["first_build_s"] = _first_build_seconds(runner)
+        if device == "cuda_standalone":
+            row.extra["arch"] = runner.arch
         W, B, stim, tgt, learn = work.inputs(n)
         best = None
         for k in range(repeats):  # each run starts again from the same weights
@@ -404,7 +421,8 @@ def finish(row, work, bandwidth):
     row.samples_per_s = row.samples / row.wall_s
     updates = row.updates if work.event_driven else work.plastic_synapses * steps
     row.updates_per_s = updates / row.sim_s
-    row.bound_fraction = row.updates_per_s / (bandwidth["bytes_per_s"] / 16.0)
+    if row.engine != "cuda_standalone":  # the bound is the CPU's memory bandwidth
+        row.bound_fraction = row.updates_per_s / (bandwidth["bytes_per_s"] / 16.0)
     return row
 
 
@@ -461,14 +479,71 @@ def measure_start(log=print, args=START_ARGS):
     return out
 
 
-def run_benchmark(quick=False, log=print):
-    """Measure everything; returns a dict of results for `render`."""
+def parse_list(text, allowed, what):
+    """``"a,b"`` -> ``["a", "b"]``, each one of ``allowed`` (ValueError names
+    the one that is not)."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"bench: no {what} given (choose from {', '.join(allowed)})")
+    for t in items:
+        if t not in allowed:
+            raise ValueError(f"bench: unknown {what[:-1] if what.endswith('s') else what} '{t}' "
+                             f"(choose from {', '.join(allowed)})")
+    return list(dict.fromkeys(items))
+
+
+def engines_for(work_name, device):
+    """The engines measured side by side on a network, for ``device``."""
+    if device == "cuda_standalone":
+        return [("cuda_standalone", 1), ("cpp_standalone", 1), ("reference", 1)]
+    engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
+    if work_name == "small":
+        engines.append(("runtime", 1))
+    engines.append(("reference", 1))
+    return engines
+
+
+def check_bench_device(device, cuda_arch=None):
+    """Refuse, before anything is generated or compiled, a device that
+    cannot be timed here."""
+    if device not in BENCH_DEVICES:
+        raise ValueError(f"bench: unknown device '{device}' (choose from {', '.join(BENCH_DEVICES)})")
+    if device == "cuda_standalone":
+        from . import cuda
+
+        if cuda_arch is not None:
+            cuda.parse_arch(cuda_arch)
+        cuda.check_tools()
+        if not cuda.gpus():
+            raise ValueError("bench --device cuda_standalone times the CUDA program on a GPU, and this "
+                             "machine has none (no GPU from nvidia-smi, no /dev/nvidia0)")
+
+
+def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORKLOADS, rules=RULES,
+                  cuda_arch=None):
+    """Measure everything; returns a dict of results for `render`.
+
+    ``networks`` and ``rules`` select part of the benchmark; ``device``
+    cuda_standalone puts the GPU program beside cpp_standalone (1 thread)
+    and the NumPy reference.  The start-up is timed for the whole default
+    benchmark only."""
     from .training import versions
 
+    check_bench_device(device, cuda_arch)
+    networks = [n for n in WORKLOADS if n in networks]
+    rules = [r for r in RULES if r in rules]
     t_start = time.perf_counter()
     q = 1 if quick else 0
+    whole = device == "cpp_standalone" and networks == list(WORKLOADS) and rules == list(RULES)
     info = {"machine": machine(), "versions": versions(), "quick": quick,
-            "load_before": load_average(), "date": datetime.datetime.now().astimezone()}
+            "load_before": load_average(), "date": datetime.datetime.now().astimezone(),
+            "device": device, "networks": networks, "rules": rules, "whole": whole}
+    if device == "cuda_standalone":
+        from . import cuda
+
+        info["gpus"] = cuda.gpus()
+        info["versions"]["brian2cuda"] = cuda.brian2cuda_version()
+        info["nvcc"] = cuda.find_nvcc()
     log(f"memory bandwidth: timed copy of a {BANDWIDTH_MB} MB float64 array ...")
     bw = measure_bandwidth()
     info["bandwidth"] = bw
@@ -478,17 +553,14 @@ def run_benchmark(quick=False, log=print):
     info["workloads"] = {w.name: {"sizes": w.spec.sizes, "source": w.source,
                                   "plastic_synapses": w.plastic_synapses,
                                   "steps_per_sample": w.spec.steps_per_sample} for w in works}
-    for name in WORKLOADS:
-        for rule in RULES:
+    for name in networks:
+        for rule in rules:
             work = workload(name, rule)
-            engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
-            if work.name == "small":
-                engines.append(("runtime", 1))
-            engines.append(("reference", 1))
-            for engine, threads in engines:
-                rows.append(_measure(work, engine, threads, q, bw, log))
-    log(f"start-up: `brianrules {' '.join(START_ARGS)}`, launched twice ...")
-    info["start"] = measure_start(log)
+            for engine, threads in engines_for(work.name, device):
+                rows.append(_measure(work, engine, threads, q, bw, log, cuda_arch))
+    if whole:
+        log(f"start-up: `brianrules {' '.join(START_ARGS)}`, launched twice ...")
+        info["start"] = measure_start(log)
     info["event_rules"] = event_driven_rules()
     others = [r for r in info["event_rules"] if r not in RULES]
     if others:
@@ -498,7 +570,7 @@ def run_benchmark(quick=False, log=print):
     return {"info": info, "rows": rows}
 
 
-def _measure(work, engine, threads, q, bw, log):
+def _measure(work, engine, threads, q, bw, log, cuda_arch=None):
     n = SAMPLES[(work.name, engine)][q]
     label = f"{work.name} {work.sizes_text} {work.rule} {engine}" + (
         f" {threads} thread(s)" if engine == "cpp_standalone" else "")
@@ -507,19 +579,20 @@ def _measure(work, engine, threads, q, bw, log):
         return finish(bench_reference(work, n, log), work, bw)
     log(f"{label}: {n} samples ...")
     t0 = time.perf_counter()
-    if engine == "cpp_standalone":
-        row = bench_cpp(work, n, threads, CPP_REPEATS[q], log)
+    if engine in COMPILED:
+        row = bench_program(work, n, engine, threads, CPP_REPEATS[q], log, cuda_arch)
     elif engine == "runtime":
         row = bench_runtime(work, n, log)
     else:
         row = bench_reference(work, n, log)
     finish(row, work, bw)
-    comp = "" if engine != "cpp_standalone" else (
+    comp = "" if engine not in COMPILED else (
         f", compile {row.compile_s:.1f} s{' (cached)' if row.cached else ''}")
     counted = "" if row.updates is None else f" ({row.updates} updates executed)"
-    log(f"  {row.samples_per_s:.2f} samples/s, {row.updates_per_s:.3g} updates/s{counted} "
-        f"({100 * row.bound_fraction:.1f}% of the bandwidth bound), overhead {row.overhead_s:.3f} s"
-        f"{comp} [{time.perf_counter() - t0:.1f} s]")
+    bound = (f" ({100 * row.bound_fraction:.1f}% of the bandwidth bound)"
+             if np.isfinite(row.bound_fraction) else "")
+    log(f"  {row.samples_per_s:.2f} samples/s, {row.updates_per_s:.3g} updates/s{counted}{bound}, "
+        f"overhead {row.overhead_s:.3f} s{comp} [{time.perf_counter() - t0:.1f} s]")
     return row
 
 
@@ -563,7 +636,7 @@ def table(rows):
             lines.append("| " + " | ".join([f"{r.network} {r.sizes}", rule, f"{r.engine}: {r.note}"]
                                            + ["–"] * (len(head) - 3)) + " |")
             continue
-        if r.engine != "cpp_standalone":
+        if r.engine not in COMPILED:
             comp = "–"
         elif r.cached:
             first = r.extra.get("first_build_s")
@@ -576,7 +649,7 @@ def table(rows):
             f"{r.network} {r.sizes}", rule, r.engine, r.threads, f"{r.samples}{runs}", comp,
             _fmt(r.wall_s, ".3f"), _fmt(r.sim_s, ".3f"), _fmt(r.overhead_s, ".3f"),
             _fmt(r.samples_per_s, ".2f"), _fmt(r.updates_per_s, ".3g"),
-            _fmt(100 * r.bound_fraction, ".1f") + " %",
+            (_fmt(100 * r.bound_fraction, ".1f") + " %") if np.isfinite(r.bound_fraction) else "–",
             _fmt(r.samples_per_s / reference[(r.network, r.rule.split("-")[0])], ".1f")
             if (r.network, r.rule.split("-")[0]) in reference else "–",
         ]) + " |")
@@ -640,7 +713,7 @@ def render(result, command):
     wl = info["workloads"]
     bound = bw["bytes_per_s"] / 16.0
     la, lb = info["load_before"], info["load_after"]
-    programs = [r for r in rows if r.engine == "cpp_standalone"]
+    programs = [r for r in rows if r.engine in COMPILED]
     compiled = sum(1 for r in programs if not r.cached)
     known = [r.extra.get("first_build_s") for r in programs]
     first_builds = sum(known) if programs and None not in known else None
@@ -655,11 +728,12 @@ def render(result, command):
         "",
         "(" + ("`--quick`: few samples per run, figures are rough" if info["quick"] else "full run")
         + f"; the whole benchmark took {info['elapsed_s']:.0f} s, "
-        + (f"compiling {compiled} of the {len(programs)} C++ programs" if compiled else
-           f"with all {len(programs)} C++ programs from the build cache")
+        + (f"compiling {compiled} of the {len(programs)} compiled programs" if compiled else
+           f"with all {len(programs)} compiled programs from the build cache")
         + (f"; their first builds took {first_builds:.0f} s in all, which a run with an empty "
            "cache adds)" if first_builds else ")"),
         "",
+        *selection_text(info),
         "## Machine",
         "",
         f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable by this process)",
@@ -671,6 +745,11 @@ def render(result, command):
         f"{lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} (the machine may be shared: other jobs slow the figures)",
         f"- OS: {m['os']}",
     ]
+    if info.get("device") == "cuda_standalone":
+        gpus = ", ".join(n if cap is None else f"{n} (compute capability {cap})" for n, cap in info.get("gpus", []))
+        archs = sorted({r.extra["arch"] for r in rows if "arch" in r.extra})
+        out.append(f"- GPU: {gpus or 'none found'}; CUDA compiler {info.get('nvcc')}"
+                   + (f"; programs compiled for {', '.join(f'sm_{int(round(a * 10))}' for a in archs)}" if archs else ""))
     if max(la[0], lb[0]) > m["usable_cpus"]:
         out.append(
             f"- the load average exceeded the {m['usable_cpus']} usable CPUs during the run: other jobs "
@@ -740,6 +819,10 @@ def render(result, command):
         f"- each cpp_standalone program is run {CPP_REPEATS[1 if info['quick'] else 0]} time(s) per "
         "benchmark (each run from the same initial weights, with another input-noise seed); with more "
         "than one, the fastest is reported. Runtime mode and the reference run once.",
+        *(["- **cuda_standalone**: the brian2cuda program of the same model on the GPU (threads: `GPU`), "
+           "built and cached like the C++ programs; `sim s` is the network loop time it reports. **of bound** "
+           "is left empty for it: the bound above is the CPU's memory bandwidth."]
+          if any(r.engine == "cuda_standalone" for r in rows) else []),
         "- OpenMP threads: the 2-thread programs run on the same cores as everything else on this "
         "machine; the bandwidth figure is for one thread.",
         *([f"- event-driven rules not benchmarked: {', '.join(r for r in info['event_rules'] if r not in RULES)}."]
@@ -747,6 +830,17 @@ def render(result, command):
         "",
     ]
     return "\n".join(out)
+
+
+def selection_text(info):
+    """What part of the benchmark ran, when not all of it."""
+    if info.get("whole", True):
+        return []
+    parts = [f"networks: {', '.join(info['networks'])}", f"rules: {', '.join(info['rules'])}"]
+    if info.get("device") == "cuda_standalone":
+        parts.append("device cuda_standalone: the GPU program beside cpp_standalone (1 thread) and the "
+                     "NumPy reference")
+    return ["Part of the benchmark: " + "; ".join(parts) + ". The start-up is not timed.", ""]
 
 
 def start_text(start):
@@ -800,8 +894,20 @@ def add_bench_parser(subparsers):
     p.add_argument("--quick", action="store_true",
                    help="few samples per run (a few minutes on 2 cores once the 8 programs are in the "
                    "build cache; compiling them first takes several minutes more)")
+    p.add_argument("--device", default="cpp_standalone", choices=BENCH_DEVICES,
+                   help="cuda_standalone: time the brian2cuda program on this machine's GPU beside "
+                   "cpp_standalone (1 thread) and the NumPy reference (default: cpp_standalone with 1 and "
+                   "2 threads, runtime mode and the NumPy reference)")
+    p.add_argument("--networks", default=",".join(WORKLOADS), metavar="LIST",
+                   help=f"comma-separated part of {','.join(WORKLOADS)} (default: both)")
+    p.add_argument("--rules", default=",".join(RULES), metavar="LIST",
+                   help=f"comma-separated part of {','.join(RULES)} (default: all)")
+    p.add_argument("--cuda-arch", default=None, metavar="CC",
+                   help="cuda_standalone: compute capability to compile for (default: the GPU's)")
     p.add_argument("--out", default=None,
-                   help="where to write the report (default: BENCHMARKS.md at the repository root)")
+                   help="where to write the report (default: BENCHMARKS.md at the repository root for "
+                   "the whole default benchmark; a part of it, or --device cuda_standalone, is written "
+                   "only where --out says)")
     p.add_argument("--no-write", action="store_true", help="print the table, write no file")
     return p
 
@@ -827,20 +933,36 @@ def with_kept_part(text, path):
 
 def cmd_bench(args):
     quick = bool(getattr(args, "quick", False))
-    out = getattr(args, "out", None) or default_output()
+    device = getattr(args, "device", None) or "cpp_standalone"
+    cuda_arch = getattr(args, "cuda_arch", None)
+    try:  # bad input: one line, before anything is measured or compiled
+        networks = parse_list(getattr(args, "networks", None) or ",".join(WORKLOADS), WORKLOADS, "networks")
+        rules = parse_list(getattr(args, "rules", None) or ",".join(RULES), RULES, "rules")
+        check_bench_device(device, cuda_arch)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    whole = device == "cpp_standalone" and networks == list(WORKLOADS) and rules == list(RULES)
+    out = getattr(args, "out", None) or (default_output() if whole else None)
     log = lambda *x: print(*x, flush=True)  # noqa: E731
     command = getattr(args, "command_line", None) or command_line()
-    result = run_benchmark(quick=quick, log=log)
+    result = run_benchmark(quick=quick, log=log, device=device, networks=networks, rules=rules,
+                           cuda_arch=cuda_arch)
     text = render(result, command)
     print()
     print(table(result["rows"]))
-    if not getattr(args, "no_write", False):
-        text = with_kept_part(text, out)
-        tmp = out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, out)
-        print(f"\nwrote {out}")
+    if getattr(args, "no_write", False):
+        return 0
+    if out is None:
+        print(f"\n(part of the benchmark: no file written; give --out to write the report, "
+              f"{os.path.basename(default_output())} keeps the whole benchmark's)")
+        return 0
+    text = with_kept_part(text, out)
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    print(f"\nwrote {out}")
     return 0
 
 

@@ -64,7 +64,7 @@ def test_table_says_there_is_no_reference_for_erbp():
     assert lines[2].rstrip(" |").endswith("–")  # no reference to compare erbp with
 
 
-def test_report_says_how_updates_are_counted():
+def _info(**kw):
     import datetime
 
     spec = small_spec()
@@ -75,11 +75,17 @@ def test_report_says_how_updates_are_counted():
             "date": datetime.datetime.now().astimezone(), "elapsed_s": 10.0,
             "bandwidth": {"bytes_per_s": 1e10, "array_mb": 512, "best_copy_s": 0.1},
             "workloads": {"small": wl, "large": wl}, "event_rules": ["erbp"]}
+    info.update(kw)
+    return info
+
+
+def test_report_says_how_updates_are_counted():
+    info = _info()
     rows = [_row("dfa", cached=True), _row("erbp", cached=False, updates=1000, pre_spikes=[80, 20])]
     for r in rows:
         r.extra["first_build_s"] = 1.0
     text = bench.render({"info": info, "rows": rows}, "brianrules bench --quick")
-    assert "compiling 1 of the 2 C++ programs; their first builds took 2 s in all" in text
+    assert "compiling 1 of the 2 compiled programs; their first builds took 2 s in all" in text
     assert "one per presynaptic spike per outgoing plastic synapse" in text
     assert "8 input spikes × 12 + 2 hidden spikes × 3 = 100 updates per sample" in text
     assert "no NumPy reference for erbp" in text
@@ -134,3 +140,59 @@ def test_table_compares_each_row_with_the_reference_of_its_rule():
     assert "× NumPy ref." in lines[0]
     assert lines[2].rstrip(" |").endswith("10.0") and lines[3].rstrip(" |").endswith("50.0")
     assert lines[4].rstrip(" |").endswith("1.0")
+
+
+def test_gpu_rows_have_no_cpu_bound_and_the_report_names_the_gpu():
+    bw = {"bytes_per_s": 16e9}
+    dfa = bench.Workload("small", small_spec(), "test", np.zeros((1, 8)), np.zeros(1, int))
+    gpu = bench.finish(bench.Row("small", "8-12-3", "dfa", "cuda_standalone", "GPU", 10, 1, wall_s=0.5,
+                                 sim_s=0.25, cached=False, compile_s=90.0), dfa, bw)
+    gpu.extra.update(first_build_s=90.0, arch=9.0)
+    cpu = bench.finish(_row("dfa", cached=True), dfa, bw)
+    cpu.extra["first_build_s"] = 10.0
+    assert gpu.samples_per_s == pytest.approx(20.0)
+    assert gpu.updates_per_s == pytest.approx(dfa.plastic_synapses * 10 * dfa.spec.steps_per_sample / 0.25)
+    assert np.isnan(gpu.bound_fraction) and np.isfinite(cpu.bound_fraction)  # a CPU bound says nothing of a GPU
+    lines = bench.table([gpu, cpu]).splitlines()
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[2:4] == ["cuda_standalone", "GPU"] and cells[11] == "–" and cells[5] == "90.0"
+    info = _info(device="cuda_standalone", networks=["small"], rules=["dfa"], whole=False,
+                 gpus=[("NVIDIA H200", 9.0)], nvcc="/usr/local/cuda/bin/nvcc")
+    text = bench.render({"info": info, "rows": [gpu, cpu]}, "brianrules bench --device cuda_standalone")
+    assert "- GPU: NVIDIA H200 (compute capability 9.0); CUDA compiler /usr/local/cuda/bin/nvcc; " \
+           "programs compiled for sm_90" in text
+    assert "Part of the benchmark: networks: small; rules: dfa; device cuda_standalone" in text
+    assert "compiling 1 of the 2 compiled programs" in text
+    assert "## Start-up" not in text
+
+
+def test_engines_side_by_side_by_device():
+    assert bench.engines_for("large", "cuda_standalone") == [("cuda_standalone", 1), ("cpp_standalone", 1),
+                                                            ("reference", 1)]
+    assert bench.engines_for("small", "cpp_standalone") == [("cpp_standalone", 1), ("cpp_standalone", 2),
+                                                           ("runtime", 1), ("reference", 1)]
+    assert bench.engines_for("large", "cpp_standalone")[-1] == ("reference", 1)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large)"),
+    (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp)"),
+    (["--networks", ","], "no networks given"),
+    (["--device", "cuda_standalone"], "this machine has none"),
+    (["--device", "cuda_standalone", "--cuda-arch", "sm_9"], "cuda_arch must be a compute capability"),
+])
+def test_bench_refuses_bad_input_before_measuring(monkeypatch, capsys, tmp_path, argv, message):
+    from brianrules import cli, cuda
+
+    monkeypatch.setattr(cuda, "check_tools", lambda: None)  # as where nvcc and brian2cuda are installed
+    monkeypatch.setattr(cuda, "gpus", lambda: [])  # and no GPU
+
+    def measured(**kw):
+        raise AssertionError("measured despite bad input")
+
+    monkeypatch.setattr(bench, "run_benchmark", measured)
+    out = tmp_path / "B.md"
+    out.write_text("kept\n")
+    assert cli.main(["bench", "--out", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert out.read_text() == "kept\n"
