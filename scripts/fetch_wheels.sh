@@ -4,21 +4,28 @@
 # a machine with network access; the GPU machine then installs offline with
 #     pip install --no-index --find-links wheels ...
 #
-# Usage: scripts/fetch_wheels.sh [--no-toolkit]
+# Usage: scripts/fetch_wheels.sh [--no-toolkit | --image]
 #   --no-toolkit   leave out NVIDIA's CUDA 13 compiler wheels (nvcc, nvvm, CUDA
 #                  runtime and CCCL headers, about 100 MB).  gpu_check.sh uses them
 #                  only where the GPU machine has no nvcc of its own.
+#   --image        only what an image made for GPU work lacks: brian2, brian2cuda
+#                  and mlxtend (about 4 MB), for a machine whose python3 is a 3.12
+#                  with numpy, sympy, scipy, scikit-learn, matplotlib, jinja2,
+#                  pyparsing, nvidia-curand and a CUDA toolkit (gpu_check.sh then
+#                  installs into a folder on PYTHONPATH).
 # Environment: GLIBC_MINOR (default 28: wheels that need at most glibc 2.28),
 #              CUDA_TOOLKIT (default 13.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 toolkit=1
+image=0
 for arg in "$@"; do
   case "$arg" in
     --no-toolkit) toolkit=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--no-toolkit]" >&2; exit 2 ;;
+    --image) image=1; toolkit=0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--no-toolkit | --image]" >&2; exit 2 ;;
   esac
 done
 GLIBC_MINOR=${GLIBC_MINOR:-28}
@@ -46,6 +53,13 @@ EOF
 )
 # setuptools and wheel: pip builds the project itself from the tree, offline
 reqs+=(setuptools wheel)
+if [ "$image" = 1 ]; then
+  # the requirements that are not part of a scientific Python stack, as pinned in setup.py
+  mapfile -t reqs < <(printf '%s\n' "${reqs[@]}" | grep -E '^(brian2|brian2cuda|mlxtend)([=<>!~ ]|$)')
+  nodeps=(--no-deps)
+else
+  nodeps=()
+fi
 if [ "$toolkit" = 1 ]; then
   # the pieces of a CUDA toolkit that NVIDIA ships as wheels (all under nvidia/cu13/)
   for p in nvidia-cuda-nvcc nvidia-cuda-crt nvidia-nvvm nvidia-cuda-cccl nvidia-cuda-runtime nvidia-cuda-culibos \
@@ -56,7 +70,7 @@ fi
 printf 'requirements:'; printf ' %q' "${reqs[@]}"; echo
 
 mkdir -p wheels
-"$PY" -m pip download --dest wheels --only-binary=:all: \
+"$PY" -m pip download --dest wheels --only-binary=:all: ${nodeps[@]+"${nodeps[@]}"} \
   --python-version 3.12 --implementation cp \
   --abi cp312 --abi abi3 --abi none \
   "${platforms[@]}" \

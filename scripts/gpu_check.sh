@@ -5,29 +5,56 @@
 #
 #   scripts/gpu_check.sh
 #
-# It makes a fresh venv, installs brianrules with its cuda extra from wheels/,
-# prints nvidia-smi, trains dfa on digits for 2 epochs on cuda_standalone and
-# on cpp_standalone (side by side), and prints the test accuracy and samples/s
-# of each from its metrics.csv.  Everything ends within GPU_CHECK_LIMIT seconds
-# (default 480).  Results and logs go to $OUT when it is set, else to a new
-# folder under /tmp.  Exit status 0 when both trainings finished.
+# 1. Python.  Where `python3` is a 3.12 that already holds the scientific
+#    stack (numpy, sympy, scipy, scikit-learn, matplotlib, jinja2, pyparsing;
+#    an image made for GPU work usually does), only the wheels of the
+#    distributions it lacks are installed, into a folder on PYTHONPATH
+#    (`scripts/fetch_wheels.sh --image` fetches just brian2, brian2cuda and
+#    mlxtend, about 4 MB).  Otherwise a fresh venv gets everything from wheels/.
+# 2. It prints nvidia-smi and `brianrules info`, trains dfa on digits for 2
+#    epochs on cuda_standalone and on cpp_standalone (side by side), prints
+#    the test accuracy and samples/s of each from its metrics.csv and their
+#    difference, then times the large 784-1000-10 network on the GPU beside
+#    C++ (`brianrules bench --device cuda_standalone --networks large --rules
+#    dfa`).  Everything ends within GPU_CHECK_LIMIT seconds (default 480).
+#
+# Build folders and runs go to GPU_CHECK_WORK (default /tmp/brianrules-gpu-check);
+# this script's log, the training logs, both metrics.csv and the bench report
+# (at most 7 files, no folders) are copied to $OUT when it is set.
+# Exit status 0 when both trainings finished.
 # Other settings: GPU_CHECK_EPOCHS (2), GPU_CHECK_DEVICES ("cuda_standalone
-# cpp_standalone"), GPU_CHECK_TOOLKIT=wheels (compile with the CUDA compiler
-# wheels from wheels/ even where the machine has an nvcc), GPU_CHECK_VENV.
+# cpp_standalone"), GPU_CHECK_BENCH (1; 0 skips the large network),
+# GPU_CHECK_PYTHON (auto | image | venv), GPU_CHECK_TOOLKIT=wheels (compile with
+# the CUDA compiler wheels from wheels/ even where the machine has an nvcc),
+# GPU_CHECK_VENV (default /tmp/brianrules-gpu-venv).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LIMIT=${GPU_CHECK_LIMIT:-480}
 deadline=$((SECONDS + LIMIT))
 left() { echo $((deadline - SECONDS)); }
-OUT=${OUT:-$(mktemp -d /tmp/brianrules-gpu-check.XXXXXX)}
-mkdir -p "$OUT"
+WORK=${GPU_CHECK_WORK:-/tmp/brianrules-gpu-check}
+rm -rf "$WORK"
+mkdir -p "$WORK"
+RESULTS=${OUT:-}
 VENV=${GPU_CHECK_VENV:-/tmp/brianrules-gpu-venv}
+SITE=$WORK/site
 EPOCHS=${GPU_CHECK_EPOCHS:-2}
 read -r -a DEVICES <<<"${GPU_CHECK_DEVICES:-cuda_standalone cpp_standalone}"
 WHEELS=$ROOT/wheels
 step() { echo; echo "== $* ($((SECONDS))s)"; }
-
+save() {  # the few files worth keeping, flat, into $OUT
+  [ -n "$RESULTS" ] || return 0
+  mkdir -p "$RESULTS"
+  for dev in "${DEVICES[@]}"; do
+    cp -f "$WORK/$dev.log" "$RESULTS/train_$dev.log" 2>/dev/null
+    cp -f "$WORK/$dev/metrics.csv" "$RESULTS/metrics_$dev.csv" 2>/dev/null
+  done
+  cp -f "$WORK/bench_large.md" "$RESULTS/" 2>/dev/null
+  cp -f "$WORK/gpu_check.log" "$RESULTS/" 2>/dev/null
+  return 0
+}
+main() {
 step "GPU"
 if command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi
@@ -39,16 +66,61 @@ fi
 step "Python environment from wheels/"
 if ! ls "$WHEELS"/*.whl >/dev/null 2>&1; then
   echo "error: no wheels in $WHEELS (run scripts/fetch_wheels.sh where there is network)" >&2
-  exit 1
+  return 1
 fi
-PY312=$(scripts/find_python312.sh) || exit 1
-rm -rf "$VENV"
-"$PY312" -m venv "$VENV" || exit 1
-PIP=("$VENV/bin/python" -m pip install --quiet --no-index --find-links "$WHEELS")
-"${PIP[@]}" setuptools wheel || exit 1
-# built from the tree with the setuptools just installed: no index needed
-"${PIP[@]}" --no-build-isolation -e ".[cuda]" || exit 1
-echo "installed in $VENV ($((SECONDS))s)"
+# what brianrules needs that an image for GPU work may already hold (import names)
+STACK="numpy sympy scipy sklearn matplotlib jinja2 pyparsing"
+MODE=${GPU_CHECK_PYTHON:-auto}
+if [ "$MODE" = auto ]; then
+  MODE=venv
+  if command -v python3 >/dev/null 2>&1 && python3 -c '
+import importlib.util, sys
+sys.exit(sys.version_info[:2] != (3, 12) or any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))
+' $STACK 2>/dev/null; then
+    MODE=image
+  fi
+fi
+if [ "$MODE" = image ]; then
+  PY=$(command -v python3)
+  echo "using $PY ($("$PY" -V 2>&1)), which holds $STACK"
+  # the wheels of distributions that python3 does not have (by name; the image's versions are kept)
+  mapfile -t needed < <("$PY" -c '
+import os, re, sys
+from importlib import metadata
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+have = {norm(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}
+for path in sys.argv[1:]:
+    if norm(os.path.basename(path).split("-")[0]) not in have:
+        print(path)
+' "$WHEELS"/*.whl)
+  add() { "$PY" -m pip install --quiet --no-index --no-deps --no-cache-dir --target "$SITE" "$@"; }
+  echo "installing ${#needed[@]} wheel(s) into $SITE:" $(for w in "${needed[@]}"; do basename "$w" | cut -d- -f1-2; done)
+  if [ "${#needed[@]}" -gt 0 ]; then add "${needed[@]}" || return 1; fi
+  export PYTHONPATH=$ROOT:$SITE${PYTHONPATH:+:$PYTHONPATH}
+  mkdir -p "$WORK/bin"
+  printf '#!/bin/sh\nexec %q -m brianrules.cli "$@"\n' "$PY" >"$WORK/bin/brianrules"
+  chmod +x "$WORK/bin/brianrules"
+  export PATH=$WORK/bin:$PATH
+else
+  PY312=$(scripts/find_python312.sh) || return 1
+  rm -rf "$VENV"
+  "$PY312" -m venv "$VENV" || return 1
+  PIP=("$VENV/bin/python" -m pip install --quiet --no-index --find-links "$WHEELS")
+  add() { "${PIP[@]}" "$@"; }
+  "${PIP[@]}" setuptools wheel || return 1
+  # built from the tree with the setuptools just installed: no index needed
+  "${PIP[@]}" --no-build-isolation -e ".[cuda]" || return 1
+  PY=$VENV/bin/python
+  export PATH=$VENV/bin:$PATH
+fi
+if ! "$PY" -c 'import brianrules, brian2, brian2cuda'; then
+  echo "error: brianrules, brian2 or brian2cuda cannot be imported (their wheels missing from $WHEELS?)" >&2
+  return 1
+fi
+echo "Python ready ($MODE, $((SECONDS))s)"
 
 step "CUDA toolkit"
 NVCC=""
@@ -61,9 +133,10 @@ if [ -z "$NVCC" ] && ls "$WHEELS"/nvidia_cuda_nvcc-*.whl >/dev/null 2>&1; then
   # no toolkit here: assemble one from NVIDIA's wheels (they all install under
   # nvidia/cu13/), with the targets/x86_64-linux folder that nvcc.profile expects
   echo "using the CUDA compiler wheels from wheels/ (no nvcc here, or GPU_CHECK_TOOLKIT=wheels)"
-  "${PIP[@]}" nvidia-cuda-nvcc nvidia-cuda-crt nvidia-nvvm nvidia-cuda-cccl nvidia-cuda-runtime \
-    nvidia-cuda-culibos nvidia-cuda-profiler-api || exit 1
-  TK=$("$VENV/bin/python" -c 'import glob, nvidia; print(sorted(p for d in nvidia.__path__ for p in glob.glob(d + "/cu*") if glob.glob(p + "/bin/nvcc"))[-1])') || exit 1
+  add "$WHEELS"/nvidia_cuda_nvcc-*.whl "$WHEELS"/nvidia_cuda_crt-*.whl "$WHEELS"/nvidia_nvvm-*.whl \
+    "$WHEELS"/nvidia_cuda_cccl-*.whl "$WHEELS"/nvidia_cuda_runtime-*.whl "$WHEELS"/nvidia_cuda_culibos-*.whl \
+    "$WHEELS"/nvidia_cuda_profiler_api-*.whl || return 1
+  TK=$("$PY" -c 'import glob, nvidia; print(sorted(p for d in nvidia.__path__ for p in glob.glob(d + "/cu*") if glob.glob(p + "/bin/nvcc"))[-1])') || return 1
   mkdir -p "$TK/targets/x86_64-linux"
   ln -sfn ../../include "$TK/targets/x86_64-linux/include"
   ln -sfn ../../lib "$TK/targets/x86_64-linux/lib"
@@ -73,10 +146,10 @@ if [ -z "$NVCC" ] && ls "$WHEELS"/nvidia_cuda_nvcc-*.whl >/dev/null 2>&1; then
 fi
 if [ -z "$NVCC" ]; then
   echo "error: no nvcc (no CUDA toolkit, and no nvidia_cuda_nvcc wheel in wheels/)" >&2
-  exit 1
+  return 1
 fi
 export CUDA_PATH=$(dirname "$(dirname "$NVCC")")
-export PATH=$CUDA_PATH/bin:$VENV/bin:$PATH
+export PATH=$CUDA_PATH/bin:$PATH
 nvcc --version | tail -2
 echo "host compiler: $(${CXX:-g++} --version | head -1)"
 drv=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
@@ -87,14 +160,14 @@ fi
 brianrules info
 
 step "training dfa on digits, $EPOCHS epochs: ${DEVICES[*]} side by side"
-export BRIANRULES_CACHE=$OUT/cache   # fresh builds, timed
+export BRIANRULES_CACHE=$WORK/cache   # fresh builds, timed
 budget=$(( $(left) - 20 ))
 echo "time left for training: ${budget}s"
-if [ "$budget" -lt 60 ]; then echo "error: not enough time left to train" >&2; exit 1; fi
+if [ "$budget" -lt 60 ]; then echo "error: not enough time left to train" >&2; return 1; fi
 pids=()
 for dev in "${DEVICES[@]}"; do
   timeout -k 10 "$budget" brianrules train --rule dfa --dataset digits --epochs "$EPOCHS" \
-    --device "$dev" --seed 0 --out "$OUT/$dev" --force --quiet >"$OUT/$dev.log" 2>&1 &
+    --device "$dev" --seed 0 --out "$WORK/$dev" --force --quiet >"$WORK/$dev.log" 2>&1 &
   pids+=($!)
 done
 status=0
@@ -107,14 +180,15 @@ done
 
 step "results"
 for dev in "${DEVICES[@]}"; do
-  echo "--- $dev (log: $OUT/$dev.log)"
-  grep -E "^build:|compiling" "$OUT/$dev.log"
-  if [ "$status" != 0 ]; then tail -n 15 "$OUT/$dev.log"; fi
+  echo "--- $dev (log: $WORK/$dev.log)"
+  grep -E "^build:|compiling" "$WORK/$dev.log"
+  if [ "$status" != 0 ]; then tail -n 15 "$WORK/$dev.log"; fi
 done
-"$VENV/bin/python" - "$OUT" "${DEVICES[@]}" <<'EOF'
+"$PY" - "$WORK" "${DEVICES[@]}" <<'EOF'
 import csv, json, os, sys
 
 out = sys.argv[1]
+final = {}
 print(f"{'device':<16} {'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'samples/s':>10} {'run_s':>7} {'compile_s':>9}")
 for dev in sys.argv[2:]:
     path = os.path.join(out, dev, "metrics.csv")
@@ -124,11 +198,35 @@ for dev in sys.argv[2:]:
     compile_s = ""
     try:
         compile_s = f"{json.load(open(os.path.join(out, dev, 'config.json')))['compile_s']:.1f}"
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, TypeError):
         pass
     for r in csv.DictReader(open(path)):
         print(f"{dev:<16} {r['epoch']:>5} {float(r['train_acc']):>9.3f} {float(r['test_acc']):>8.3f} "
               f"{float(r['samples_per_s']):>10.0f} {float(r['run_s']):>7.1f} {compile_s:>9}")
+        final[dev] = float(r["test_acc"])
+if len(final) == 2:
+    (a, x), (b, y) = final.items()
+    print(f"final test accuracy: {a} {100 * x:.1f}%, {b} {100 * y:.1f}%, difference "
+          f"{100 * abs(x - y):.1f} points ({'within' if abs(x - y) <= 0.02 else 'NOT within'} 2 points)")
 EOF
-echo "total ${SECONDS}s; results in $OUT"
-exit $status
+
+if [ "${GPU_CHECK_BENCH:-1}" = 1 ] && [[ " ${DEVICES[*]} " == *" cuda_standalone "* ]]; then
+  step "large network 784-1000-10 on the GPU, beside C++ (1 thread) and the NumPy reference"
+  budget=$(( $(left) - 10 ))
+  if [ "$budget" -lt 90 ]; then
+    echo "skipped: ${budget}s left, too little to compile and time the large network"
+  else
+    timeout -k 10 "$budget" brianrules bench --device cuda_standalone --networks large --rules dfa \
+      --out "$WORK/bench_large.md" >"$WORK/bench_large.log" 2>&1
+    brc=$?
+    grep -v "^ *$" "$WORK/bench_large.log" | tail -n 12
+    echo "bench: exit status $brc$([ "$brc" = 124 ] && echo ' (out of time)')"
+  fi
+fi
+echo "total ${SECONDS}s; work folder $WORK"
+return $status
+}
+main 2>&1 | tee "$WORK/gpu_check.log"
+rc=${PIPESTATUS[0]}
+save
+exit "$rc"
