@@ -241,13 +241,16 @@ def presynaptic_spikes(spec, stim, noise_seed, hidden_rates, n_samples):
 
 def catch_ups(spec, n_samples):
     """Catch-ups of every plastic synapse in a run of the event-driven form
-    of a trace rule (one per application of the accumulated updates); 0 for
-    other rules."""
+    of a trace rule (one per application of the accumulated updates and one
+    per re-base, `NetworkSpec.rebase_every`); 0 for other rules."""
     if not spec.rule.deferred:
         return 0
     s = spec.sizes
-    applications = -(-n_samples * spec.steps_per_sample // spec.apply_every)
-    return int(sum(a * b for a, b in zip(s[:-1], s[1:])) * applications)
+    steps = n_samples * spec.steps_per_sample
+    passes = -(-steps // spec.apply_every)
+    if spec.rebase_every is not None:
+        passes += -(-steps // spec.rebase_every)
+    return int(sum(a * b for a, b in zip(s[:-1], s[1:])) * passes)
 
 
 def event_updates(spec, pre_spikes, n_samples=0):

@@ -16,12 +16,17 @@ What it needs, and what it does about it:
   ``prefs.codegen.cpp.include_dirs`` / ``library_dirs`` and provides the
   ``libcurand.so`` name that ``-lcurand`` looks for, in a folder of the build.
 - The GPU architecture comes from the ``cuda_arch`` argument, else from the
-  GPU that ``nvidia-smi`` reports, else compute capability 9.0.  Without a
-  GPU, brian2cuda's GPU detection is switched off
+  GPU that ``nvidia-smi`` reports, else compute capability 9.0.  brian2cuda's
+  own GPU detection is switched off
   (``prefs.devices.cuda_standalone.cuda_backend.detect_gpus = False`` with
-  ``gpu_id`` and ``compute_capability`` set by hand, as its preference docs
-  require), so the program can be generated and compiled on any machine with
-  ``nvcc``; only running it needs a GPU.
+  ``gpu_id`` 0 and ``compute_capability`` set by hand, as its preference docs
+  require): it would override ``cuda_arch`` where there is a GPU, and it
+  fails where there is none.  So the program can be generated and compiled on
+  any machine with ``nvcc``; only running it needs a GPU (the first one).
+- A finished build leaves a stamp (`devices.BUILD_STAMP`, see
+  `program_identity`) with a hash of the generated code, as the C++ runner
+  does: a later start whose program matches it runs the binary without
+  writing the project again or running ``make``.
 - The project is generated with ``device.build(compile=False, run=False)``
   (see "Multiple builds / run_args" in the Brian2 standalone docs and
   brian2cuda's ``CUDAStandaloneDevice.build``).  brian2cuda 1.0b1 writes
@@ -221,15 +226,16 @@ class CudaStandaloneRunner(CompiledProgram):
         from brian2cuda.device import CUDAStandaloneDevice
         from brian2cuda.utils import gputools
 
-        from .devices import restore_runtime
+        from .devices import (_read_stamp, canonical_clock_order, generated_code_hash, restore_runtime,
+                               same_code_everywhere)
         from .network import structure_hash
 
         self.spec = spec
         self.n_samples = n_samples
         self.arch = arch
         self.log = log
-        build_dir = self._claim_build_dir(
-            build_dir, structure_hash(spec, n_samples) + f"-cuda-sm{int(round(arch * 10))}")
+        key = structure_hash(spec, n_samples) + f"-cuda-sm{int(round(arch * 10))}"
+        build_dir = self._claim_build_dir(build_dir, key)
 
         # `-lcurand` wants libcurand.so; the wheel has only libcurand.so.10
         lib_dir = os.path.dirname(curand_lib)
@@ -244,9 +250,9 @@ class CudaStandaloneRunner(CompiledProgram):
                 os.symlink(curand_lib, link)
             link_dirs.insert(0, link_dir)
 
+        same_code_everywhere()
         self._device = CUDAStandaloneDevice()
         set_device(self._device, directory=build_dir, build_on_run=False)
-        present = bool(gpus())
         saved = {name: _copy(prefs[name]) for name in _PREFS}
         chatter = logging.getLogger("brian2.brian2cuda")  # a line per preference at INFO level
         level = chatter.level
@@ -254,9 +260,11 @@ class CudaStandaloneRunner(CompiledProgram):
         try:
             backend = prefs.devices.cuda_standalone.cuda_backend
             backend.cuda_path = os.path.dirname(os.path.dirname(nvcc))
-            backend.detect_gpus = present
-            if not present:
-                backend.gpu_id = 0  # both needed when detection is off
+            # our own detection (`gpus`, `default_arch`) chose the architecture: brian2cuda's
+            # would replace a --cuda-arch given on a machine with a GPU by the GPU's own, and
+            # without one it cannot run; with it off, gpu_id and compute_capability are needed
+            backend.detect_gpus = False
+            backend.gpu_id = 0
             backend.compute_capability = float(arch)
             prefs.codegen.cpp.include_dirs = list(prefs.codegen.cpp.include_dirs) + [curand_include]
             prefs.codegen.cpp.library_dirs = list(prefs.codegen.cpp.library_dirs) + link_dirs
@@ -267,13 +275,20 @@ class CudaStandaloneRunner(CompiledProgram):
 
             prefs.core.default_float_dtype = getattr(np, spec.dtype)  # restored with the others
             self._populate(monitors, progress)
-            with self._building():
-                self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
-                self.makefile = os.path.join(build_dir, "makefile")
-                _use_cxx17(self.makefile)
-                t0 = time.perf_counter()
-                self._make(jobs)
-                self.compile_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
+            identity = {**program_identity(key, nvcc, curand_lib), "code": generated_code_hash(self._device)}
+            self.makefile = os.path.join(build_dir, "makefile")
+            if self.cached and _read_stamp(build_dir) == identity:
+                self._reuse(build_dir)
+            else:
+                with self._building():
+                    self._write_stamp(None)  # no stamp while the files change
+                    self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
+                    _use_cxx17(self.makefile)
+                    self._make(jobs)
+                    self._write_stamp(identity)
+            self.compile_s = time.perf_counter() - t0
         finally:
             for name, value in saved.items():
                 prefs[name] = value
@@ -299,6 +314,34 @@ class CudaStandaloneRunner(CompiledProgram):
                 "(no GPU from nvidia-smi, no /dev/nvidia0)"
             )
         return super().run(weights, feedback, stim, tgt, learn, noise_seed, lr_scale)
+
+
+def nvcc_version(nvcc):
+    """The last line of ``nvcc --version`` (its release and build)."""
+    try:
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.strip().splitlines()
+    return lines[-1] if lines else None
+
+
+def program_identity(key, nvcc, curand_lib):
+    """Everything besides the key that decides the CUDA binary, with the
+    runner's preferences in force: the versions of Brian2, brian2cuda and
+    nvcc, cuRAND, the C++ flags and folders, and every brian2cuda preference
+    (``devices.cuda_standalone.*``: the architecture, nvcc's flags, ...)."""
+    from brian2 import __version__ as brian2_version
+    from brian2 import prefs
+
+    return {"key": key, "brian2": brian2_version, "brian2cuda": brian2cuda_version(), "nvcc": nvcc,
+            "nvcc_version": nvcc_version(nvcc), "curand": curand_lib, "CXX": os.environ.get("CXX"),
+            "cpp": {name: repr(prefs[name]) for name in ("codegen.cpp.extra_compile_args_gcc",
+                                                         "codegen.cpp.extra_link_args", "codegen.cpp.define_macros",
+                                                         "codegen.cpp.include_dirs", "codegen.cpp.library_dirs",
+                                                         "codegen.cpp.runtime_library_dirs", "codegen.cpp.libraries")},
+            "cuda": {name: repr(value) for name, value in sorted(prefs.items())
+                     if name.startswith("devices.cuda_standalone.")}}
 
 
 #: preferences the runner sets for its build and restores afterwards

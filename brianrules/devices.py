@@ -401,6 +401,24 @@ class CompiledProgram:
             self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
             yield
 
+    def _reuse(self, build_dir):
+        """Run the finished program without generating or compiling: set
+        what ``device.build`` would have set for ``device.run``."""
+        self._device.project_dir = build_dir
+        self._device.results_dir = os.path.join(os.path.abspath(os.path.join(build_dir, "results")), "")
+        self.reused = True
+
+    def _write_stamp(self, identity):
+        path = os.path.join(self.build_dir, BUILD_STAMP)
+        if identity is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            return
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(identity, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
         from brian2.devices.device import get_device, reset_device, set_device
 
@@ -480,24 +498,6 @@ class StandaloneRunner(CompiledProgram):
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
 
-    def _reuse(self, build_dir):
-        """Run the finished program without generating or compiling: set
-        what ``device.build`` would have set for ``device.run``."""
-        self._device.project_dir = build_dir
-        self._device.results_dir = os.path.join(os.path.abspath(os.path.join(build_dir, "results")), "")
-        self.reused = True
-
-    def _write_stamp(self, identity):
-        path = os.path.join(self.build_dir, BUILD_STAMP)
-        if identity is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-            return
-        tmp = f"{path}.{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(identity, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-
 
 def forget_device(dev):
     """Drop Brian2's reference to a finished device: its objects would
@@ -510,6 +510,20 @@ def forget_device(dev):
                                          if entry[0] is not dev]
 
 
+def same_code_everywhere():
+    """Before a program's objects are created: the same model generates the
+    same program in every process and for every program of a process.
+    Objects of earlier programs that only a reference cycle keeps alive would
+    rename the new ones (``clock_1``), and the clock's current step would go
+    into the program's first lines."""
+    import gc
+
+    from brian2 import defaultclock, ms
+
+    gc.collect()
+    defaultclock.dt = 0.1 * ms  # Brian2's default
+
+
 def activate_standalone(directory, threads=1, build_on_run=False):
     """Make a new cpp_standalone device current and return it.
 
@@ -518,17 +532,10 @@ def activate_standalone(directory, threads=1, build_on_run=False):
     re-initialising it for a second program destroys the first), so several
     compiled programs can live side by side in one process.
     """
-    import gc
-
-    from brian2 import defaultclock, ms, prefs, set_device
+    from brian2 import prefs, set_device
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
-    # the same model generates the same program in every process and for
-    # every program of a process: objects of earlier programs that only a
-    # reference cycle keeps alive would rename the new ones (``clock_1``),
-    # and the clock's current step would go into the program's first lines
-    gc.collect()
-    defaultclock.dt = 0.1 * ms  # Brian2's default
+    same_code_everywhere()
     dev = CPPStandaloneDevice()
     set_device(dev, directory=directory, build_on_run=build_on_run)
     prefs.devices.cpp_standalone.openmp_threads = openmp_threads(threads)

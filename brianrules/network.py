@@ -138,6 +138,17 @@ class NetworkSpec:
     def apply_every(self):
         return self.steps_per_sample if self.rule.apply_every is None else self.rule.apply_every
 
+    @property
+    def rebase_every(self):
+        """Steps between the re-bases of a trace rule's event-driven form
+        (`ThreeFactorRule.event_driven`), or None: not event-driven, or the
+        re-base at each sample's start comes often enough."""
+        if not self.rule.deferred:
+            return None
+        steps = max(1, int(math.floor(self.rule.REBASE_TAUS[self.dtype] * float(self.neuron.tau_trace / self.dt)
+                                      + 1e-9)))
+        return None if steps >= self.steps_per_sample else steps
+
     def structure(self):
         """What changes the generated code (everything else is a run value)."""
         return {
@@ -155,6 +166,8 @@ class NetworkSpec:
             "t_sample_us": round(float(self.t_sample / ms) * 1000, 6),
             "reset_between_samples": self.reset_between_samples,
             "dtype": self.dtype,
+            # derived from tau_trace, a run value: the schedule of the re-bases
+            **({"rebase_every": self.rebase_every} if self.rule.deferred else {}),
         }
 
     def to_dict(self):
@@ -328,6 +341,14 @@ class Model:
                 # samples that end between applications: catch up before Y restarts
                 S.run_regularly(rule.catch_up_code, dt=T, when="start", order=-11, name=f"w_{k + 1}_catch_up")
             self.projections.append(S)
+        if spec.rebase_every is not None:  # at the start of the step, before any catch-up or application
+            every = spec.rebase_every * spec.dt
+            for S in self.projections:
+                S.run_regularly(rule.REBASE_SYNAPSE, dt=every, when="start", order=-14, name=f"{S.name}_rebase")
+            self.input.run_regularly(rule.REBASE_PRESYNAPTIC, dt=every, when="start", order=-13,
+                                     name="input_rebase")
+            for g in self.layers:
+                g.run_regularly(rule.REBASE_NEURON, dt=every, when="start", order=-13, name=f"{g.name}_rebase")
 
         # feedback pathway: self.feedback[k] lists the synapses that share
         # hidden layer k's feedback matrix

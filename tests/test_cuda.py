@@ -125,6 +125,36 @@ def test_run_needs_a_gpu(runner, spec):
         assert "\n" not in str(info.value)
 
 
+def _start_again(spec, build_dir):
+    """A new process's start of the program in ``build_dir``: (reused, cached)."""
+    r = cuda.CudaStandaloneRunner(spec, N_SAMPLES, build_dir=build_dir, progress=False, log=lambda *a: None)
+    try:
+        return r.reused, r.cached
+    finally:
+        r.close()
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_second_start_runs_the_finished_program_without_generating_it(runner, spec):
+    import json
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from brianrules.devices import BUILD_STAMP
+
+    main = os.path.join(runner.build_dir, "main")
+    before = os.path.getmtime(main)
+    stamp = json.loads(_read(os.path.join(runner.build_dir, BUILD_STAMP)))
+    assert stamp["code"] and stamp["nvcc"] == cuda.find_nvcc()
+    assert stamp["cuda"]["devices.cuda_standalone.cuda_backend.compute_capability"] == repr(runner.arch)
+    # a fresh process, as a second `brianrules train` would be
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        reused, cached = pool.submit(_start_again, spec, runner.build_dir).result()
+    assert cached and reused
+    assert os.path.getmtime(main) == before
+
+
 # -- answered before anything is generated or compiled ------------------------
 def _no_nvcc(monkeypatch, tmp_path):
     empty = tmp_path / "empty_bin"

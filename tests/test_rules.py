@@ -140,6 +140,34 @@ def test_event_driven_form_gives_the_clock_driven_weights(name, apply_every, hid
         np.testing.assert_allclose(We, Wc, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("t_sample_ms,dtype,apply_every,rtol", [(400, "float64", None, 1e-9),
+                                                              (200, "float32", 70, 1e-5)])
+def test_event_driven_form_stays_exact_over_long_samples(monkeypatch, t_sample_ms, dtype, apply_every, rtol):
+    """Over 40 tau_trace in float64 (20 in float32), Y_j's late terms fall
+    below its rounding; the re-bases keep the weights those of the
+    clock-driven rule, and without them they are not."""
+    import dataclasses
+
+    from brianrules.rules import ThreeFactorRule
+
+    spec = small_spec(hidden=(12,), t_sample=t_sample_ms * ms, dtype=dtype,
+                      rule=rules.get("dfa", lr=5.0, lr_hidden=2.0, apply_every=apply_every))
+    event = dataclasses.replace(spec, rule=spec.rule.event_driven())
+    assert event.rebase_every == int(ThreeFactorRule.REBASE_TAUS[dtype] * 20)  # tau_trace 10 ms, dt 0.5 ms
+    assert event.structure()["rebase_every"] == event.rebase_every and "rebase_every" not in spec.structure()
+    W0, B, stim, tgt, learn = small_inputs(spec, 2)
+    clock = RuntimeRunner(spec, 2).run(W0, B, stim, tgt, learn, noise_seed=5)
+    ev = RuntimeRunner(event, 2).run(W0, B, stim, tgt, learn, noise_seed=5)
+    monkeypatch.setitem(ThreeFactorRule.REBASE_TAUS, dtype, 1e6)  # the sample's start only
+    assert event.rebase_every is None
+    once = RuntimeRunner(event, 2).run(W0, B, stim, tgt, learn, noise_seed=5)
+    for W, Wc, We, W1 in zip(W0, clock.weights, ev.weights, once.weights):
+        change = np.abs(Wc - W).max()
+        assert change > 0.1
+        assert np.abs(We - Wc).max() <= rtol * change
+        assert np.abs(W1 - Wc).max() > 0.02 * change  # lost to rounding
+
+
 def test_timing_settings_name_the_rule_that_cannot_follow_them():
     with pytest.raises(ValueError, match="pes has no event-driven form"):
         rules.get("pes").event_driven()

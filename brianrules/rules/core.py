@@ -141,12 +141,23 @@ class ThreeFactorRule:
         spike enters ``xs``) and before each application of the accumulated
         updates adds ``-eta X_i (Y_j - Ylast_ij)``: one multiply-add per
         update.  This is the clock-driven sum regrouped: the weights agree up
-        to floating-point rounding (a test).  ``X_i`` grows within a sample
-        up to ``exp(t_sample / tau)`` times the trace, harmless in float64
-        for samples up to hundreds of tau.  The traces are reset at each
-        sample's start, which keeps ``X_i`` bounded; the pre- and
-        postsynaptic groups share ``tau_trace``.  ``eta`` keeps its meaning
-        and unit (1/s).
+        to floating-point rounding (a test).
+
+        Rounding needs a re-base now and then.  ``X_i`` grows as
+        ``exp((t - t0) / tau)`` while the terms added to ``Y_j`` shrink by the
+        same factor, and ``Y_j - Ylast_ij`` keeps only the digits of ``Y_j``
+        that its rounding leaves: the late terms of a long interval are lost
+        (7% of the weight change with 400 ms samples and tau 10 ms in
+        float64, 19% with 200 ms in float32, where the sample's start was the
+        only re-base).  So every ``REBASE_TAUS[dtype] * tau`` (10 tau in
+        float64, 3 tau in float32; `NetworkSpec.rebase_every`) all synapses
+        catch up and set ``Ylast = 0``, then every neuron sets ``Y = 0``,
+        ``t0 = t`` and scales ``xs`` by ``exp(-(t - t0_old) / tau)``: the
+        products ``X_i (Y_j - Ylast_ij)`` are the same, so this is exact,
+        and it costs one multiply-add per synapse like an application.  The
+        traces are reset at each sample's start, which re-bases too; the
+        pre- and postsynaptic groups share ``tau_trace``.  ``eta`` keeps its
+        meaning and unit (1/s).
         """
         if self.timing == "event":
             return self
@@ -206,6 +217,14 @@ class ThreeFactorRule:
         """What a group does at the start of each sample (pre- and
         postsynaptic: the output group needs only ``Y`` and ``t0``)."""
         return "Y = 0*second; t0 = t; xs = 0" if self.deferred else ""
+
+    #: the event-driven form re-bases ``xs``, ``Y`` and ``t0`` at least every
+    #: this many ``tau_trace``, by dtype (see `event_driven`)
+    REBASE_TAUS = {"float64": 10.0, "float32": 3.0}
+    #: a re-base, in the synapses (first) and in the neurons (after them)
+    REBASE_SYNAPSE = "w_acc += plastic * (-eta * xs_pre * (Y_post - Ylast))\nYlast = 0*second"
+    REBASE_PRESYNAPTIC = "xs = xs * exp(-(t - t0) / tau_trace); t0 = t"
+    REBASE_NEURON = "xs = xs * exp(-(t - t0) / tau_trace); Y = 0*second; t0 = t"
 
     #: equations and spike code of a presynaptic group (the input layer) in
     #: the event-driven form of a trace rule
