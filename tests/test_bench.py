@@ -130,6 +130,10 @@ def test_event_form_counts_a_catch_up_per_synapse_and_application():
     every7 = dataclasses.replace(spec, rule=rules.get("dfa", apply_every=7).event_driven())
     assert bench.catch_ups(every7, 3) == synapses * -(-3 * spec.steps_per_sample // 7)
     assert bench.event_updates(event, [10, 4], 3) == 10 * 12 + 4 * 3 + synapses * 3
+    # samples of 800 steps, re-based every 200 steps (10 tau_trace): 4 re-bases per sample besides the application
+    long = dataclasses.replace(event, t_sample=event.t_sample * 20)
+    assert long.rebase_every == 200 and long.steps_per_sample == 800
+    assert bench.catch_ups(long, 3) == synapses * (3 + 3 * 4)
 
 
 def test_table_compares_each_row_with_the_reference_of_its_rule():
