@@ -509,17 +509,11 @@ def engines_for(work_name, device):
 def check_bench_device(device, cuda_arch=None):
     """Refuse, before anything is generated or compiled, a device that
     cannot be timed here."""
+    from .devices import check_runnable
+
     if device not in BENCH_DEVICES:
         raise ValueError(f"bench: unknown device '{device}' (choose from {', '.join(BENCH_DEVICES)})")
-    if device == "cuda_standalone":
-        from . import cuda
-
-        if cuda_arch is not None:
-            cuda.parse_arch(cuda_arch)
-        cuda.check_tools()
-        if not cuda.gpus():
-            raise ValueError("bench --device cuda_standalone times the CUDA program on a GPU, and this "
-                             "machine has none (no GPU from nvidia-smi, no /dev/nvidia0)")
+    check_runnable(device, cuda_arch)
 
 
 def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORKLOADS, rules=RULES,

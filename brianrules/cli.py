@@ -88,11 +88,12 @@ def _config_from_args(a):
 
 
 def cmd_train(a):
-    from .devices import BuildError
+    from .devices import BuildError, check_runnable
     from .training import TrainingError, prepare_out_dir, train
 
     cfg = _config_from_args(a)
     cfg.validate()
+    check_runnable(cfg.device, a.cuda_arch)  # before the output folder is touched
     out = a.out or os.path.join("runs", f"{cfg.rule}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
     prepare_out_dir(out, force=a.force, resume=a.resume)
     try:

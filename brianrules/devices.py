@@ -93,6 +93,22 @@ def check_device(name):
         raise ValueError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
 
 
+def check_runnable(device, cuda_arch=None):
+    """Refuse, before anything is written or compiled, a device whose
+    program could not run on this machine (cuda_standalone: no toolkit,
+    brian2cuda or cuRAND, or no GPU)."""
+    check_device(device)
+    if device == "cuda_standalone":
+        from . import cuda
+
+        if cuda_arch is not None:
+            cuda.parse_arch(cuda_arch)
+        cuda.check_tools()
+        if not cuda.gpus():
+            raise ValueError("device cuda_standalone: this machine has no NVIDIA GPU to run the CUDA program "
+                             "(no GPU from nvidia-smi, no /dev/nvidia0)")
+
+
 def check_dtype(name):
     if not isinstance(name, str) or name not in FLOAT_DTYPES:
         raise ValueError(f"unknown dtype {name!r} (choose from {', '.join(FLOAT_DTYPES)})")

@@ -366,6 +366,11 @@ def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed
     if executor == "dask" and not scheduler:
         raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
     spec, points = prepare(spec_path, out)
+    if executor == "local":  # a Dask cluster's workers may have what this machine lacks
+        from .devices import check_runnable
+
+        for device in sorted({TrainConfig(**p.settings).device for p in points}):
+            check_runnable(device, cuda_arch)
     preflight_points(points, log=log)
     os.makedirs(os.path.join(out, "points"), exist_ok=True)
     with _only_sweep(out), _interrupts_raise():

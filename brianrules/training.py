@@ -22,7 +22,7 @@ import numpy as np
 from . import data as datamod
 from . import rules as rulemod
 from . import surrogates as sgmod
-from .devices import check_device, check_dtype, is_built, make_runner, preflight
+from .devices import check_device, check_dtype, check_runnable, is_built, make_runner, preflight
 from .randomness import mix_seed
 
 METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
@@ -345,6 +345,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
           cuda_arch=None):
     """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows."""
     cfg.validate()
+    check_runnable(cfg.device, cuda_arch)
     prepare_out_dir(out, force=force, resume=resume)
     dataset = datamod.load(cfg.dataset)
     n_out = dataset.n_classes  # one output neuron per class

@@ -182,7 +182,7 @@ def test_engines_side_by_side_by_device():
     (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large)"),
     (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp)"),
     (["--networks", ","], "no networks given"),
-    (["--device", "cuda_standalone"], "this machine has none"),
+    (["--device", "cuda_standalone"], "this machine has no NVIDIA GPU"),
     (["--device", "cuda_standalone", "--cuda-arch", "sm_9"], "cuda_arch must be a compute capability"),
 ])
 def test_bench_refuses_bad_input_before_measuring(monkeypatch, capsys, tmp_path, argv, message):

@@ -204,6 +204,32 @@ def test_cli_train_without_nvcc(monkeypatch, tmp_path, capsys):
     assert not glob.glob(os.path.join(cache, "build", "*cuda*"))
 
 
+def test_no_gpu_is_refused_before_the_output_or_the_cache_is_touched(monkeypatch, tmp_path, capsys):
+    """Compiling takes minutes and the program could not run: train and
+    sweep say so first, and a --force does not remove the earlier results."""
+    from brianrules.cli import main
+
+    monkeypatch.setattr(cuda, "check_tools", lambda: None)  # as where the toolchain is installed
+    monkeypatch.setattr(cuda, "gpus", lambda: [])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.csv").write_text("epoch,test_acc\n1,0.9\n")
+    cache = os.environ["BRIANRULES_CACHE"]
+    before = set(glob.glob(os.path.join(cache, "build", "*")))
+    code = main(["train", "--device", "cuda_standalone", "--epochs", "1", "--hidden", "5", "--out", str(out),
+                 "--force", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no NVIDIA GPU to run the CUDA program" in err
+    assert (out / "metrics.csv").read_text() == "epoch,test_acc\n1,0.9\n"
+    spec = tmp_path / "s.toml"
+    spec.write_text('[base]\ndataset = "digits"\nepochs = 1\ndevice = "cuda_standalone"\n\n'
+                    '[grid]\nseed = [0, 1]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 2
+    assert "no NVIDIA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "sweep" / "points").exists()
+    assert set(glob.glob(os.path.join(cache, "build", "*"))) == before
+
+
 @pytest.mark.parametrize("value,arch", [(9.0, 9.0), ("9.0", 9.0), ("sm_90", 9.0), ("80", 8.0),
                                         ("8.6", 8.6)])
 def test_cuda_arch_spellings(value, arch):
