@@ -276,7 +276,7 @@ class CudaStandaloneRunner(CompiledProgram):
             prefs.core.default_float_dtype = getattr(np, spec.dtype)  # restored with the others
             self._populate(monitors, progress)
             t0 = time.perf_counter()
-            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
+            self._device.main_queue[:] = canonical_run_lines(canonical_clock_order(self._device.main_queue))
             identity = {**program_identity(key, nvcc, curand_lib), "code": generated_code_hash(self._device)}
             self.makefile = os.path.join(build_dir, "makefile")
             if self.cached and _read_stamp(build_dir) == identity:
@@ -314,6 +314,35 @@ class CudaStandaloneRunner(CompiledProgram):
                 "(no GPU from nvidia-smi, no /dev/nvidia0)"
             )
         return super().run(weights, feedback, stim, tgt, learn, noise_seed, lr_scale)
+
+
+def canonical_run_lines(queue):
+    """brian2cuda lists a network's clocks (for its random-number buffer, and
+    those without code) in the order of a set, which differs from process
+    to process.  Those lines all come before the code objects and call the
+    same function, so their order among themselves does not matter: sorted,
+    ``main.cu`` is the same text in every process (the build stamp matches,
+    and ``make`` finds nothing to do)."""
+    def sort_runs(lines, suffix):
+        lines, k = list(lines), 0
+        while k < len(lines):
+            if not lines[k].endswith(suffix):
+                k += 1
+                continue
+            end = k
+            while end < len(lines) and lines[end].endswith(suffix):
+                end += 1
+            lines[k:end] = sorted(lines[k:end])
+            k = end
+        return lines
+
+    out = []
+    for func, args in queue:
+        if func == "run_network" and isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], list):
+            lines = sort_runs(sort_runs(args[1], ", _run_random_number_buffer);"), ", NULL);")
+            args = (args[0], lines)
+        out.append((func, args))
+    return out
 
 
 def nvcc_version(nvcc):
