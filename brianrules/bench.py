@@ -317,11 +317,6 @@ def _first_build_seconds(runner):
         return None
 
 
-def bench_cpp(work, n, threads, repeats, log):
-    """`bench_program` for cpp_standalone."""
-    return bench_program(work, n, "cpp_standalone", threads, repeats, log)
-
-
 def bench_program(work, n, device, threads, repeats, log, cuda_arch=None):
     """Build (or take from the cache) and time one compiled program, in a
     fresh process: Brian2 names the generated code after the objects alive
@@ -516,6 +511,12 @@ def check_bench_device(device, cuda_arch=None):
     check_runnable(device, cuda_arch)
 
 
+def whole_benchmark(device, networks, rules):
+    """Whether a selection is the whole default benchmark (the one that
+    times the start-up and rewrites BENCHMARKS.md)."""
+    return device == "cpp_standalone" and list(networks) == list(WORKLOADS) and list(rules) == list(RULES)
+
+
 def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORKLOADS, rules=RULES,
                   cuda_arch=None):
     """Measure everything; returns a dict of results for `render`.
@@ -531,7 +532,7 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
     rules = [r for r in RULES if r in rules]
     t_start = time.perf_counter()
     q = 1 if quick else 0
-    whole = device == "cpp_standalone" and networks == list(WORKLOADS) and rules == list(RULES)
+    whole = whole_benchmark(device, networks, rules)
     info = {"machine": machine(), "versions": versions(), "quick": quick,
             "load_before": load_average(), "date": datetime.datetime.now().astimezone(),
             "device": device, "networks": networks, "rules": rules, "whole": whole}
@@ -625,8 +626,10 @@ def table(rows):
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["--:"] * (len(head) - 3)) + "|"]
     # the reference of a rule's row: the NumPy reference of the same network and rule (the
     # event-driven form of dfa computes the clock-driven dfa's weights, so it shares dfa's)
-    reference = {(r.network, r.rule.split("-")[0]): r.samples_per_s for r in rows
-                 if r.engine.startswith("reference") and not r.note}
+    def reference_key(r):
+        return r.network, r.rule.split("-")[0]
+
+    reference = {reference_key(r): r.samples_per_s for r in rows if r.engine.startswith("reference") and not r.note}
     for r in rows:
         rule = RULE_LABELS.get(r.rule, r.rule)
         if r.note:
@@ -647,8 +650,7 @@ def table(rows):
             _fmt(r.wall_s, ".3f"), _fmt(r.sim_s, ".3f"), _fmt(r.overhead_s, ".3f"),
             _fmt(r.samples_per_s, ".2f"), _fmt(r.updates_per_s, ".3g"),
             (_fmt(100 * r.bound_fraction, ".1f") + " %") if np.isfinite(r.bound_fraction) else "–",
-            _fmt(r.samples_per_s / reference[(r.network, r.rule.split("-")[0])], ".1f")
-            if (r.network, r.rule.split("-")[0]) in reference else "–",
+            _fmt(r.samples_per_s / reference[reference_key(r)], ".1f") if reference_key(r) in reference else "–",
         ]) + " |")
     return "\n".join(lines)
 
@@ -939,8 +941,7 @@ def cmd_bench(args):
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    whole = device == "cpp_standalone" and networks == list(WORKLOADS) and rules == list(RULES)
-    out = getattr(args, "out", None) or (default_output() if whole else None)
+    out = getattr(args, "out", None) or (default_output() if whole_benchmark(device, networks, rules) else None)
     log = lambda *x: print(*x, flush=True)  # noqa: E731
     command = getattr(args, "command_line", None) or command_line()
     result = run_benchmark(quick=quick, log=log, device=device, networks=networks, rules=rules,

@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from .devices import CompiledProgram
+from .devices import CompiledProgram, sort_runs
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
 #: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
@@ -226,8 +226,7 @@ class CudaStandaloneRunner(CompiledProgram):
         from brian2cuda.device import CUDAStandaloneDevice
         from brian2cuda.utils import gputools
 
-        from .devices import (_read_stamp, canonical_clock_order, generated_code_hash, restore_runtime,
-                               same_code_everywhere)
+        from .devices import canonical_clock_order, generated_code_hash, restore_runtime, same_code_everywhere
         from .network import structure_hash
 
         self.spec = spec
@@ -279,15 +278,13 @@ class CudaStandaloneRunner(CompiledProgram):
             self._device.main_queue[:] = canonical_run_lines(canonical_clock_order(self._device.main_queue))
             identity = {**program_identity(key, nvcc, curand_lib), "code": generated_code_hash(self._device)}
             self.makefile = os.path.join(build_dir, "makefile")
-            if self.cached and _read_stamp(build_dir) == identity:
-                self._reuse(build_dir)
-            else:
-                with self._building():
-                    self._write_stamp(None)  # no stamp while the files change
-                    self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
-                    _use_cxx17(self.makefile)
-                    self._make(jobs)
-                    self._write_stamp(identity)
+
+            def build():
+                self._device.build(directory=build_dir, compile=False, run=False, with_output=False)
+                _use_cxx17(self.makefile)
+                self._make(jobs)
+
+            self._build_unless_stamped(identity, build)
             self.compile_s = time.perf_counter() - t0
         finally:
             for name, value in saved.items():
@@ -323,23 +320,12 @@ def canonical_run_lines(queue):
     same function, so their order among themselves does not matter: sorted,
     ``main.cu`` is the same text in every process (the build stamp matches,
     and ``make`` finds nothing to do)."""
-    def sort_runs(lines, suffix):
-        lines, k = list(lines), 0
-        while k < len(lines):
-            if not lines[k].endswith(suffix):
-                k += 1
-                continue
-            end = k
-            while end < len(lines) and lines[end].endswith(suffix):
-                end += 1
-            lines[k:end] = sorted(lines[k:end])
-            k = end
-        return lines
-
     out = []
     for func, args in queue:
         if func == "run_network" and isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], list):
-            lines = sort_runs(sort_runs(args[1], ", _run_random_number_buffer);"), ", NULL);")
+            lines = args[1]
+            for suffix in (", _run_random_number_buffer);", ", NULL);"):
+                lines = sort_runs(lines, lambda line, suffix=suffix: line.endswith(suffix))
             args = (args[0], lines)
         out.append((func, args))
     return out

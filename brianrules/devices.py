@@ -344,16 +344,23 @@ def canonical_clock_order(queue):
         return (func == "set_by_single_value" and isinstance(args, tuple) and len(args) == 3
                 and isinstance(args[0], str) and args[0].endswith(("clock_timestep", "clock_t")))
 
+    return sort_runs(queue, is_clock, key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
+
+
+def sort_runs(items, belongs, key=None):
+    """A copy of ``items`` in which each run of consecutive items for which
+    ``belongs`` is true is sorted (by ``key``); every other item keeps its
+    place."""
     out, k = [], 0
-    while k < len(queue):
-        if not is_clock(queue[k]):
-            out.append(queue[k])
+    while k < len(items):
+        if not belongs(items[k]):
+            out.append(items[k])
             k += 1
             continue
         end = k
-        while end < len(queue) and is_clock(queue[end]):
+        while end < len(items) and belongs(items[end]):
             end += 1
-        out += sorted(queue[k:end], key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
+        out += sorted(items[k:end], key=key)
         k = end
     return out
 
@@ -416,6 +423,18 @@ class CompiledProgram:
             self.cached = os.path.exists(os.path.join(self.build_dir, "main"))
             self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
             yield
+
+    def _build_unless_stamped(self, identity, build):
+        """Run the finished program if the build folder's stamp is
+        ``identity``; else ``build()`` with the folder to oneself, and stamp
+        it (no stamp while the files change)."""
+        if self.cached and _read_stamp(self.build_dir) == identity:
+            self._reuse(self.build_dir)
+            return
+        with self._building():
+            self._write_stamp(None)
+            build()
+            self._write_stamp(identity)
 
     def _reuse(self, build_dir):
         """Run the finished program without generating or compiling: set
@@ -500,17 +519,16 @@ class StandaloneRunner(CompiledProgram):
             sys.stdout.flush()
             self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
             identity = {**program_identity(key, threads), "code": generated_code_hash(self._device)}
-            if self.cached and _read_stamp(build_dir) == identity:
-                self._reuse(build_dir)
-            else:
-                try:
-                    with self._building(), _quiet_fd(1, enabled=True):
-                        self._write_stamp(None)  # no stamp while the files change
-                        self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
-                        self._write_stamp(identity)
-                except Exception as e:
-                    self.close()
-                    raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+
+            def build():
+                with _quiet_fd(1, enabled=True):
+                    self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+
+            try:
+                self._build_unless_stamped(identity, build)
+            except Exception as e:
+                self.close()
+                raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
 

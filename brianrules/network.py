@@ -344,7 +344,7 @@ class Model:
         if spec.rebase_every is not None:  # at the start of the step, before any catch-up or application
             every = spec.rebase_every * spec.dt
             for S in self.projections:
-                S.run_regularly(rule.REBASE_SYNAPSE, dt=every, when="start", order=-14, name=f"{S.name}_rebase")
+                S.run_regularly(rule.rebase_synapse_code, dt=every, when="start", order=-14, name=f"{S.name}_rebase")
             self.input.run_regularly(rule.REBASE_PRESYNAPTIC, dt=every, when="start", order=-13,
                                      name="input_rebase")
             for g in self.layers:

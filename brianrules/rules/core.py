@@ -221,10 +221,10 @@ class ThreeFactorRule:
     #: the event-driven form re-bases ``xs``, ``Y`` and ``t0`` at least every
     #: this many ``tau_trace``, by dtype (see `event_driven`)
     REBASE_TAUS = {"float64": 10.0, "float32": 3.0}
-    #: a re-base, in the synapses (first) and in the neurons (after them)
-    REBASE_SYNAPSE = "w_acc += plastic * (-eta * xs_pre * (Y_post - Ylast))\nYlast = 0*second"
+    #: a re-base in the neurons, after the synapses' part (`rebase_synapse_code`): the input
+    #: layer keeps only `xs`, the other layers `Y` too
     REBASE_PRESYNAPTIC = "xs = xs * exp(-(t - t0) / tau_trace); t0 = t"
-    REBASE_NEURON = "xs = xs * exp(-(t - t0) / tau_trace); Y = 0*second; t0 = t"
+    REBASE_NEURON = "Y = 0*second; " + REBASE_PRESYNAPTIC
 
     #: equations and spike code of a presynaptic group (the input layer) in
     #: the event-driven form of a trace rule
@@ -251,7 +251,16 @@ class ThreeFactorRule:
     def catch_up_code(self):
         """Bring every synapse up to date (event-driven form of a trace rule);
         needed before ``Y`` restarts at a sample's start."""
-        return f"w_acc += plastic * ({self.catch_up_expression})\nYlast = Y_post"
+        return self._catch_up(then_ylast="Y_post")
+
+    @property
+    def rebase_synapse_code(self):
+        """A synapse's part of a re-base (see `event_driven`): catch up, and
+        start again from ``Y = 0``."""
+        return self._catch_up(then_ylast="0*second")
+
+    def _catch_up(self, then_ylast):
+        return f"w_acc += plastic * ({self.catch_up_expression})\nYlast = {then_ylast}"
 
     def apply_code_for(self, accumulate):
         """What the builder runs when accumulated updates are applied (the
