@@ -59,7 +59,7 @@ import numpy as np
 
 from .plots import (as_number, axis_values, mean_sd, sort_key, sweep_curves, sweep_heatmap,
                     sweep_metric_vs_axis)
-from .training import METRIC_COLUMNS, TrainConfig, atomic_write, load_model_file, read_toml, write_json
+from .training import METRIC_COLUMNS, TrainConfig, columns_of, atomic_write, load_model_file, read_toml, write_json
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -302,7 +302,7 @@ def collect(out, points):
     """Rows of ``results.csv``: one per point and epoch (one row without
     metrics for a point that has none)."""
     axis_names = list(dict.fromkeys(k for p in points for k in p.axes))
-    rows = []
+    rows, metric_rows = [], []
     for p in points:
         folder = os.path.join(out, "points", p.id)
         status = read_status(folder) or {"status": "pending", "error": None}
@@ -319,7 +319,10 @@ def collect(out, points):
             rows.append({**common, **{k: "" for k in METRIC_COLUMNS}})
         for m in metrics:
             rows.append({**common, **m})
-    columns = ["point", "status", "error", *[f"axis_{k}" for k in axis_names], *CONFIG_COLUMNS, *METRIC_COLUMNS]
+        metric_rows.extend(metrics)
+    # per-layer columns (training.layer_columns) are blank for points with fewer layers
+    columns = ["point", "status", "error", *[f"axis_{k}" for k in axis_names], *CONFIG_COLUMNS,
+               *columns_of(metric_rows)]
     return columns, rows
 
 
@@ -328,7 +331,7 @@ def write_results(out, points):
 
     def w(tmp):
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
             writer.writeheader()
             writer.writerows(rows)
 
@@ -571,7 +574,8 @@ def load(folder, metric="test_acc"):
         raise ValueError(f"{path} holds no points")
     if metric not in rows[0]:
         raise ValueError(f"unknown metric '{metric}' (choose from train_acc, test_acc, hidden_rate_hz, "
-                         "output_rate_hz, max_abs_w, samples_per_s)")
+                         "output_rate_hz, max_abs_w, samples_per_s, or a per-layer column: "
+                         f"{', '.join(c for c in rows[0] if c.startswith(('rate_hz_h', 'dw_rel_'))) or 'none here'})")
     axes = [c[len("axis_"):] for c in rows[0] if c.startswith("axis_")]
     by_point = {}
     for r in rows:

@@ -29,6 +29,32 @@ METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_
                   "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
 
 
+def layer_columns(n_hidden):
+    """The per-layer columns of a network with ``n_hidden`` hidden layers:
+    the mean rate of each hidden layer (Hz) and, per projection, the
+    epoch's weight change relative to the weights before it,
+    ||W_after - W_before||_F / ||W_before||_F.  They show which layer falls
+    quiet and which stops learning, which the network-wide means hide."""
+    return ([f"rate_hz_h{k + 1}" for k in range(n_hidden)]
+            + [f"dw_rel_{k + 1}" for k in range(n_hidden + 1)])
+
+
+def columns_of(rows):
+    """METRIC_COLUMNS, then every other column of ``rows`` in order of appearance."""
+    extra = dict.fromkeys(k for r in rows for k in r if k not in METRIC_COLUMNS)
+    return METRIC_COLUMNS + list(extra)
+
+
+def relative_change(before, after):
+    """||after - before||_F / ||before||_F per projection (the change itself where before is 0)."""
+    out = []
+    for a, b in zip(before, after):
+        scale = float(np.linalg.norm(a))
+        change = float(np.linalg.norm(b - a))
+        out.append(change / scale if scale > 0 else change)
+    return out
+
+
 class TrainingError(RuntimeError):
     """Training stopped (divergence); what was saved before stays."""
 
@@ -258,10 +284,10 @@ def write_json(path, obj):
 def write_metrics(path, rows):
     def w(tmp):
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS)
+            # restval: a run resumed from a file written before a column existed
+            writer = csv.DictWriter(f, fieldnames=columns_of(rows), restval="")
             writer.writeheader()
-            for row in rows:
-                writer.writerow({k: row[k] for k in METRIC_COLUMNS})
+            writer.writerows(rows)
 
     atomic_write(path, w)
 
@@ -271,7 +297,7 @@ def read_metrics(path):
         rows = list(csv.DictReader(f))
     out = []
     for r in rows:
-        out.append({k: (int(r[k]) if k == "epoch" else float(r[k])) for k in METRIC_COLUMNS})
+        out.append({k: (int(v) if k == "epoch" else float(v) if v != "" else math.nan) for k, v in r.items()})
     return out
 
 
@@ -401,6 +427,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
                                 lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1))
             _check_weights(result.weights, epoch, cfg.w_bound)
+            dw_rel = relative_change(weights, result.weights)
             weights = result.weights
             counts = result.counts
             row = {
@@ -413,12 +440,13 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                 "output_rate_hz": float(counts.sum() / (n_samples * n_out * float(spec.t_sample))),
                 "max_abs_w": float(max(np.abs(W).max() for W in weights)),
             }
+            row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
             row["wall_s"] = time.perf_counter() - te
             rows.append(row)
             write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
             write_metrics(os.path.join(out, "metrics.csv"), rows)
             log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
-                f"{row['samples_per_s']:>9.0f} {row['hidden_rate_hz']:>9.1f}")
+                f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}")
     finally:
         runner.close()
     meta["total_s"] = time.perf_counter() - t0

@@ -73,6 +73,33 @@ def test_resume_continues_and_reuses_the_build(trained, capsys):
     assert "resuming" in log and "started the finished program" in log
     rows = _metrics(out)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    # the per-layer columns: one hidden layer's rate is the network-wide mean, and
+    # dw_rel_k is the epoch's weight change relative to the checkpoint before it
+    assert float(rows[3]["rate_hz_h1"]) == float(rows[3]["hidden_rate_hz"]) > 0
+    with np.load(out.parent / "weights_epoch3.npz") as a, np.load(out / "weights.npz") as b:
+        for k in (1, 2):
+            before, after = a[f"w_{k}"], b[f"w_{k}"]
+            expect = np.linalg.norm(after - before) / np.linalg.norm(before)
+            assert expect > 0
+            assert float(rows[3][f"dw_rel_{k}"]) == pytest.approx(expect, rel=1e-9)
+
+
+def test_metrics_of_an_older_run_resume_with_blank_per_layer_columns(tmp_path):
+    """A metrics.csv written before the per-layer columns existed is read and
+    extended: the old rows get blanks, read back as NaN, the new rows values."""
+    from brianrules.training import METRIC_COLUMNS, layer_columns, read_metrics, write_metrics
+
+    old = {k: 0.5 for k in METRIC_COLUMNS} | {"epoch": 1}
+    write_metrics(tmp_path / "metrics.csv", [old])
+    assert _metrics(tmp_path)[0].keys() == set(METRIC_COLUMNS)
+    rows = read_metrics(tmp_path / "metrics.csv")
+    assert layer_columns(2) == ["rate_hz_h1", "rate_hz_h2", "dw_rel_1", "dw_rel_2", "dw_rel_3"]
+    new = {k: 0.25 for k in METRIC_COLUMNS + layer_columns(2)} | {"epoch": 2}
+    write_metrics(tmp_path / "metrics.csv", rows + [new])
+    back = read_metrics(tmp_path / "metrics.csv")
+    assert list(back[0]) == METRIC_COLUMNS + layer_columns(2)
+    assert np.isnan(back[0]["dw_rel_3"]) and back[0]["test_acc"] == 0.5
+    assert back[1]["dw_rel_3"] == 0.25 and back[1]["epoch"] == 2
 
 
 def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, monkeypatch):
