@@ -3,6 +3,7 @@
 import math
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 
 matplotlib.use("Agg")
@@ -10,9 +11,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def learning_curve(rows, path, title=""):
-    """Training (online) and test (frozen) accuracy per epoch."""
+    """Training (online) and test (frozen) accuracy per epoch; beside them,
+    where the rows have the per-layer columns (`training.layer_columns`),
+    each hidden layer's rate and each projection's relative weight change."""
     epochs = [r["epoch"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
+    rates = sorted((c for c in rows[0] if c.startswith("rate_hz_h")), key=lambda c: int(c[len("rate_hz_h"):]))
+    changes = sorted((c for c in rows[0] if c.startswith("dw_rel_")), key=lambda c: int(c[len("dw_rel_"):]))
+    layers = bool(rates or changes)
+    fig, axes = plt.subplots(1, 3 if layers else 1, figsize=(13 if layers else 5, 3.5), constrained_layout=True)
+    ax = axes[0] if layers else axes
     ax.plot(epochs, [100 * r["train_acc"] for r in rows], "o-", label="train (online, learning on)")
     ax.plot(epochs, [100 * r["test_acc"] for r in rows], "s-", label="test (frozen weights)")
     ax.set_xlabel("epoch")
@@ -22,6 +29,27 @@ def learning_curve(rows, path, title=""):
     ax.legend(loc="lower right")
     if title:
         ax.set_title(title, fontsize=9)
+    if layers:
+        ax = axes[1]
+        for c in rates:
+            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"hidden {c[len('rate_hz_h'):]}")
+        ax.plot(epochs, [r["output_rate_hz"] for r in rows], "k--", label="output")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean rate (Hz)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax = axes[2]
+        for c in changes:
+            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"W{c[len('dw_rel_'):]}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("|dW| / |W| in the epoch")
+        if any(r[c] > 0 for r in rows for c in changes):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, title="projection (1: input)", title_fontsize=8)
+    for ax in np.atleast_1d(axes):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -102,6 +102,24 @@ def test_metrics_of_an_older_run_resume_with_blank_per_layer_columns(tmp_path):
     assert back[1]["dw_rel_3"] == 0.25 and back[1]["epoch"] == 2
 
 
+def test_learning_curve_shows_the_layers_where_the_metrics_have_them(tmp_path):
+    """Three panels (accuracy, per-layer rates, per-projection weight
+    changes) where the rows have per-layer columns, one panel where not."""
+    import struct
+
+    from brianrules.plots import learning_curve
+    from brianrules.training import METRIC_COLUMNS, layer_columns
+
+    rows = [{k: 0.1 * e for k in METRIC_COLUMNS + layer_columns(3)} | {"epoch": e} for e in (1, 2, 3)]
+
+    def width(path):  # from the PNG's IHDR chunk
+        return struct.unpack(">I", path.read_bytes()[16:20])[0]
+
+    learning_curve(rows, tmp_path / "layers.png")
+    learning_curve([{k: r[k] for k in METRIC_COLUMNS} for r in rows], tmp_path / "plain.png")
+    assert width(tmp_path / "layers.png") > 2 * width(tmp_path / "plain.png")
+
+
 def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, monkeypatch):
     """The finished program's stamp lets a second start skip the equation
     check, code generation and make; a stamp that does not match (another
