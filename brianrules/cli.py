@@ -38,6 +38,13 @@ TRAIN_OPTIONS = {
     "--timing": ("timing", str, "when weights change: clock (every time step, with the presynaptic "
                  "trace) or event (on presynaptic spikes only, adding the trace's area at once); "
                  "default: the rule's own"),
+    "--eligibility": ("eligibility", str, "the presynaptic factor: trace (x_i), or a per-synapse trace of "
+                      "phi_j x_i through a low-pass filter: lowpass (e-prop) or alpha (two stages, SuperSpike); "
+                      "default: the rule's own"),
+    "--tau-elig": ("tau_elig_ms", float, "time constant of the eligibility filter (its last stage), ms; "
+                   "default: the rule's own"),
+    "--tau-elig-rise": ("tau_elig_rise_ms", float, "rise time constant of the alpha eligibility, ms; "
+                        "default: the rule's own"),
     "--surrogate": ("surrogate", str, "surrogate derivative"),
     "--sg-width": ("sg_width", float, "surrogate width (scaled distance to threshold)"),
     "--sg-height": ("sg_height", float, "surrogate height"),

@@ -332,6 +332,9 @@ class Model:
             if rule.timing == "event":
                 S.learn.order = -20  # before any spike delivery of the step
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
+            if rule.filtered and spec.reset_between_samples:
+                S.run_regularly(rule.eligibility_sample_reset, dt=T, when="start",
+                                name=f"w_{k + 1}_eligibility_reset")
             if spec.accumulate:
                 # at the start of the step at t = n * apply_every * dt, so that the
                 # accumulated change covers exactly the steps before it
@@ -409,6 +412,7 @@ class Model:
             eta = lr_scale * (rule.lr if S.target is self.output else rule.lr_hidden)
             pairs.append((S.eta, eta * rule.eta_unit))
             pairs.append((S.w_unit, spec.w_unit))
+            pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
         scale = 1.0
         if rule.feedback == "erbp":
             # U ~ (rate of err_pos - rate of err_neg) / f_high at the output

@@ -14,13 +14,19 @@ for the objects that `network.Model` creates:
        ``w_acc = 0`` (order -10);
     2. every ``t_sample`` steps: the per-sample reset of each group
        (``v = v_rest`` only where the neuron is not refractory,
-       ``I_syn = x = 0``, output ``r = 0``; input ``x = 0``), then the
-       learning gate ``plastic = learn[sample]``;
+       ``I_syn = x = 0``, output ``r = 0``; input ``x = 0``; a filtered
+       eligibility's stages ``= 0``), then the learning gate
+       ``plastic = learn[sample]``;
 ``groups`` slot
     3. plastic synapses (order -5): ``w_acc += dt * eta * plastic *
        (-L_j * phi_j * x_i)`` (forward Euler).  Hidden layers read the
        learning signal ``L`` stored by the feedback synapses one step
-       earlier; the output layer computes its error from ``r`` now;
+       earlier; the output layer computes its error from ``r`` now.  With
+       a filtered eligibility (``lowpass``, ``alpha``) the product is
+       ``-L_j * elig_ij`` and, in the same Euler step (from the values
+       before it), each stage of the filter moves towards its input:
+       ``e_s += dt * (u_s - e_s) / tau_s`` with ``u_0 = phi_j x_i`` and
+       ``u_s = e_(s-1)``, whether or not the gate is open;
     4. direct feedback (order -1): ``L_j = sum_k B_kj err_k``, for every
        hidden layer (it is used by step 3 of the *next* time step);
     5. neuron state updates (order 0), exact integration of the linear
@@ -162,6 +168,11 @@ class Params:
     post: tuple  # postsynaptic factor name of each projection
     psi: object  # surrogate function of the scaled distance to threshold
     inv_th_span: float  # 1 / (v_th - v_reset)
+    elig_taus: tuple = ()  # time constant (s) of each stage of a filtered eligibility, input first
+
+    @property
+    def filtered(self):
+        return bool(self.elig_taus)
 
     @property
     def n_hidden_layers(self):
@@ -179,9 +190,9 @@ def check_supported(spec):
         raise ValueError("the reference simulator does not evaluate post_expr; use post=surrogate, none or activity")
     if getattr(rule, "timing", "clock") != "clock":
         raise ValueError("the reference simulator models clock-driven updates only")
-    if rule.eligibility != "trace":
-        raise ValueError(f"the reference simulator models the presynaptic trace eligibility only, "
-                         f"not '{rule.eligibility}'")
+    if rule.eligibility not in ("trace", "lowpass", "alpha"):
+        raise ValueError(f"the reference simulator models the presynaptic trace and the filtered "
+                         f"eligibilities (lowpass, alpha), not '{rule.eligibility}'")
     for kind in (rule.post, rule.post_output):
         if kind not in ("surrogate", "none", "activity"):
             raise ValueError(f"the reference simulator does not model the postsynaptic factor '{kind}'")
@@ -214,6 +225,7 @@ def make_params(spec) -> Params:
         post=post,
         psi=surrogate_function(spec.surrogate),
         inv_th_span=1.0 / (float(nrn.v_th) - float(nrn.v_reset)),
+        elig_taus=tuple(float(tau) for tau in spec.rule.eligibility_values().values()),
     )
 
 
@@ -233,6 +245,7 @@ class LIFState(NamedTuple):
 class SynapseState(NamedTuple):
     w: np.ndarray  # n_pre x n_post
     w_acc: np.ndarray  # accumulated change (zeros when updates apply every step)
+    elig: tuple = ()  # the stages of a filtered eligibility (n_pre x n_post each), input first
 
 
 class NetState(NamedTuple):
@@ -262,7 +275,7 @@ def initial_state(p: Params, weights, feedback=None) -> NetState:
         W = np.array(W, dtype=float, copy=True)
         if W.shape != (sizes[k], sizes[k + 1]):
             raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(sizes[k], sizes[k + 1])}")
-        syn.append(SynapseState(W, np.zeros_like(W)))
+        syn.append(SynapseState(W, np.zeros_like(W), tuple(np.zeros_like(W) for _ in p.elig_taus)))
     if len(syn) != len(sizes) - 1:
         raise ValueError(f"expected {len(sizes) - 1} weight matrices, got {len(syn)}")
     return NetState(
@@ -363,8 +376,20 @@ def plastic_update(syn: SynapseState, x_pre, post_term, scale, accumulate) -> Sy
     return syn._replace(w=delta)
 
 
+def filtered_update(syn: SynapseState, x_pre, phi, signal, scale, accumulate, dt, taus) -> SynapseState:
+    """One forward Euler step of dw/dt = -eta L elig together with the
+    filter's stages, all from the values before the step (``scale`` = dt *
+    eta * plastic; the stages move even when it is 0)."""
+    if scale != 0.0:
+        delta = syn.elig[-1] * (-signal)[None, :]
+        delta *= scale
+        syn = syn._replace(**({"w_acc": syn.w_acc + delta} if accumulate else {"w": syn.w + delta}))
+    inputs = (np.multiply.outer(x_pre, phi), *syn.elig[:-1])
+    return syn._replace(elig=tuple(e + dt * ((u - e) / tau) for e, u, tau in zip(syn.elig, inputs, taus)))
+
+
 def apply_accumulated(syn: SynapseState) -> SynapseState:
-    return SynapseState(syn.w + syn.w_acc, np.zeros_like(syn.w_acc))
+    return syn._replace(w=syn.w + syn.w_acc, w_acc=np.zeros_like(syn.w_acc))
 
 
 def propagate(i_syn, w, spikes, w_unit):
@@ -411,6 +436,8 @@ def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_see
             input_x = np.zeros_like(input_x)
             output = lif_sample_reset(output, c)
             r = np.zeros_like(r)
+            if p.filtered:
+                syn = tuple(a._replace(elig=tuple(np.zeros_like(e) for e in a.elig)) for a in syn)
         plastic = float(learn[timed_index(p, t, len(learn))])
 
     # -- groups slot: plastic synapses (order -5) ----------------------
@@ -422,6 +449,10 @@ def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_see
     new_syn = []
     for k, a in enumerate(syn):
         scale = (p.dt * lr[k]) * plastic
+        if p.filtered:
+            phi = post_factor(p, p.post[k], posts[k])
+            new_syn.append(filtered_update(a, pre_x[k], phi, signals[k], scale, p.accumulate, p.dt, p.elig_taus))
+            continue
         if scale == 0.0:
             new_syn.append(a)
             continue

@@ -9,6 +9,7 @@ written, with the metrics so far, atomically.
 """
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -84,6 +85,9 @@ class TrainConfig:
     lr_scale: float = 1.0  # multiplies both learning rates (a sweep axis across rules)
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
+    eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
+    tau_elig_ms: float | None = None  # None: the rule's own (filtered eligibilities)
+    tau_elig_rise_ms: float | None = None
     surrogate: str = "fast_sigmoid"
     sg_width: float = 1.0
     sg_height: float = 1.0
@@ -141,6 +145,12 @@ class TrainConfig:
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
         if self.apply_every is not None and (not _is_int(self.apply_every) or self.apply_every < 1):
             raise ValueError(f"apply_every must be a positive number of time steps, got {self.apply_every!r}")
+        if self.eligibility is not None and self.eligibility not in rulemod.ELIGIBILITIES:
+            raise ValueError(f"unknown eligibility '{self.eligibility}' "
+                             f"(choose from {', '.join(rulemod.ELIGIBILITIES)})")
+        for name in ("tau_elig_ms", "tau_elig_rise_ms"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
         if self.timing not in (None, "clock", "event"):
             raise ValueError(f"unknown timing '{self.timing}' (choose from clock, event)")
         self.make_rule()  # a rule without the asked-for timing says so here
@@ -154,6 +164,18 @@ class TrainConfig:
         given = {k: v for k, v in (("lr", self.lr), ("lr_hidden", self.lr_hidden), ("post", self.post),
                                    ("post_output", self.post_output)) if v is not None}
         rule = rulemod.get(self.rule, post_expr=self.post_expr, apply_every=self.apply_every, **given)
+        if self.eligibility is not None:
+            rule = dataclasses.replace(rule, eligibility=self.eligibility)
+        taus = {k: v for k, v in (("tau_elig", self.tau_elig_ms), ("tau_elig_rise", self.tau_elig_rise_ms))
+                if v is not None}
+        for key in taus:
+            used = [tau for _, tau in rulemod.FILTERED_ELIGIBILITIES.get(rule.eligibility, ())]
+            if key not in used:
+                raise ValueError(f"{key}_ms sets a filter of the eligibility, and rule {self.rule} with eligibility "
+                                 f"'{rule.eligibility}' has {'only tau_elig' if used else 'none'} "
+                                 f"(filtered eligibilities: lowpass with tau_elig, alpha with tau_elig_rise and "
+                                 "tau_elig)")
+        rule = dataclasses.replace(rule, **taus)
         if self.timing == "event":
             return rule.event_driven()
         if self.timing == "clock" and rule.timing != "clock":
@@ -204,6 +226,7 @@ _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
+    "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
 }
 _TYPE_NAMES = {"float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -31,6 +31,12 @@ BAD = [
     (["--lr", "0"], "lr must be positive"),
     (["--threads", "0"], "threads must be a positive integer"),
     (["--t-sample", "10.25"], "must be a whole number of time steps"),
+    (["--eligibility", "stdp"], "unknown eligibility 'stdp'"),
+    (["--tau-elig", "5"], "tau_elig_ms sets a filter of the eligibility, and rule dfa with eligibility 'trace' has none"),
+    (["--rule", "eprop", "--tau-elig-rise", "2"], "rule eprop with eligibility 'lowpass' has only tau_elig"),
+    (["--rule", "superspike", "--tau-elig", "0"], "tau_elig_ms must be positive"),
+    (["--rule", "superspike", "--timing", "event"], "has no event-driven form: it needs the presynaptic trace"),
+    (["--rule", "erbp", "--eligibility", "alpha"], "event-driven updates go with the eligibility spike or trace"),
 ]
 
 

@@ -1,10 +1,12 @@
 """The NumPy reference simulator reproduces the generated C++ program."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy
 
-from brianrules import surrogates
+from brianrules import rules, surrogates
 from brianrules.devices import StandaloneRunner
 from brianrules.reference import ReferenceRunner, surrogate_function
 from conftest import small_inputs, small_spec
@@ -24,6 +26,12 @@ CONFIGS = {
     # accumulated over 7 steps (not a divisor of the sample), no hidden factor
     "every_7_none": {"hidden": (12, 10), "post": "none", "apply_every": 7,
                      "surrogate": surrogates.get("piecewise_linear", 1.5, 0.8)},
+    # per-synapse eligibility traces: SuperSpike's two-stage filter, applied at sample ends
+    "superspike": {"rule": rules.get("superspike", lr=5.0, lr_hidden=2.0)},
+    # e-prop's one-stage filter, two hidden layers, every 7 steps, another time constant
+    "eprop_every_7": {"hidden": (12, 10), "rule": dataclasses.replace(
+        rules.get("eprop", lr=5.0, lr_hidden=2.0, apply_every=7), tau_elig=7.0),
+        "surrogate": surrogates.get("piecewise_linear", 1.5, 0.8)},
 }
 
 

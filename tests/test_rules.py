@@ -67,6 +67,61 @@ def test_accumulated_update_is_applied_at_sample_end():
         assert np.isclose(jump, expected[n * steps:(n + 1) * steps].sum(), rtol=1e-9, atol=1e-14)
 
 
+@pytest.mark.parametrize("name,post", [("superspike", "surrogate"), ("eprop", "surrogate"), ("superspike", "activity")])
+def test_filtered_eligibility_follows_its_filter(name, post):
+    """A per-synapse eligibility trace: each step's update is -eta dt L_j
+    elig_ij, and each stage of the filter takes one forward Euler step
+    towards its input (phi_j x_i for the first, the stage before for the
+    next), both from the values before the step; the stages restart at 0
+    with each sample."""
+    import dataclasses
+
+    from brian2 import StateMonitor
+
+    rule = rules.get(name, post=post, lr=5.0, lr_hidden=2.0, apply_every=1)
+    spec = dataclasses.replace(small_spec(), rule=rule)
+    stages = rules.FILTERED_ELIGIBILITIES[rule.eligibility]
+    W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
+    syn = 5
+
+    def monitors(model):
+        mons = []
+        for S in model.projections:
+            i, j = divmod(syn, S.target.N)
+            mons += [StateMonitor(S, ["w", *(v for v, _ in stages)], record=[syn], when="before_groups"),
+                     StateMonitor(S.source, "x", record=[i], when="before_groups"),
+                     StateMonitor(S.target, ["L", "psi", "x", "Lphi", "phi"], record=[j], when="before_groups")]
+        return mons
+
+    runner = RuntimeRunner(spec, N_SAMPLES)
+    runner.run(W, B, stim, tgt, learn, noise_seed=7, monitors=monitors)
+    m = runner.last_monitors
+    dt = float(spec.dt / second)
+    steps = spec.steps_per_sample
+    for layer in range(len(spec.sizes) - 1):
+        mw, mpre, mpost = m[3 * layer: 3 * layer + 3]
+        output = layer == len(spec.hidden)
+        eta = rule.lr if output else rule.lr_hidden
+        factor = rule.post_output if output else post
+        phi = {"surrogate": mpost.psi[0], "activity": mpost.x[0]}[factor]
+        # the neuron's phi and Lphi (= L) of a step are those the synapses used: recorded
+        # before the step's groups, they show the previous step's
+        assert np.array_equal(mpost.phi[0][1:], phi[:-1]) and np.array_equal(mpost.Lphi[0][1:], mpost.L[0][:-1])
+        elig = [getattr(mw, v)[0] for v, _ in stages]
+        dw = np.diff(mw.w[0])
+        expected = -eta * dt * mpost.L[0] * elig[-1]
+        assert np.count_nonzero(np.abs(expected[:-1]) > 1e-9) > 20  # the check is not vacuous
+        np.testing.assert_allclose(dw, expected[:-1], rtol=1e-9, atol=1e-14)
+        inputs = [phi * mpre.x[0], *elig[:-1]]
+        for e, u, (_, tau) in zip(elig, inputs, stages):
+            tau = float(getattr(rule, tau)) * 1e-3
+            step = e[:-1] + dt * (u[:-1] - e[:-1]) / tau
+            within = np.arange(1, len(e)) % steps != 0  # the steps after a sample's start are resets
+            assert np.all(e[np.arange(len(e)) % steps == 0] == 0)
+            assert np.count_nonzero(e) > len(e) // 4  # the trace moved
+            np.testing.assert_allclose(e[1:][within], step[within], rtol=1e-9, atol=1e-15)
+
+
 def test_rule_registry_and_equations():
     assert rules.get("srbp") == rules.get("dfa")
     text = rules.get("dfa", post="none").describe()

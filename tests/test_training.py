@@ -245,7 +245,7 @@ def test_two_trainings_at_once_share_one_program(trained, tmp_path):
         assert (o / "weights.npz").exists() and (o / "learning_curve.png").exists()
 
 
-@pytest.mark.parametrize("rule", ["fa", "symmetric", "erbp"])
+@pytest.mark.parametrize("rule", ["fa", "symmetric", "erbp", "superspike", "eprop"])
 def test_other_rules_learn_digits(rule, tmp_path, capsys):
     """Three epochs (50 ms per sample) of each rule's defaults: far above the
     10% of chance, on held-out data with frozen weights."""

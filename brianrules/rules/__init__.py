@@ -1,14 +1,17 @@
 """Learning rules: presets of the three-factor core (see `core`)."""
 
-from .core import ELIGIBILITIES, POST_FACTORS, ThreeFactorRule
+from .core import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS, ThreeFactorRule
 from .dfa import dfa
+from .eprop import eprop
 from .erbp import erbp
 from .fa import fa
 from .pes import pes
+from .superspike import superspike
 from .symmetric import symmetric
 
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
-RULES = {"dfa": dfa, "erbp": erbp, "fa": fa, "pes": pes, "symmetric": symmetric}
+RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
+         "symmetric": symmetric}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 
@@ -25,4 +28,4 @@ def get(name, **parameters):
     return RULES[key](**parameters)
 
 
-__all__ = ["ThreeFactorRule", "POST_FACTORS", "ELIGIBILITIES", "RULES", "get", "names"]
+__all__ = ["ThreeFactorRule", "POST_FACTORS", "ELIGIBILITIES", "FILTERED_ELIGIBILITIES", "RULES", "get", "names"]

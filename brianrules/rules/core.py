@@ -8,7 +8,10 @@ For a plastic projection from presynaptic neuron i to postsynaptic neuron j
   ``L`` of the postsynaptic group, written by the feedback pathway);
 - ``phi_j``, the postsynaptic factor: an expression of the postsynaptic
   neuron's state (surrogate derivative, 1, activity trace, ...);
-- ``eps_ij``, the presynaptic / eligibility factor (presynaptic trace ``x``).
+- ``eps_ij``, the presynaptic / eligibility factor: the presynaptic trace
+  ``x``, or a per-synapse eligibility trace that low-pass filters
+  ``phi_j x_i`` (SuperSpike, e-prop; then ``phi_j`` sits inside the filter
+  and the product is ``L_j * F(phi_j x_i)``, see `FILTERED_ELIGIBILITIES`).
 
 A rule is a frozen description: it names its factors as Brian2 expressions
 and knows nothing of groups, devices or data.  `synapse_model` turns it into
@@ -35,11 +38,32 @@ ELIGIBILITIES = {
     # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
     # lowpass, a rate whose number in Hz is the factor (PES)
     "rate": "x_pre / (tau_trace_pre * Hz)",
+    # per-synapse eligibility traces (`FILTERED_ELIGIBILITIES`)
+    "lowpass": "elig",
+    "alpha": "elig",
 }
 #: eligibilities with an event-driven form ("trace": see `event_driven`)
 EVENT_ELIGIBILITIES = ("spike", "trace")
 #: eligibilities with a clock-driven form
-CLOCK_ELIGIBILITIES = ("trace", "rate")
+CLOCK_ELIGIBILITIES = ("trace", "rate", "lowpass", "alpha")
+
+#: per-synapse eligibility traces: ``phi_j x_i`` through a cascade of
+#: first-order low-pass filters, each of unit area (a constant ``phi_j x_i``
+#: gives ``elig = phi_j x_i``, so eta keeps the meaning it has with the
+#: trace eligibility), integrated by forward Euler with the weights:
+#:
+#:   lowpass:  tau_elig d elig/dt = phi_j x_i - elig
+#:             (e-prop's filter F_kappa of the eligibility trace;
+#:             Bellec et al. 2020, Nat. Commun. 11:3625)
+#:   alpha:    tau_elig_rise d elig_rise/dt = phi_j x_i - elig_rise
+#:             tau_elig      d elig/dt      = elig_rise - elig
+#:             (SuperSpike's double-exponential kernel alpha, whose shape is
+#:             (exp(-t/tau_elig) - exp(-t/tau_elig_rise)) / (tau_elig - tau_elig_rise);
+#:             Zenke & Ganguli 2018, Neural Comput. 30:1514)
+#:
+#: name -> the filter's stages, input first: (state variable, time constant)
+FILTERED_ELIGIBILITIES = {"lowpass": (("elig", "tau_elig"),),
+                          "alpha": (("elig_rise", "tau_elig_rise"), ("elig", "tau_elig"))}
 
 #: how the learning signal of hidden layers is delivered
 FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
@@ -86,6 +110,8 @@ class ThreeFactorRule:
     lr: float = 2.0
     lr_hidden: float = 0.2
     apply_every: int | None = None
+    tau_elig: float = 10.0  # ms, the (last) stage of a filtered eligibility
+    tau_elig_rise: float = 5.0  # ms, the first stage of the "alpha" eligibility
     paper: str = ""
     parameters: dict = field(default_factory=dict)
 
@@ -117,6 +143,8 @@ class ThreeFactorRule:
                              "every step (use the clock-driven form)")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
+        _positive("eligibility time constant (tau_elig, ms)", self.tau_elig)
+        _positive("eligibility rise time constant (tau_elig_rise, ms)", self.tau_elig_rise)
         if self.apply_every is not None:
             if not isinstance(self.apply_every, int) or isinstance(self.apply_every, bool) or self.apply_every < 1:
                 raise ValueError(f"apply_every must be a positive number of steps, got {self.apply_every!r}")
@@ -185,8 +213,44 @@ class ThreeFactorRule:
 
     def neuron_factor(self, output=False):
         """``L * phi`` as an expression of the postsynaptic group's own
-        variables (the ``_post`` suffix dropped)."""
+        variables (the ``_post`` suffix dropped); ``L`` alone for a filtered
+        eligibility, whose filter holds ``phi`` (`filtered_post_factor`)."""
+        if self.filtered:
+            return self.learning_signal.replace("_post", "")
         return f"{self.learning_signal} * ({self.post_factor(output)})".replace("_post", "")
+
+    @property
+    def filtered(self):
+        """Whether the eligibility is a per-synapse trace (`FILTERED_ELIGIBILITIES`)."""
+        return self.eligibility in FILTERED_ELIGIBILITIES
+
+    #: the postsynaptic group's variable that holds ``phi`` for a filtered
+    #: eligibility, computed once per neuron and step like ``Lphi``
+    post_factor_variable = "phi"
+
+    def filtered_post_factor(self, output=False):
+        """``phi`` as an expression of the postsynaptic group's own variables."""
+        return self.post_factor(output).replace("_post", "")
+
+    @property
+    def eligibility_equations(self):
+        """The filter's lines of a `Synapses` model (forward Euler, with ``w``)."""
+        stages = FILTERED_ELIGIBILITIES.get(self.eligibility, ())
+        inputs = [f"{self.post_factor_variable}_post * x_pre", *(v for v, _ in stages[:-1])]
+        lines = [f"d{v}/dt = ({u} - {v}) / {tau} : 1 (clock-driven)" for (v, tau), u in zip(stages, inputs)]
+        return lines + [f"{tau} : second (shared, constant)" for _, tau in stages]
+
+    @property
+    def eligibility_sample_reset(self):
+        """A synapse's part of the reset at each sample's start (the traces
+        restart with the presynaptic traces they filter)."""
+        return "; ".join(f"{v} = 0" for v, _ in FILTERED_ELIGIBILITIES.get(self.eligibility, ()))
+
+    def eligibility_values(self):
+        """The filter's time constants as {name: Quantity}, run values."""
+        from brian2 import ms
+
+        return {tau: getattr(self, tau) * ms for _, tau in FILTERED_ELIGIBILITIES.get(self.eligibility, ())}
 
     #: the postsynaptic group's variable that holds ``L * phi`` for
     #: clock-driven rules: computed once per neuron and step instead of once
@@ -200,6 +264,8 @@ class ThreeFactorRule:
         event-driven form of a trace rule; none for eRBP)."""
         if self.deferred:
             return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second\nxs : 1\n"
+        if self.filtered:
+            return f"\n{self.neuron_factor_variable} : 1\n{self.post_factor_variable} : 1\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
 
     def add_neuron_factor(self, group, output=False):
@@ -207,6 +273,8 @@ class ThreeFactorRule:
         synapses of order -5 integrate it: it reads the state they would have
         read; the event-driven form of a trace rule adds it to ``Y``."""
         code = f"{self.neuron_factor_variable} = {self.neuron_factor(output)}"
+        if self.filtered:
+            code += f"\n{self.post_factor_variable} = {self.filtered_post_factor(output)}"
         if self.deferred:
             code += f"\nY += dt * exp(-(t - t0) / tau_trace) * {self.neuron_factor_variable}"
         if self.timing == "clock" or self.deferred:
@@ -282,7 +350,7 @@ class ThreeFactorRule:
         target = "w_acc" if accumulate else "w"
         if self.timing == "clock":
             lines = [f"d{target}/dt = plastic * ({self.update_expression(output)}) : 1 (clock-driven)",
-                     "eta : Hz (shared, constant)"]
+                     *self.eligibility_equations, "eta : Hz (shared, constant)"]
             if accumulate:
                 lines.insert(0, "w : 1")
         else:
@@ -322,7 +390,7 @@ class ThreeFactorRule:
 
         eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
         per = "/s" if self.timing == "clock" or self.deferred else "per spike"
-        law = sympy.Eq(sympy.Derivative(w, t), -eta * L * phi * eps)
+        law = sympy.Eq(sympy.Derivative(w, t), -eta * L * eps if self.filtered else -eta * L * phi * eps)
         lines = [
             f"rule: {self.name}",
             "",
@@ -337,7 +405,11 @@ class ThreeFactorRule:
                else "")
             + f"   [{self.eligibility}]",
             *([f"  {self.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
-              if self.timing == "clock" else []),
+              if self.timing == "clock" and not self.filtered else []),
+            *([f"  elig_ij = phi_j x_i through {' then '.join(f'{tau} = {getattr(self, tau)} ms' for _, tau in FILTERED_ELIGIBILITIES[self.eligibility])}"
+               " (unit-area low-pass stages, per synapse): eps_ij = F(phi_j x_i)",
+               f"  neuron variables {self.neuron_factor_variable} = L_j, {self.post_factor_variable} = phi_j, each "
+               "computed once per neuron and time step"] if self.filtered else []),
             f"  eta = {self.lr} {per} (output), {self.lr_hidden} {per} (hidden)",
             "  updates " + ("integrated every time step" if self.timing == "clock" else
                             "added on presynaptic spikes and at each application, regrouped from the "
