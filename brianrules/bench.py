@@ -65,6 +65,10 @@ import numpy as np
 #: the measured rules: the clock-driven default, its event-driven form
 #: (``--timing event``) and the event-driven eRBP
 RULES = ("dfa", "dfa-event", "erbp")
+#: rules measured only when `--rules` names them: dfa's product with a
+#: per-synapse eligibility trace of two stages (SuperSpike) and one (e-prop)
+EXTRA_RULES = ("superspike", "eprop")
+BENCH_RULES = RULES + EXTRA_RULES
 #: samples per run: (full, quick)
 SAMPLES = {
     ("small", "cpp_standalone"): (1797, 100),  # full: one digits epoch (1437 train + 360 test)
@@ -529,7 +533,7 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
 
     check_bench_device(device, cuda_arch)
     networks = [n for n in WORKLOADS if n in networks]
-    rules = [r for r in RULES if r in rules]
+    rules = [r for r in BENCH_RULES if r in rules]
     t_start = time.perf_counter()
     q = 1 if quick else 0
     whole = whole_benchmark(device, networks, rules)
@@ -616,7 +620,9 @@ def event_driven_rules():
     return names
 
 
-RULE_LABELS = {"dfa": "dfa (clock-driven)", "dfa-event": "dfa, event-driven form", "erbp": "erbp (event-driven)"}
+RULE_LABELS = {"dfa": "dfa (clock-driven)", "dfa-event": "dfa, event-driven form", "erbp": "erbp (event-driven)",
+               "superspike": "superspike (2-stage eligibility per synapse)",
+               "eprop": "eprop (1-stage eligibility per synapse)"}
 
 
 def table(rows):
@@ -900,7 +906,7 @@ def add_bench_parser(subparsers):
     p.add_argument("--networks", default=",".join(WORKLOADS), metavar="LIST",
                    help=f"comma-separated part of {','.join(WORKLOADS)} (default: both)")
     p.add_argument("--rules", default=",".join(RULES), metavar="LIST",
-                   help=f"comma-separated part of {','.join(RULES)} (default: all)")
+                   help=f"comma-separated part of {','.join(BENCH_RULES)} (default: {','.join(RULES)})")
     p.add_argument("--cuda-arch", default=None, metavar="CC",
                    help="cuda_standalone: compute capability to compile for (default: the GPU's)")
     p.add_argument("--out", default=None,
@@ -936,7 +942,7 @@ def cmd_bench(args):
     cuda_arch = getattr(args, "cuda_arch", None)
     try:  # bad input: one line, before anything is measured or compiled
         networks = parse_list(getattr(args, "networks", None) or ",".join(WORKLOADS), WORKLOADS, "networks")
-        rules = parse_list(getattr(args, "rules", None) or ",".join(RULES), RULES, "rules")
+        rules = parse_list(getattr(args, "rules", None) or ",".join(RULES), BENCH_RULES, "rules")
         check_bench_device(device, cuda_arch)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

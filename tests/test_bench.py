@@ -176,11 +176,18 @@ def test_engines_side_by_side_by_device():
     assert bench.engines_for("small", "cpp_standalone") == [("cpp_standalone", 1), ("cpp_standalone", 2),
                                                            ("runtime", 1), ("reference", 1)]
     assert bench.engines_for("large", "cpp_standalone")[-1] == ("reference", 1)
+    # only the default selection times the start-up and rewrites BENCHMARKS.md
+    assert bench.whole_benchmark("cpp_standalone", bench.WORKLOADS, bench.RULES)
+    assert not bench.whole_benchmark("cpp_standalone", bench.WORKLOADS, bench.BENCH_RULES)
+    assert not bench.whole_benchmark("cpp_standalone", ["small"], bench.RULES)
+    # the rules with per-synapse eligibility traces have a reference to be compared with
+    assert bench.reference_supported(bench.workload("small", "superspike"))
+    assert bench.reference_supported(bench.workload("small", "eprop"))
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large)"),
-    (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp)"),
+    (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp, superspike, eprop)"),
     (["--networks", ","], "no networks given"),
     (["--device", "cuda_standalone"], "this machine has no NVIDIA GPU"),
     (["--device", "cuda_standalone", "--cuda-arch", "sm_9"], "cuda_arch must be a compute capability"),
