@@ -105,9 +105,14 @@ def test_unsupported_models_are_refused():
     with_expr = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get("dfa", post_expr="psi_post * x_post"))
     with pytest.raises(ValueError, match="post_expr"):
         ReferenceRunner(with_expr, 1)
+    modelled = ("dfa", "superspike", "eprop")  # direct feedback, clock-driven, trace or filtered eligibility
     for name in sorted(rules.RULES):
-        rule = rules.get(name)
-        if name != "dfa":  # other feedback pathways, eligibilities or event-driven updates
-            spec = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rule)
+        spec = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get(name))
+        if name in modelled:
+            ReferenceRunner(spec, 1)
+        else:  # other feedback pathways, eligibilities or event-driven updates
             with pytest.raises(ValueError, match="reference simulator"):
                 ReferenceRunner(spec, 1)
+    event = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get("dfa").event_driven())
+    with pytest.raises(ValueError, match="clock-driven updates only"):
+        ReferenceRunner(event, 1)
