@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -153,6 +154,39 @@ def test_second_start_runs_the_finished_program_without_generating_it(runner, sp
         reused, cached = pool.submit(_start_again, spec, runner.build_dir).result()
     assert cached and reused
     assert os.path.getmtime(main) == before
+
+
+_CODE_HASH = """
+import sys
+from brianrules import cuda
+from brianrules.devices import CompiledProgram
+from conftest import small_spec
+
+def report(self, identity, build):  # print the generated code's hash, build nothing
+    print(identity["code"])
+    raise SystemExit(0)
+
+CompiledProgram._build_unless_stamped = report
+cuda.CudaStandaloneRunner(small_spec(hidden=(12,)), 4, build_dir=sys.argv[1], progress=False, log=lambda *a: None)
+"""
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_generated_code_does_not_depend_on_string_hashing(tmp_path):
+    """Python orders sets of strings by their hashes, which change from process
+    to process; brian2cuda walks a spike monitor's variables in such a set's
+    order.  With hash seeds 1 and 2 the monitor's code once came out in two
+    orders, so a second start rebuilt the program; now the text is one."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    hashes = []
+    for seed in ("1", "2"):
+        proc = subprocess.run([sys.executable, "-c", _CODE_HASH, str(tmp_path / f"build{seed}")], cwd=here,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        hashes.append(proc.stdout.strip().splitlines()[-1])
+    assert len(hashes[0]) == 16 and hashes[0] == hashes[1]
 
 
 # -- answered before anything is generated or compiled ------------------------
