@@ -412,6 +412,7 @@ class CompiledProgram:
         self.model = Model(self.spec, self.n_samples)
         self.extra = monitors(self.model) if monitors else []
         self.model.network.add(*self.extra)
+        sort_recorded_variables(self.model.network.objects)
         self.model.network.run(self.model.duration, report="text" if progress else None,
                                report_period=5 * _second(), namespace={})
 
@@ -556,6 +557,19 @@ def same_code_everywhere():
 
     gc.collect()
     defaultclock.dt = 0.1 * ms  # Brian2's default
+
+
+def sort_recorded_variables(objects):
+    """Before any code is generated: the variables that spike and event
+    monitors record, in sorted order.  Brian2 keeps them (``i``, ``t``, ...)
+    in a set; its C++ template sorts them, but brian2cuda's walks them in the
+    set's order, which changes with Python's string hashing from process to
+    process, so the CUDA program's code (and its build stamp) differed and
+    a second start rebuilt it."""
+    for obj in objects:
+        kwds = getattr(obj, "template_kwds", None) or {}
+        if isinstance(kwds.get("record_variables"), dict):
+            kwds["record_variables"] = dict(sorted(kwds["record_variables"].items()))
 
 
 def activate_standalone(directory, threads=1, build_on_run=False):

@@ -191,18 +191,6 @@ class NetworkSpec:
         return d
 
 
-def same_text_everywhere(monitor):
-    """A `SpikeMonitor` whose generated code is the same text in every
-    process.  Brian2 keeps the recorded variables (``i``, ``t``) in a set;
-    its C++ template sorts them, but brian2cuda's walks them in the set's
-    order, which changes with Python's string hashing from process to
-    process, so the CUDA program's code (and its build stamp) differed and
-    a second start rebuilt it.  Sorted here, before any code is generated."""
-    kwds = monitor.template_kwds
-    kwds["record_variables"] = dict(sorted(kwds["record_variables"].items()))
-    return monitor
-
-
 def run_arrays(spec, n_samples, stim, tgt, learn):
     """A run's stimulus, targets and learning gate as float arrays, checked
     against the network's sizes and the run's number of samples."""
@@ -382,9 +370,8 @@ class Model:
                 self.feedback.append([fb.random_feedback(self.layers[k + 1], hid, "delta", f"B_{k + 1}", ns)])
             # "symmetric": the forward synapses sum w * delta_post into L_pre
 
-        self.output_spikes = same_text_everywhere(SpikeMonitor(self.output, name="output_spikes"))
-        self.hidden_counts = [same_text_everywhere(SpikeMonitor(g, record=False, name=f"{g.name}_count"))
-                              for g in self.layers[:-1]]
+        self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
+        self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
         self.network = Network(
             self.input, *self.layers, *self.projections, *[S for group in self.feedback for S in group],
             *extra, self.output_spikes, *self.hidden_counts,
