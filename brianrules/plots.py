@@ -14,9 +14,10 @@ def learning_curve(rows, path, title=""):
     """Training (online) and test (frozen) accuracy per epoch; beside them,
     where the rows have the per-layer columns (`training.layer_columns`),
     each hidden layer's rate and each projection's relative weight change."""
+    from .training import layer_columns_in
+
     epochs = [r["epoch"] for r in rows]
-    rates = sorted((c for c in rows[0] if c.startswith("rate_hz_h")), key=lambda c: int(c[len("rate_hz_h"):]))
-    changes = sorted((c for c in rows[0] if c.startswith("dw_rel_")), key=lambda c: int(c[len("dw_rel_"):]))
+    rates, changes = layer_columns_in(rows[0])
     layers = bool(rates or changes)
     fig, axes = plt.subplots(1, 3 if layers else 1, figsize=(13 if layers else 5, 3.5), constrained_layout=True)
     ax = axes[0] if layers else axes
@@ -31,8 +32,8 @@ def learning_curve(rows, path, title=""):
         ax.set_title(title, fontsize=9)
     if layers:
         ax = axes[1]
-        for c in rates:
-            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"hidden {c[len('rate_hz_h'):]}")
+        for k, c in enumerate(rates, 1):
+            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"hidden {k}")
         ax.plot(epochs, [r["output_rate_hz"] for r in rows], "k--", label="output")
         ax.set_xlabel("epoch")
         ax.set_ylabel("mean rate (Hz)")
@@ -40,8 +41,8 @@ def learning_curve(rows, path, title=""):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax = axes[2]
-        for c in changes:
-            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"W{c[len('dw_rel_'):]}")
+        for k, c in enumerate(changes, 1):
+            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, label=f"W{k}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("|dW| / |W| in the epoch")
         if any(r[c] > 0 for r in rows for c in changes):

@@ -62,6 +62,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .randomness import hash_uniform_numpy
+from .rules import FILTERED_ELIGIBILITIES
 
 #: Brian2 stores the last spike time of a neuron that never fired as this (s)
 NEVER_SPIKED = -10000.0
@@ -190,9 +191,9 @@ def check_supported(spec):
         raise ValueError("the reference simulator does not evaluate post_expr; use post=surrogate, none or activity")
     if getattr(rule, "timing", "clock") != "clock":
         raise ValueError("the reference simulator models clock-driven updates only")
-    if rule.eligibility not in ("trace", "lowpass", "alpha"):
+    if rule.eligibility != "trace" and not rule.filtered:
         raise ValueError(f"the reference simulator models the presynaptic trace and the filtered "
-                         f"eligibilities (lowpass, alpha), not '{rule.eligibility}'")
+                         f"eligibilities ({', '.join(FILTERED_ELIGIBILITIES)}), not '{rule.eligibility}'")
     for kind in (rule.post, rule.post_output):
         if kind not in ("surrogate", "none", "activity"):
             raise ValueError(f"the reference simulator does not model the postsynaptic factor '{kind}'")
@@ -369,6 +370,12 @@ def plastic_update(syn: SynapseState, x_pre, post_term, scale, accumulate) -> Sy
         return syn
     delta = np.multiply.outer(x_pre, post_term)
     delta *= scale
+    return add_change(syn, delta, accumulate)
+
+
+def add_change(syn: SynapseState, delta, accumulate) -> SynapseState:
+    """``delta`` (an array of the caller's, reused) added to ``w_acc``, or to
+    ``w`` when updates apply every step."""
     if accumulate:
         delta += syn.w_acc
         return syn._replace(w_acc=delta)
@@ -383,7 +390,7 @@ def filtered_update(syn: SynapseState, x_pre, phi, signal, scale, accumulate, dt
     if scale != 0.0:
         delta = syn.elig[-1] * (-signal)[None, :]
         delta *= scale
-        syn = syn._replace(**({"w_acc": syn.w_acc + delta} if accumulate else {"w": syn.w + delta}))
+        syn = add_change(syn, delta, accumulate)
     inputs = (np.multiply.outer(x_pre, phi), *syn.elig[:-1])
     return syn._replace(elig=tuple(e + dt * ((u - e) / tau) for e, u, tau in zip(syn.elig, inputs, taus)))
 

@@ -59,7 +59,8 @@ import numpy as np
 
 from .plots import (as_number, axis_values, mean_sd, sort_key, sweep_curves, sweep_heatmap,
                     sweep_metric_vs_axis)
-from .training import METRIC_COLUMNS, TrainConfig, columns_of, atomic_write, load_model_file, read_toml, write_json
+from .training import (METRIC_COLUMNS, TrainConfig, atomic_write, columns_of, layer_columns_in, load_model_file,
+                       read_toml, write_json)
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -575,7 +576,7 @@ def load(folder, metric="test_acc"):
     if metric not in rows[0]:
         raise ValueError(f"unknown metric '{metric}' (choose from train_acc, test_acc, hidden_rate_hz, "
                          "output_rate_hz, max_abs_w, samples_per_s, or a per-layer column: "
-                         f"{', '.join(c for c in rows[0] if c.startswith(('rate_hz_h', 'dw_rel_'))) or 'none here'})")
+                         f"{', '.join(sum(layer_columns_in(rows[0]), [])) or 'none here'})")
     axes = [c[len("axis_"):] for c in rows[0] if c.startswith("axis_")]
     by_point = {}
     for r in rows:

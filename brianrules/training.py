@@ -30,14 +30,28 @@ METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_
                   "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
 
 
+#: the names of the per-layer columns: prefix + layer (or projection) number from 1
+RATE_PREFIX, CHANGE_PREFIX = "rate_hz_h", "dw_rel_"
+
+
 def layer_columns(n_hidden):
     """The per-layer columns of a network with ``n_hidden`` hidden layers:
     the mean rate of each hidden layer (Hz) and, per projection, the
     epoch's weight change relative to the weights before it,
     ||W_after - W_before||_F / ||W_before||_F.  They show which layer falls
     quiet and which stops learning, which the network-wide means hide."""
-    return ([f"rate_hz_h{k + 1}" for k in range(n_hidden)]
-            + [f"dw_rel_{k + 1}" for k in range(n_hidden + 1)])
+    return ([f"{RATE_PREFIX}{k + 1}" for k in range(n_hidden)]
+            + [f"{CHANGE_PREFIX}{k + 1}" for k in range(n_hidden + 1)])
+
+
+def layer_columns_in(columns):
+    """The per-layer columns among ``columns``: (rates, weight changes), each
+    in the order of the layers."""
+    def of(prefix):
+        return sorted((c for c in columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
+                      key=lambda c: int(c[len(prefix):]))
+
+    return of(RATE_PREFIX), of(CHANGE_PREFIX)
 
 
 def columns_of(rows):
@@ -168,13 +182,14 @@ class TrainConfig:
             rule = dataclasses.replace(rule, eligibility=self.eligibility)
         taus = {k: v for k, v in (("tau_elig", self.tau_elig_ms), ("tau_elig_rise", self.tau_elig_rise_ms))
                 if v is not None}
+        used = list(rule.eligibility_values())
         for key in taus:
-            used = [tau for _, tau in rulemod.FILTERED_ELIGIBILITIES.get(rule.eligibility, ())]
             if key not in used:
+                kinds = ", ".join(f"{name} with {' and '.join(tau for _, tau in stages)}"
+                                  for name, stages in rulemod.FILTERED_ELIGIBILITIES.items())
                 raise ValueError(f"{key}_ms sets a filter of the eligibility, and rule {self.rule} with eligibility "
-                                 f"'{rule.eligibility}' has {'only tau_elig' if used else 'none'} "
-                                 f"(filtered eligibilities: lowpass with tau_elig, alpha with tau_elig_rise and "
-                                 "tau_elig)")
+                                 f"'{rule.eligibility}' has {'only ' + ' and '.join(used) if used else 'none'} "
+                                 f"(filtered eligibilities: {kinds})")
         rule = dataclasses.replace(rule, **taus)
         if self.timing == "event":
             return rule.event_driven()

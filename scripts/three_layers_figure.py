@@ -10,9 +10,6 @@ Right: each projection's relative weight change per epoch (scale 1, default deca
 """
 
 import argparse
-import csv
-import json
-import os
 from collections import defaultdict
 
 import matplotlib
@@ -21,27 +18,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from brianrules.study import load  # noqa: E402
 
-def runs(folder, scale=1.0):
-    """variant -> list of metrics rows (one list per seed) at ``lr_scale`` ``scale``."""
+
+def curves(folder, metric, scale=1.0):
+    """variant -> per-seed curves of ``metric`` (one value per epoch) of the
+    finished points at ``lr_scale`` ``scale``, read through `study.load`."""
+    outcomes, _ = load(folder, metric)
     out = defaultdict(list)
-    for pid in sorted(os.listdir(os.path.join(folder, "points"))):
-        point = os.path.join(folder, "points", pid)
-        with open(os.path.join(point, "point.json")) as f:
-            axes = json.load(f)["axes"]
-        path = os.path.join(point, "run", "metrics.csv")
-        if float(axes.get("lr_scale", 1.0)) != scale or not os.path.exists(path):
-            continue
-        with open(path) as f:
-            out[axes["variant"]].append([{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)])
+    for o in outcomes:
+        if float(o.axes.get("lr_scale", 1.0)) == scale and o.curve:
+            out[o.axes["variant"]].append([value for _, value in o.curve])
     if not out:
         raise SystemExit(f"{folder}: no finished points at lr_scale {scale}")
     return out
 
 
-def mean_curve(seeds, column):
-    n = min(len(rows) for rows in seeds)
-    return np.arange(1, n + 1), np.mean([[r[column] for r in rows[:n]] for rows in seeds], axis=0)
+def mean_curve(seeds):
+    n = min(len(c) for c in seeds)
+    return np.arange(1, n + 1), np.mean([c[:n] for c in seeds], axis=0)
 
 
 def main(argv=None):
@@ -50,16 +45,16 @@ def main(argv=None):
     p.add_argument("slow_decay_dir")
     p.add_argument("out")
     a = p.parse_args(argv)
-    long, slow = runs(a.long_dir), runs(a.slow_decay_dir)
-    variants = sorted(long)
+    long_acc, slow_acc = curves(a.long_dir, "test_acc"), curves(a.slow_decay_dir, "test_acc")
+    variants = sorted(long_acc)
     colors = {v: f"C{k}" for k, v in enumerate(variants)}
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
     ax = axes[0]
     for v in variants:
-        e, acc = mean_curve(long[v], "test_acc")
+        e, acc = mean_curve(long_acc[v])
         ax.plot(e, 100 * acc, "-", color=colors[v], label=f"{v}, decay 0.7")
-        if v in slow:
-            e, acc = mean_curve(slow[v], "test_acc")
+        if v in slow_acc:
+            e, acc = mean_curve(slow_acc[v])
             ax.plot(e, 100 * acc, "--", color=colors[v], label=f"{v}, decay 0.9")
     ax.set(xlabel="epoch", ylabel="test accuracy (%), mean of 3 seeds", ylim=(0, 100),
            title="3 hidden layers of 100, lr_scale 1")
@@ -67,9 +62,9 @@ def main(argv=None):
     ax.legend(fontsize=7)
     ax = axes[1]
     width = 0.8 / len(variants)
+    final = {layer: curves(a.long_dir, f"rate_hz_h{layer}") for layer in (1, 2, 3)}
     for k, v in enumerate(variants):
-        last = [rows[-1] for rows in long[v]]
-        rates = [np.mean([r[f"rate_hz_h{layer}"] for r in last]) for layer in (1, 2, 3)]
+        rates = [np.mean([c[-1] for c in final[layer][v]]) for layer in (1, 2, 3)]
         ax.bar(np.arange(3) + k * width, rates, width, color=colors[v], label=v)
     ax.set_xticks(np.arange(3) + width * (len(variants) - 1) / 2, ["hidden 1", "hidden 2", "hidden 3"])
     ax.set(ylabel="mean rate (Hz) at epoch 24", title="no layer falls quiet (decay 0.7)")
@@ -77,9 +72,10 @@ def main(argv=None):
     ax.legend(fontsize=7)
     ax = axes[2]
     styles = {1: "-", 2: "--", 3: "-.", 4: ":"}
+    changes = {proj: curves(a.long_dir, f"dw_rel_{proj}") for proj in (1, 4)}
     for v in variants:
         for proj in (1, 4):
-            e, dw = mean_curve(long[v], f"dw_rel_{proj}")
+            e, dw = mean_curve(changes[proj][v])
             ax.plot(e, dw, styles[proj], color=colors[v], label=f"{v}, W{proj}")
     ax.set(xlabel="epoch", ylabel="|dW| / |W| in the epoch", yscale="log",
            title="W1 (input to hidden 1) and W4 (to the output)")

@@ -11,9 +11,11 @@ from conftest import small_inputs, small_spec
 N_SAMPLES = 3
 
 
-def _record(spec, syn_index=5):
+def _record(spec, syn_index=5, synapse=("w",), post=("L", "psi", "x")):
     """Run a small network in runtime mode, recording one synapse of each
-    projection and the factors it multiplies, before each step's updates."""
+    projection (its variables ``synapse``), the presynaptic trace and the
+    postsynaptic variables ``post`` it multiplies, before each step's
+    updates; one (synapse, pre, post) trio of monitors per projection."""
     W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
 
     def monitors(model):
@@ -21,9 +23,9 @@ def _record(spec, syn_index=5):
         for S in model.projections:
             i, j = divmod(syn_index, S.target.N)
             mons.append((
-                StateMonitor(S, "w", record=[syn_index], when="before_groups"),
+                StateMonitor(S, list(synapse), record=[syn_index], when="before_groups"),
                 StateMonitor(S.source, "x", record=[i], when="before_groups"),
-                StateMonitor(S.target, ["L", "psi", "x"], record=[j], when="before_groups"),
+                StateMonitor(S.target, list(post), record=[j], when="before_groups"),
             ))
         return [m for trio in mons for m in trio]
 
@@ -76,30 +78,13 @@ def test_filtered_eligibility_follows_its_filter(name, post):
     with each sample."""
     import dataclasses
 
-    from brian2 import StateMonitor
-
     rule = rules.get(name, post=post, lr=5.0, lr_hidden=2.0, apply_every=1)
     spec = dataclasses.replace(small_spec(), rule=rule)
     stages = rules.FILTERED_ELIGIBILITIES[rule.eligibility]
-    W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
-    syn = 5
-
-    def monitors(model):
-        mons = []
-        for S in model.projections:
-            i, j = divmod(syn, S.target.N)
-            mons += [StateMonitor(S, ["w", *(v for v, _ in stages)], record=[syn], when="before_groups"),
-                     StateMonitor(S.source, "x", record=[i], when="before_groups"),
-                     StateMonitor(S.target, ["L", "psi", "x", "Lphi", "phi"], record=[j], when="before_groups")]
-        return mons
-
-    runner = RuntimeRunner(spec, N_SAMPLES)
-    runner.run(W, B, stim, tgt, learn, noise_seed=7, monitors=monitors)
-    m = runner.last_monitors
+    recorded = _record(spec, synapse=["w", *(v for v, _ in stages)], post=["L", "psi", "x", "Lphi", "phi"])
     dt = float(spec.dt / second)
     steps = spec.steps_per_sample
-    for layer in range(len(spec.sizes) - 1):
-        mw, mpre, mpost = m[3 * layer: 3 * layer + 3]
+    for layer, (mw, mpre, mpost) in enumerate(recorded):
         output = layer == len(spec.hidden)
         eta = rule.lr if output else rule.lr_hidden
         factor = rule.post_output if output else post

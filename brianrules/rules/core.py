@@ -30,23 +30,6 @@ POST_FACTORS = {
     "current_boxcar": "boxcar_post",  # 1 while I_lo < I_syn < I_hi (eRBP)
 }
 
-#: presynaptic / eligibility factors by name
-ELIGIBILITIES = {
-    "trace": "x_pre",  # presynaptic spike trace
-    # the presynaptic spike itself: updates are event-driven (timing "event")
-    "spike": "1",
-    # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
-    # lowpass, a rate whose number in Hz is the factor (PES)
-    "rate": "x_pre / (tau_trace_pre * Hz)",
-    # per-synapse eligibility traces (`FILTERED_ELIGIBILITIES`)
-    "lowpass": "elig",
-    "alpha": "elig",
-}
-#: eligibilities with an event-driven form ("trace": see `event_driven`)
-EVENT_ELIGIBILITIES = ("spike", "trace")
-#: eligibilities with a clock-driven form
-CLOCK_ELIGIBILITIES = ("trace", "rate", "lowpass", "alpha")
-
 #: per-synapse eligibility traces: ``phi_j x_i`` through a cascade of
 #: first-order low-pass filters, each of unit area (a constant ``phi_j x_i``
 #: gives ``elig = phi_j x_i``, so eta keeps the meaning it has with the
@@ -64,6 +47,22 @@ CLOCK_ELIGIBILITIES = ("trace", "rate", "lowpass", "alpha")
 #: name -> the filter's stages, input first: (state variable, time constant)
 FILTERED_ELIGIBILITIES = {"lowpass": (("elig", "tau_elig"),),
                           "alpha": (("elig_rise", "tau_elig_rise"), ("elig", "tau_elig"))}
+
+#: presynaptic / eligibility factors by name
+ELIGIBILITIES = {
+    "trace": "x_pre",  # presynaptic spike trace
+    # the presynaptic spike itself: updates are event-driven (timing "event")
+    "spike": "1",
+    # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
+    # lowpass, a rate whose number in Hz is the factor (PES)
+    "rate": "x_pre / (tau_trace_pre * Hz)",
+    # per-synapse eligibility traces: the filter's last stage
+    **{name: stages[-1][0] for name, stages in FILTERED_ELIGIBILITIES.items()},
+}
+#: eligibilities with an event-driven form ("trace": see `event_driven`)
+EVENT_ELIGIBILITIES = ("spike", "trace")
+#: eligibilities with a clock-driven form
+CLOCK_ELIGIBILITIES = ("trace", "rate", *FILTERED_ELIGIBILITIES)
 
 #: how the learning signal of hidden layers is delivered
 FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")

@@ -24,21 +24,16 @@ transposed output weights).  Here
   tasks use a softmax readout's cross-entropy error.
 """
 
-from .core import ThreeFactorRule
+import dataclasses
+
+from .dfa import dfa
 
 
-def eprop(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
-          apply_every=None):
-    return ThreeFactorRule(
-        name="eprop",
-        post=post,
-        post_output=post_output,
-        post_expr=post_expr,
-        eligibility="lowpass",
-        feedback="direct",
-        lr=lr,
-        lr_hidden=lr_hidden,
-        apply_every=apply_every,
-        tau_elig=20.0,
+def eprop(**parameters):
+    """dfa (the same parameters and defaults: ``post``, ``lr``, ...) with
+    this rule's eligibility trace."""
+    return dataclasses.replace(
+        dfa(**parameters), name="eprop",
+        eligibility="lowpass", tau_elig=20.0,
         paper="Bellec, Scherr, Subramoney, Hajek, Salaj, Legenstein & Maass (2020) Nat. Commun. 11:3625",
     )

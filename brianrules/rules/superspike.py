@@ -26,22 +26,16 @@ feedback).  Here
   per-synapse RMSprop-like learning rate.
 """
 
-from .core import ThreeFactorRule
+import dataclasses
+
+from .dfa import dfa
 
 
-def superspike(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
-               apply_every=None):
-    return ThreeFactorRule(
-        name="superspike",
-        post=post,
-        post_output=post_output,
-        post_expr=post_expr,
-        eligibility="alpha",
-        feedback="direct",
-        lr=lr,
-        lr_hidden=lr_hidden,
-        apply_every=apply_every,
-        tau_elig=10.0,
-        tau_elig_rise=5.0,
+def superspike(**parameters):
+    """dfa (the same parameters and defaults: ``post``, ``lr``, ...) with
+    this rule's eligibility trace."""
+    return dataclasses.replace(
+        dfa(**parameters), name="superspike",
+        eligibility="alpha", tau_elig=10.0, tau_elig_rise=5.0,
         paper="Zenke & Ganguli (2018) Neural Comput. 30:1514-1541",
     )
