@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import __version__
+from .interrupt import Interrupted, quiet_leftovers, stop_on_signals
 
 EXIT_USAGE = 2
 
@@ -94,6 +95,7 @@ def _config_from_args(a):
     return TrainConfig.from_dict(settings, source=a.model or "options")
 
 
+@stop_on_signals()  # from the first import of Brian2 on: see `brianrules.interrupt`
 def cmd_train(a):
     from .devices import BuildError, check_runnable
     from .training import TrainingError, prepare_out_dir, train
@@ -240,6 +242,10 @@ def main(argv=None):
     except ValueError as e:
         print(f"brianrules: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as e:  # SIGINT or SIGTERM: one line, 130 or 143, the last epoch kept
+        quiet_leftovers()
+        print(f"brianrules: {e}", file=sys.stderr)
+        return e.exit_status
 
 
 if __name__ == "__main__":

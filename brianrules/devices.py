@@ -60,10 +60,13 @@ def preflight(spec):
     from brian2 import prefs, second, set_device, start_scope
     from brian2.core.base import BrianObjectException
 
-    from .network import Model
+    from .network import Model, check_post_expr
 
     set_device("runtime")
     prefs.codegen.target = "numpy"
+    start_scope()
+    with float_dtype(spec.dtype):
+        check_post_expr(spec)
     start_scope()
     what = "the model's equations do not work"
     if spec.rule.post_expr is not None:
@@ -251,8 +254,11 @@ class RuntimeRunner:
         self.n_samples = n_samples
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, monitors=None):
+        """Run the model once in this process; a run cut short by a stop
+        request raises `interrupt.Interrupted` (see `CompiledProgram.run`)."""
         from brian2 import TimedArray, prefs, set_device, start_scope
 
+        from . import interrupt
         from .network import Model
 
         set_device("runtime")
@@ -266,8 +272,11 @@ class RuntimeRunner:
                     target[:] = value
             extra = monitors(model) if monitors else []
             model.network.add(*extra)
+            stops = interrupt.active()
+            stops.check()
             with _state_check_quiet(self.spec.dtype):
-                model.network.run(model.duration, namespace={})
+                model.network.run(model.duration, namespace={})  # stops early on a stop request
+            _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
                            time.perf_counter() - t0)
         self.last_model = model
@@ -276,6 +285,15 @@ class RuntimeRunner:
 
     def close(self):
         pass
+
+
+def _check_complete(stops, fraction):
+    """Raise `interrupt.Interrupted` for a run during which a stop was
+    requested, or that simulated less than all of its time (``fraction``:
+    the part simulated, None if unknown)."""
+    short = fraction is not None and fraction < 1 - 1e-9
+    if stops.signum is not None or short:
+        raise stops.interrupted(fraction=fraction)
 
 
 class BuildLock:
@@ -456,8 +474,22 @@ class CompiledProgram:
         os.replace(tmp, path)
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
+        """Run the program once with these values and read its results.
+
+        A run that a signal cut short is never returned: Brian2's program
+        stops at the first SIGINT (a terminal's Ctrl-C, or one forwarded by
+        `interrupt`) and exits with success, having simulated only part of
+        the time.  If a stop was requested in this process before or while
+        the program ran, or the program reports that it simulated less than
+        the whole run (``last_run_info.txt``: Brian2's completed fraction),
+        `interrupt.Interrupted` is raised instead, and its results are
+        dropped."""
         from brian2.devices.device import get_device, reset_device, set_device
 
+        from . import interrupt
+
+        stops = interrupt.active()
+        stops.check()  # a stop requested before the program starts: it does not start
         t0 = time.perf_counter()
         run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
         # results are read through the current device: make it this program's
@@ -467,7 +499,15 @@ class CompiledProgram:
         try:
             sys.stdout.flush()
             with self._locks.shared(), _state_check_quiet(self.spec.dtype):
-                self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
+                stops.check()  # (the lock may have waited for a build)
+                self._forget_last_run()
+                try:
+                    self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
+                except Exception:
+                    if stops.signum is not None:  # the program was stopped or killed by the signal
+                        raise stops.interrupted() from None
+                    raise
+            _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
                                self.model.hidden_rates(), time.perf_counter() - t0)
         finally:
@@ -475,6 +515,13 @@ class CompiledProgram:
                 reset_device()
         self._clean_run_values()
         return result
+
+    def _forget_last_run(self):
+        """No completed fraction of an earlier run may stand for this one's."""
+        self._device._last_run_completed_fraction = None
+        path = os.path.join(self.build_dir, self._results, "last_run_info.txt")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
     def _clean_run_values(self):
         """Brian2 keeps every run's values (weights, stimulus) as files in the
@@ -514,24 +561,99 @@ class StandaloneRunner(CompiledProgram):
         key = program_key(spec, n_samples, threads)
         build_dir = self._claim_build_dir(build_dir, key)
         self._device = activate_standalone(build_dir, threads)
-        with float_dtype(spec.dtype):  # variables are created here, code written at the build
-            self._populate(monitors, progress)
-            t0 = time.perf_counter()
-            sys.stdout.flush()
-            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
-            identity = {**program_identity(key, threads), "code": generated_code_hash(self._device)}
+        try:
+            with float_dtype(spec.dtype):  # variables are created here, code written at the build
+                self._populate(monitors, progress)
+                t0 = time.perf_counter()
+                sys.stdout.flush()
+                self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
+                identity = {**program_identity(key, threads), "code": generated_code_hash(self._device)}
 
-            def build():
-                with _quiet_fd(1, enabled=True):
-                    self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
+                def build():
+                    with _quiet_fd(1, enabled=True), _held_stderr():
+                        self._device.build(directory=build_dir, compile=True, run=False, with_output=False)
 
-            try:
-                self._build_unless_stamped(identity, build)
-            except Exception as e:
-                self.close()
-                raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+                try:
+                    self._build_unless_stamped(identity, build)
+                except Exception as e:
+                    stopped = build_interrupted(e)
+                    if stopped is not None:
+                        raise stopped from None
+                    raise BuildError(f"building the C++ program in {build_dir} failed: {e}") from e
+        except BaseException:  # an interruption too: the folder's locks and results go
+            self.close()
+            raise
         self.compile_s = time.perf_counter() - t0
         restore_runtime()
+
+
+def build_interrupted(error):
+    """The `interrupt.Interrupted` to raise for a build that failed because
+    of a signal (see `_signal_of`), else None."""
+    from . import interrupt
+
+    signum = _signal_of(error)
+    return None if signum is None else interrupt.active().interrupted(signum)
+
+
+def _signal_of(error):
+    """The signal that made a build fail with ``error``, or None.  A stop
+    requested in this process is one; so is ``make`` ended by SIGINT or
+    SIGTERM: while Brian2 runs it through ``os.system``, Python ignores
+    SIGINT, and a terminal's Ctrl-C reaches only ``make`` and the compiler,
+    which Brian2 then reports as "Project compilation failed (error code:
+    STATUS)" (a wait status)."""
+    import re
+    import signal
+
+    from . import interrupt
+
+    if isinstance(error, interrupt.Interrupted):
+        return error.signum
+    stops = interrupt.active()
+    if stops.signum is not None:
+        return stops.signum
+    found = re.search(r"compilation failed \(error code: (\d+)\)", str(error))
+    if found:
+        try:
+            code = os.waitstatus_to_exitcode(int(found.group(1)))
+        except ValueError:  # not the status of an ended process
+            code = 0
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if code in (-sig, 128 + sig):
+                return sig
+    return None
+
+
+@contextlib.contextmanager
+def _held_stderr():
+    """While building, file descriptor 2 goes to a temporary file, and what
+    was written there (Brian2's warnings, the compiler's errors) goes to
+    stderr afterwards, unless a signal stopped the build: then it holds only
+    ``make``'s and the compiler's words about the signal ("Interrupt"),
+    which Brian2 replays when the build fails, and is dropped."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    replay = True
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException as e:
+            replay = _signal_of(e) is None
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if replay:
+                held.seek(0)
+                text = held.read()
+                if text:
+                    sys.stderr.write(text.decode(errors="replace"))
+                    sys.stderr.flush()
 
 
 def forget_device(dev):

@@ -72,6 +72,20 @@ def axis_values(outcomes, axis):
     return sorted({o.axes[axis] for o in outcomes}, key=sort_key)
 
 
+def stable_finals(outcomes):
+    """The final values of the stable runs (finished, neither collapsed nor
+    diverged): what means and spreads are taken over; collapsed, diverged
+    and failed runs are counted and marked, never averaged in."""
+    return [o.final for o in outcomes if o.status == "stable"]
+
+
+def log_axis_wanted(values):
+    """Whether numeric axis ``values`` span more than a decade (then a log axis shows them)."""
+    nums = [as_number(v) for v in values]
+    return (bool(nums) and all(math.isfinite(v) for v in nums) and min(nums) > 0
+            and max(nums) / min(nums) > 10)
+
+
 def mean_sd(xs):
     xs = [x for x in xs if math.isfinite(x)]
     if not xs:
@@ -82,12 +96,12 @@ def mean_sd(xs):
 def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
     xs, ys = axis_values(outcomes, x), axis_values(outcomes, y)
     grid = np.full((len(ys), len(xs)), np.nan)
-    diverged = np.zeros_like(grid, dtype=bool)
+    unstable = np.zeros_like(grid, dtype=bool)
     for i, vy in enumerate(ys):
         for j, vx in enumerate(xs):
             at = [o for o in outcomes if o.axes[x] == vx and o.axes[y] == vy]
-            grid[i, j], _ = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
-            diverged[i, j] = any(o.status == "diverged" for o in at)
+            grid[i, j], _ = mean_sd(stable_finals(at))
+            unstable[i, j] = any(o.status in ("diverged", "collapsed") for o in at)
     scale = 100 if metric.endswith("_acc") else 1
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(xs), 1.0 + 0.6 * len(ys)), constrained_layout=True)
     im = ax.imshow(scale * grid, cmap="viridis", aspect="auto", origin="lower",
@@ -95,7 +109,7 @@ def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
     for i in range(len(ys)):
         for j in range(len(xs)):
             text = "–" if not math.isfinite(grid[i, j]) else f"{scale * grid[i, j]:.0f}"
-            if diverged[i, j]:
+            if unstable[i, j]:
                 text += "*"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if not math.isfinite(grid[i, j]) or scale * grid[i, j] < 60 else "black")
@@ -104,7 +118,7 @@ def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=f"final {metric}" + (" (%)" if scale == 100 else ""))
-    ax.set_title("mean over other axes; * some runs diverged", fontsize=8)
+    ax.set_title("mean of stable runs over other axes; * some runs diverged or collapsed", fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -146,7 +160,7 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
     xs = axis_values(outcomes, x)
     xnum = [as_number(v) for v in xs]
     numeric = all(math.isfinite(v) for v in xnum)
-    logx = numeric and min(xnum) > 0 and max(xnum) / min(xnum) >= 10
+    logx = log_axis_wanted(xs)
     for ax, pv in zip(axs[0], panels):
         sub = [o for o in outcomes if panel_axis is None or o.axes[panel_axis] == pv]
         for lv in axis_values(sub, lines_axis):
@@ -155,16 +169,18 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
                 at = [o for o in sub if o.axes[lines_axis] == lv and o.axes[x] == v]
                 if not at:
                     continue
-                m, sd = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+                m, sd = mean_sd(stable_finals(at))
                 means.append(scale * m)
                 sds.append(scale * sd)
                 pos.append(xnum[k] if numeric else k)
-                div.append(any(o.status == "diverged" for o in at))
+                div.append((any(o.status == "diverged" for o in at), any(o.status == "collapsed" for o in at)))
             line = ax.errorbar(pos, means, yerr=sds, marker="o", ms=4, capsize=2, label=str(lv))
             color = line[0].get_color()
-            for p, m, d in zip(pos, means, div):
+            for p, m, (d, c) in zip(pos, means, div):
                 if d:
                     ax.plot([p], [m if math.isfinite(m) else 0], "x", color=color, ms=9, mew=2)
+                if c:  # beside a diverged mark, below the mean
+                    ax.plot([p], [m - 4 if math.isfinite(m) else 0], "v", color=color, ms=6, mfc="none")
         if logx:
             ax.set_xscale("log")
         if not numeric:
@@ -177,6 +193,101 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
     if scale == 100:
         axs[0][0].set_ylim(0, 100)
     axs[0][-1].legend(title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
-    fig.suptitle("mean ± sd over seeds; x: some runs diverged", fontsize=8)
+    fig.suptitle("mean ± sd over seeds of the stable runs; x: some runs diverged; v: some collapsed", fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+#: how `sweep_final_vs_axis` marks the runs that give no final value: (marker, colour)
+UNSTABLE_MARKS = {
+    "collapsed": ("v", "tab:orange"),
+    "diverged": ("X", "tab:red"),
+    "failed": ("s", "tab:gray"),
+    "pending": ("o", "darkgray"),
+}
+
+
+def sweep_final_vs_axis(outcomes, x, path, metric="test_acc", chance=None):
+    """The final metric of a one-axis sweep against that axis.  Above: each
+    stable run as a dot, the mean ± sd over seeds of the stable runs as a
+    line with error bars.  Below, in a strip of its own: the runs that give
+    no result, one row per kind (collapsed, diverged, failed, pending), a
+    mark with the number of runs at each value; they are never drawn as
+    values.  A numeric axis spanning more than a decade is drawn on a log
+    scale, a non-numeric one as categories.  ``chance``: the chance level
+    of an accuracy, drawn as a dotted line.
+
+    Returns what it drew: ``x`` (the axis positions with a mean: values, or
+    category numbers), ``mean`` and ``sd`` (in the plotted unit, % for
+    accuracies), ``marks`` ({kind: [(position, number of runs)]}) and
+    ``log_x``."""
+    scale = 100 if metric.endswith("_acc") else 1
+    xs = axis_values(outcomes, x)
+    xnum = [as_number(v) for v in xs]
+    numeric = all(math.isfinite(v) for v in xnum)
+    logx = log_axis_wanted(xs)
+    pos = xnum if numeric else list(range(len(xs)))
+    at = {v: [o for o in outcomes if o.axes[x] == v] for v in xs}
+    kinds = [k for k in UNSTABLE_MARKS if any(o.status == k for o in outcomes)]
+    strip = 0.35 + 0.28 * len(kinds) if kinds else 0
+    fig = plt.figure(figsize=(max(4.8, 1.2 + 0.7 * len(xs)), 3.6 + strip), constrained_layout=True)
+    if kinds:
+        ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3.6, strip]})
+    else:
+        ax, low = fig.subplots(1, 1), None
+    means, sds, where = [], [], []
+    dots = False
+    for p, v in zip(pos, xs):
+        stable = [scale * f for f in stable_finals(at[v]) if math.isfinite(f)]
+        if stable:
+            ax.plot([p] * len(stable), stable, "o", color="tab:blue", ms=3.5, alpha=0.45, zorder=2,
+                    label=None if dots else "a stable run")
+            dots = True
+        m, sd = mean_sd(stable)
+        if math.isfinite(m):
+            means.append(m)
+            sds.append(sd)
+            where.append(p)
+    if where:
+        ax.errorbar(where, means, yerr=sds, marker="o", ms=6, capsize=3, color="tab:blue", zorder=3,
+                    ls="-" if numeric else "none", label="mean ± sd of the stable runs")
+    if chance is not None and scale == 100:
+        ax.axhline(100 * chance, color="k", ls=":", lw=1, label="chance")
+    ax.set_ylabel(f"final {metric}" + (" (%)" if scale == 100 else ""))
+    if scale == 100:
+        ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    if dots or chance is not None:
+        ax.legend(fontsize=7, loc="best")
+    n_runs = [len(at[v]) for v in xs]
+    runs = f"{n_runs[0]} runs per value" if len(set(n_runs)) == 1 else f"{min(n_runs)}-{max(n_runs)} runs per value"
+    ax.set_title(f"final {metric} against {x}, {runs}", fontsize=8)
+    marks = {}
+    if low is not None:
+        for row, kind in enumerate(kinds):
+            marker, color = UNSTABLE_MARKS[kind]
+            for p, v in zip(pos, xs):
+                count = sum(o.status == kind for o in at[v])
+                if count:
+                    marks.setdefault(kind, []).append((p, count))
+                    low.plot([p], [row], marker, color=color, ms=7)
+                    low.annotate(str(count), (p, row), xytext=(6, 0), textcoords="offset points", va="center",
+                                 fontsize=7, color=color)
+        low.set_yticks(range(len(kinds)), [f"{k} runs" for k in kinds], fontsize=7)
+        low.set_ylim(len(kinds) - 0.4, -0.6)
+        low.grid(alpha=0.3, axis="x")
+        low.tick_params(axis="y", length=0)
+    bottom = low if low is not None else ax
+    if logx:
+        bottom.set_xscale("log")
+        bottom.set_xticks(pos, [str(v) for v in xs])
+        bottom.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    elif not numeric:
+        bottom.set_xticks(pos, xs, rotation=30 if len(xs) > 4 else 0)
+    if len(pos) == 1 or not numeric:  # room for the marks' numbers beside the outermost values
+        lo, hi = min(pos), max(pos)
+        bottom.set_xlim(lo - 0.5, hi + 0.5)
+    bottom.set_xlabel(x)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return {"x": where, "mean": means, "sd": sds, "marks": marks, "log_x": logx}

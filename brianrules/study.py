@@ -33,11 +33,14 @@ cache of `brianrules.devices`); parameter values reach it as ``run_args``.
 
 `report` turns ``results.csv`` into ``summary.md`` and figures.  Each
 point's outcome is its last epoch, and a point is ``diverged`` (training
-stopped: weights NaN or beyond the bound), ``collapsed`` (it finished within
-5 points of chance, 1 / number of classes), ``stable`` (finished above
-that), or ``failed`` / ``pending``.  Seeds are replicates: tables give the
-mean and standard deviation over the ``seed`` axis; every other axis is a
-condition.
+stopped: weights NaN or beyond the bound), ``collapsed`` (it finished, and
+its last epoch's ``collapse`` column of ``metrics.csv`` names a condition
+such as ``silent_output`` or ``saturated_hidden_2`` -- any non-empty text
+counts -- or its final test accuracy lies within 5 points of chance,
+1 / number of classes), ``stable`` (finished otherwise), or ``failed`` /
+``pending``.  Seeds are replicates: tables give the mean and standard
+deviation over the ``seed`` axis of the stable runs, and count the others;
+every other axis is a condition.
 """
 
 import contextlib
@@ -57,8 +60,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .plots import (as_number, axis_values, mean_sd, sort_key, sweep_curves, sweep_heatmap,
-                    sweep_metric_vs_axis)
+from .plots import (as_number, axis_values, mean_sd, sort_key, stable_finals, sweep_curves, sweep_final_vs_axis,
+                    sweep_heatmap, sweep_metric_vs_axis)
 from .training import (METRIC_COLUMNS, TrainConfig, atomic_write, columns_of, layer_columns_in, load_model_file,
                        read_toml, write_json)
 
@@ -550,6 +553,10 @@ def _stop_children():
 
 #: a finished point whose final test accuracy lies within this of chance has collapsed
 COLLAPSE_MARGIN = 0.05
+#: the column of metrics.csv with an epoch's collapse conditions (labels joined by "+", empty if none)
+COLLAPSE_COLUMN = "collapse"
+#: the study's own label of a point collapsed by `COLLAPSE_MARGIN` alone
+NEAR_CHANCE = "near_chance"
 #: axes along which stability is reported by default, in order of preference
 LR_AXES = ("lr_scale", "lr_hidden", "lr")
 
@@ -562,6 +569,9 @@ class Outcome:
     status: str  # stable, collapsed, diverged, failed, pending
     final: float  # final value of the metric (NaN if none)
     curve: list  # (epoch, metric) pairs
+    #: why a collapsed point collapsed: the final epoch's ``collapse`` labels
+    #: ("silent_output+saturated_hidden_1"), or `NEAR_CHANCE`; "" otherwise
+    collapse: str = ""
 
 
 def load(folder, metric="test_acc"):
@@ -577,6 +587,9 @@ def load(folder, metric="test_acc"):
         raise ValueError(f"unknown metric '{metric}' (choose from train_acc, test_acc, hidden_rate_hz, "
                          "output_rate_hz, max_abs_w, samples_per_s, or a per-layer column: "
                          f"{', '.join(sum(layer_columns_in(rows[0]), [])) or 'none here'})")
+    if metric == COLLAPSE_COLUMN:
+        raise ValueError(f"'{COLLAPSE_COLUMN}' holds the labels of collapsed epochs, not a number; "
+                         "summary.md counts and lists the collapsed runs")
     axes = [c[len("axis_"):] for c in rows[0] if c.startswith("axis_")]
     by_point = {}
     for r in rows:
@@ -586,12 +599,29 @@ def load(folder, metric="test_acc"):
         curve = sorted((int(r["epoch"]), as_number(r[metric])) for r in prs if r["epoch"] not in ("", None))
         status = prs[0]["status"]
         final = curve[-1][1] if curve else math.nan
+        why = ""
         if status == "done":
-            last = max(prs, key=lambda r: int(r["epoch"] or 0))
-            chance = 1.0 / _n_classes(folder, pid)
-            status = "stable" if as_number(last["test_acc"]) > chance + COLLAPSE_MARGIN else "collapsed"
-        outcomes.append(Outcome(pid, {a: prs[0][f"axis_{a}"] for a in axes}, status, final, curve))
+            status, why = _final_state(max(prs, key=lambda r: int(r["epoch"] or 0)), _n_classes(folder, pid))
+        outcomes.append(Outcome(pid, {a: prs[0][f"axis_{a}"] for a in axes}, status, final, curve, why))
     return outcomes, axes
+
+
+def _final_state(last, n_classes):
+    """(status, collapse) of a finished point from its last epoch's row: the
+    training's own diagnosis (any non-empty ``collapse`` text) first, then
+    the study's: a final test accuracy within `COLLAPSE_MARGIN` of chance."""
+    labels = (last.get(COLLAPSE_COLUMN) or "").strip()
+    if labels:
+        return "collapsed", labels
+    if not as_number(last["test_acc"]) > 1.0 / n_classes + COLLAPSE_MARGIN:
+        return "collapsed", NEAR_CHANCE
+    return "stable", ""
+
+
+def _chance(folder, outcomes):
+    """1 / number of classes, if every point has the same number; else None."""
+    classes = {_n_classes(folder, o.point) for o in outcomes}
+    return 1.0 / classes.pop() if len(classes) == 1 else None
 
 
 def _n_classes(folder, pid):
@@ -609,7 +639,10 @@ def _pct(x, metric):
 
 
 def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
-    """Markdown: one row per condition (all axes but the seed)."""
+    """Markdown: one row per condition (all axes but the seed): the number
+    of runs, the mean ± sd and range of the final metric over the stable
+    runs, and the number of runs that diverged and that collapsed (those
+    are counted, not averaged in)."""
     conds = [a for a in axes if a != seed_axis]
     groups = {}
     for o in outcomes:
@@ -619,7 +652,7 @@ def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
         g = groups[key]
-        done = [o.final for o in g if o.status in ("stable", "collapsed")]
+        done = stable_finals(g)
         m, sd = mean_sd(done)
         finite = [x for x in done if math.isfinite(x)]
         rng = f"{_pct(min(finite), metric)} – {_pct(max(finite), metric)}" if finite else "–"
@@ -646,7 +679,7 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
         cells = []
         for v in cols:
             at = [o for o in groups[key] if o.axes[column] == v]
-            m, sd = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+            m, sd = mean_sd(stable_finals(at))
             text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
             d = sum(o.status == "diverged" for o in at)
             c = sum(o.status == "collapsed" for o in at)
@@ -658,13 +691,15 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
 
 def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     """Markdown: per condition without ``axis``, the share of unstable runs
-    (diverged or collapsed), the largest value of ``axis`` at which every
-    run is stable, and the value with the best mean final metric."""
+    (diverged or collapsed) and the number of each, the largest value of
+    ``axis`` at which every run is stable, and the value with the best mean
+    final metric of the stable runs."""
     conds = [a for a in axes if a not in (seed_axis, axis)]
     groups = {}
     for o in outcomes:
         groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
-    head = [*conds, "unstable runs", f"largest stable {axis}", f"best {axis} (mean {metric})"]
+    head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
+            f"best {axis} (mean {metric})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
         g = groups[key]
@@ -675,13 +710,30 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
             at = [o for o in g if o.axes[axis] == v]
             if at and all(o.status == "stable" for o in at):
                 stable_values.append(v)
-            m, _ = mean_sd([o.final for o in at if o.status in ("stable", "collapsed")])
+            m, _ = mean_sd(stable_finals(at))
             if math.isfinite(m) and m > best_mean:
                 best, best_mean = v, m
         largest = max(stable_values, key=sort_key) if stable_values else "none"
         share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
-        lines.append("| " + " | ".join([*key, share, str(largest),
+        lines.append("| " + " | ".join([*key, share, str(sum(o.status == "diverged" for o in g)),
+                                         str(sum(o.status == "collapsed" for o in g)), str(largest),
                                          f"{best} ({_pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
+    return "\n".join(lines)
+
+
+def collapsed_table(outcomes, axes, metric="test_acc"):
+    """Markdown: one row per collapsed point, with its axes, its final
+    metric and what collapsed (the training's labels, or `NEAR_CHANCE`);
+    None if no point collapsed."""
+    rows = sorted((o for o in outcomes if o.status == "collapsed"),
+                  key=lambda o: [sort_key(o.axes[a]) for a in axes])
+    if not rows:
+        return None
+    head = [*axes, "point", f"final {metric}", "collapse"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for o in rows:
+        lines.append("| " + " | ".join([*(str(o.axes[a]) for a in axes), o.point, _pct(o.final, metric),
+                                         o.collapse.replace("+", ", ")]) + " |")
     return "\n".join(lines)
 
 
@@ -691,7 +743,9 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
 
     ``heatmap``: two axes (default: the first two varied ones but the seed);
     ``curves``: the axis that groups learning curves; ``stability``: the axis
-    along which stability is reported (default: a learning-rate axis)."""
+    along which stability is reported (default: a learning-rate axis).  A
+    sweep that varies one axis besides the seed also gets the final metric
+    against that axis (`plots.sweep_final_vs_axis`)."""
     heatmap_axes = heatmap
     outcomes, axes = load(folder, metric)
     varied = [a for a in axes if len(axis_values(outcomes, a)) > 1]
@@ -716,24 +770,36 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
         path = os.path.join(out, f"curves_{metric}_by_{curves}.png")
         sweep_curves(outcomes, curves, path, metric)
         written.append(path)
+    if len(conds) == 1:  # one axis: the final metric against it
+        path = os.path.join(out, f"{metric}_vs_{conds[0]}.png")
+        sweep_final_vs_axis(outcomes, conds[0], path, metric, chance=_chance(folder, outcomes))
+        written.append(path)
     if stability and curves and stability != curves:
         path = os.path.join(out, f"{metric}_vs_{stability}.png")
-        sweep_metric_vs_axis(outcomes, axes, stability, curves, path, metric)
-        written.append(path)
+        if path not in written:
+            sweep_metric_vs_axis(outcomes, axes, stability, curves, path, metric)
+            written.append(path)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("stable", "collapsed", "diverged", "failed", "pending")}
     text = [f"# Sweep summary: {os.path.basename(os.path.abspath(folder))}", "",
             f"{len(outcomes)} points: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + ".",
-            f"Final = last epoch. Collapsed: final test accuracy within {100 * COLLAPSE_MARGIN:.0f} points "
-            "of chance. Mean ± sd over seeds of the runs that finished.", "",
+            f"Final = last epoch. Collapsed: the training diagnosed its last epoch as collapsed (metrics.csv, "
+            f"column `{COLLAPSE_COLUMN}`), or its final test accuracy lies within {100 * COLLAPSE_MARGIN:.0f} "
+            "points of chance. Mean ± sd over seeds of the stable runs; collapsed and diverged runs are counted, "
+            "not averaged in.", "",
             summary_table(outcomes, axes, metric)]
     if stability:
         text += ["", f"## Final {metric} against {stability}", "",
-                 "Mean ± sd over seeds of the runs that finished; (kD kC of n): runs that diverged or "
+                 "Mean ± sd over seeds of the stable runs; (kD kC of n): runs that diverged or "
                  "collapsed.", "", pivot_table(outcomes, axes, stability, metric=metric)]
         text += ["", f"## Stability along {stability}", "",
                  f"Unstable: diverged or collapsed. Largest stable {stability}: the largest value at which "
-                 "every run (every seed) finished above chance.", "",
+                 "every run (every seed) finished stable (neither diverged nor collapsed).", "",
                  stability_table(outcomes, axes, stability, metric=metric)]
+    collapsed = collapsed_table(outcomes, axes, metric)
+    if collapsed:
+        text += ["", "## Collapsed runs", "",
+                 f"What collapsed in each run's last epoch ({NEAR_CHANCE}: no condition named by the training, "
+                 f"final test accuracy within {100 * COLLAPSE_MARGIN:.0f} points of chance).", "", collapsed]
     text += ["", "Figures: " + ", ".join(os.path.relpath(p, folder) for p in written), ""]
     path = os.path.join(folder, "summary.md")
     with open(path + ".tmp", "w") as f:

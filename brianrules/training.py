@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from . import data as datamod
+from . import health
+from . import interrupt
 from . import rules as rulemod
 from . import surrogates as sgmod
 from .devices import check_device, check_dtype, check_runnable, is_built, make_runner, preflight
@@ -28,6 +30,11 @@ from .randomness import mix_seed
 
 METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
                   "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
+
+
+#: columns of metrics.csv that hold text: the collapse conditions of the epoch
+#: (`health.diagnose`, joined by "+"; empty for a working network)
+TEXT_COLUMNS = ("collapse",)
 
 
 #: the names of the per-layer columns: prefix + layer (or projection) number from 1
@@ -173,13 +180,22 @@ class TrainConfig:
             raise ValueError(f"t_sample_ms ({self.t_sample_ms}) must be a whole number of time steps dt_ms ({self.dt_ms})")
         return self
 
+    #: the settings that go to a rule's factory when given (`rules.parameters_of`)
+    RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every")
+
     def make_rule(self):
         """The learning rule these settings ask for."""
-        given = {k: v for k, v in (("lr", self.lr), ("lr_hidden", self.lr_hidden), ("post", self.post),
-                                   ("post_output", self.post_output)) if v is not None}
-        rule = rulemod.get(self.rule, post_expr=self.post_expr, apply_every=self.apply_every, **given)
-        if self.eligibility is not None:
-            rule = dataclasses.replace(rule, eligibility=self.eligibility)
+        given = {k: getattr(self, k) for k in self.RULE_OPTIONS if getattr(self, k) is not None}
+        if "post" in given and "post_expr" in given:
+            raise ValueError(f"--post ({self.post}) and --post-expr ({self.post_expr}) both set the hidden layers' "
+                             "postsynaptic factor: give one")
+        takes = rulemod.parameters_of(self.rule)
+        for key in given:
+            if key not in takes:
+                flag = "--" + key.replace("_", "-")
+                raise ValueError(f"rule {self.rule} does not take {flag}: its factors are those of its paper "
+                                 f"(it takes {', '.join('--' + k.replace('_', '-') for k in self.RULE_OPTIONS if k in takes)})")
+        rule = rulemod.get(self.rule, **given)
         taus = {k: v for k, v in (("tau_elig", self.tau_elig_ms), ("tau_elig_rise", self.tau_elig_rise_ms))
                 if v is not None}
         used = list(rule.eligibility_values())
@@ -335,7 +351,8 @@ def read_metrics(path):
         rows = list(csv.DictReader(f))
     out = []
     for r in rows:
-        out.append({k: (int(v) if k == "epoch" else float(v) if v != "" else math.nan) for k, v in r.items()})
+        out.append({k: (int(v) if k == "epoch" else v if k in TEXT_COLUMNS else float(v) if v != "" else math.nan)
+                    for k, v in r.items()})
     return out
 
 
@@ -405,9 +422,21 @@ def epoch_order(seed, epoch, n):
     return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
 
 
+@interrupt.stoppable
 def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None,
           cuda_arch=None):
-    """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows."""
+    """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows.
+
+    A fresh training first saves epoch 0 (the initial weights, no metrics
+    rows), so that it can be resumed however early it stops.  SIGINT and
+    SIGTERM stop it with `interrupt.Interrupted` (see `brianrules.interrupt`):
+    at once while it prepares or builds the program (nothing of that is
+    kept unfinished); within an epoch, the program is stopped and the epoch
+    discarded, since its run did not simulate every sample; while an
+    epoch's results are written, they are written whole (metrics.csv, then
+    weights.npz) and kept.  A resume then repeats exactly what the
+    uninterrupted training would have done.
+    """
     cfg.validate()
     check_runnable(cfg.device, cuda_arch)
     prepare_out_dir(out, force=force, resume=resume)
@@ -442,9 +471,16 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
     meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
             "git_commit": git_commit(), "n_train": n_train, "n_test": n_test}
+    stops = interrupt.active()
+    stops.at("while the output folder was prepared", defer=True)
     write_json(os.path.join(out, "config.json"), meta)
+    if not resume:  # epoch 0: an interruption before epoch 1 is saved can be resumed
+        write_metrics(os.path.join(out, "metrics.csv"), rows)
+        write_weights(os.path.join(out, "weights.npz"), weights, feedback, 0)
+    stops.saved(start, "while the output folder was prepared")
+    stops.at("while the program was built", defer=False)
 
-    log(f"{cfg.rule} ({spec.rule.post}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} LIF network, "
+    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} LIF network, "
         f"{n_train} train / {n_test} test samples, device {cfg.device}"
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()
@@ -459,6 +495,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                 log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
         log(f"{'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'run_s':>6} {'samples/s':>9} {'hidden_Hz':>9}")
         for epoch in range(start + 1, cfg.epochs + 1):
+            stops.at(f"during epoch {epoch}", defer=True,
+                     parts=(("its training part", n_train / n_samples), ("its test part", 1.0)))
             te = time.perf_counter()
             order = epoch_order(cfg.seed, epoch, n_train)
             stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
@@ -479,21 +517,33 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                 "max_abs_w": float(max(np.abs(W).max() for W in weights)),
             }
             row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
+            collapse = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
+                                       float(spec.neuron.t_ref), float(spec.dt))
+            row["silent_frac"] = health.silent_fraction(counts[n_train:])
+            row["collapse"] = "+".join(collapse)
             row["wall_s"] = time.perf_counter() - te
             rows.append(row)
-            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
+            # metrics first: a process killed between the two resumes from the epoch before
             write_metrics(os.path.join(out, "metrics.csv"), rows)
+            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
+            stops.saved(epoch, f"while epoch {epoch} was saved")
             log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
-                f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}")
+                f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
+                + (f"  COLLAPSED: {health.describe(collapse, counts[n_train:], result.hidden_rates, float(spec.neuron.t_ref), float(spec.dt))}"
+                   if collapse else ""))
     finally:
         runner.close()
+    stops.at("while the final results were written", defer=True)
     meta["total_s"] = time.perf_counter() - t0
     meta["compile_s"] = runner.compile_s
     write_json(os.path.join(out, "config.json"), meta)
     from .plots import learning_curve
 
     learning_curve(rows, os.path.join(out, "learning_curve.png"),
-                   title=f"{cfg.rule} ({spec.rule.post}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
+                   title=f"{cfg.rule} ({spec.rule.post_label}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
+    if rows and rows[-1].get("collapse"):
+        log(f"warning: the network collapsed in the last epoch ({rows[-1]['collapse']}): its test accuracy "
+            f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
     log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
     return rows
 

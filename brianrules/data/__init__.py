@@ -5,7 +5,8 @@ labels, and a fixed train/test split.  Encoders turn samples into the arrays
 that the compiled program reads through `TimedArray` objects.
 """
 
-from .datasets import DATASETS, Dataset, load, names
+from .base import Dataset
+from .datasets import DATASETS, load, names
 from .encoding import epoch_arrays, one_hot
 
 __all__ = ["DATASETS", "Dataset", "load", "names", "epoch_arrays", "one_hot"]

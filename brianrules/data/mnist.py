@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from .datasets import Dataset, stratified_split
+from .base import Dataset, stratified_split
 
 #: magic number of an IDX file of unsigned bytes with three dimensions
 IMAGES_MAGIC = 0x00000803

@@ -20,6 +20,15 @@ def names():
     return sorted(RULES) + sorted(ALIASES)
 
 
+def parameters_of(name):
+    """The keywords rule ``name`` takes (its factory's, or the list a
+    factory that forwards its keywords declares as ``parameters``)."""
+    import inspect
+
+    factory = RULES[ALIASES.get(name, name)]
+    return tuple(getattr(factory, "parameters", None) or inspect.signature(factory).parameters)
+
+
 def get(name, **parameters):
     """The rule called ``name`` with the given parameters."""
     key = ALIASES.get(name, name)
@@ -28,4 +37,4 @@ def get(name, **parameters):
     return RULES[key](**parameters)
 
 
-__all__ = ["ThreeFactorRule", "POST_FACTORS", "ELIGIBILITIES", "FILTERED_ELIGIBILITIES", "RULES", "get", "names"]
+__all__ = ["ThreeFactorRule", "POST_FACTORS", "ELIGIBILITIES", "FILTERED_ELIGIBILITIES", "RULES", "get", "names", "parameters_of"]

@@ -30,6 +30,9 @@ POST_FACTORS = {
     "current_boxcar": "boxcar_post",  # 1 while I_lo < I_syn < I_hi (eRBP)
 }
 
+#: ``post`` of a rule whose hidden layers' factor is given as ``post_expr``
+EXPRESSION_POST = "expr"
+
 #: per-synapse eligibility traces: ``phi_j x_i`` through a cascade of
 #: first-order low-pass filters, each of unit area (a constant ``phi_j x_i``
 #: gives ``elig = phi_j x_i``, so eta keeps the meaning it has with the
@@ -115,13 +118,17 @@ class ThreeFactorRule:
     parameters: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for value in (self.post, self.post_output):
+        expression = self.post_expr is not None and self.post == EXPRESSION_POST
+        for value in ((self.post_output,) if expression else (self.post, self.post_output)):
             if value not in POST_FACTORS:
                 raise ValueError(
                     f"unknown postsynaptic factor '{value}' (choose from {', '.join(POST_FACTORS)})"
                 )
         if self.post_expr is not None and (not isinstance(self.post_expr, str) or not self.post_expr.strip()):
             raise ValueError(f"post_expr must be a non-empty Brian2 expression, got {self.post_expr!r}")
+        if self.post_expr is not None:
+            # the expression replaces the named factor: what the rule records is what it uses
+            object.__setattr__(self, "post", EXPRESSION_POST)
         if self.eligibility not in ELIGIBILITIES:
             raise ValueError(
                 f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
@@ -200,6 +207,12 @@ class ThreeFactorRule:
 
     # -- factors as Brian2 expressions ---------------------------------
     learning_signal = "L_post"
+
+    @property
+    def post_label(self):
+        """The hidden layers' postsynaptic factor as a run's header and
+        figure name it: the expression when one replaces the named factor."""
+        return f"post_expr {self.post_expr}" if self.post_expr is not None else self.post
 
     def post_factor(self, output=False):
         if output:

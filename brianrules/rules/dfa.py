@@ -16,19 +16,28 @@ The output layer's factor is chosen separately (``post_output``, default
 the surrogate derivative).
 """
 
+import inspect
+
 from .core import ThreeFactorRule
 
 
-def dfa(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
+def dfa(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.2,
         apply_every=None):
     return ThreeFactorRule(
         name="dfa",
         post=post,
         post_output=post_output,
         post_expr=post_expr,
+        eligibility=eligibility,
         feedback="direct",
         lr=lr,
         lr_hidden=lr_hidden,
         apply_every=apply_every,
         paper="Nokland (2016) NeurIPS 29; Baldi, Sadowski & Lu (2018) Artif. Intell. 260:1-35",
     )
+
+
+def parameters_without_eligibility():
+    """The keywords of `dfa` but ``eligibility``: those of the rules that
+    are dfa with an eligibility trace of their own (superspike, eprop)."""
+    return tuple(name for name in inspect.signature(dfa).parameters if name != "eligibility")

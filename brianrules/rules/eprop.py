@@ -26,14 +26,20 @@ transposed output weights).  Here
 
 import dataclasses
 
-from .dfa import dfa
+from .dfa import dfa, parameters_without_eligibility
 
 
 def eprop(**parameters):
     """dfa (the same parameters and defaults: ``post``, ``lr``, ...) with
-    this rule's eligibility trace."""
+    this rule's eligibility trace, which it does not let another replace."""
+    if "eligibility" in parameters:
+        raise TypeError("eprop() got an unexpected keyword argument 'eligibility'")
     return dataclasses.replace(
         dfa(**parameters), name="eprop",
         eligibility="lowpass", tau_elig=20.0,
         paper="Bellec, Scherr, Subramoney, Hajek, Salaj, Legenstein & Maass (2020) Nat. Commun. 11:3625",
     )
+
+
+#: the keywords eprop() takes: dfa's, but its eligibility is its own
+eprop.parameters = parameters_without_eligibility()

@@ -19,13 +19,14 @@ and 0.5/s 92.8% test accuracy after 10 epochs, seed 0).
 from .core import ThreeFactorRule
 
 
-def fa(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.5,
+def fa(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.5,
        apply_every=None):
     return ThreeFactorRule(
         name="fa",
         post=post,
         post_output=post_output,
         post_expr=post_expr,
+        eligibility=eligibility,
         feedback="layerwise",
         lr=lr,
         lr_hidden=lr_hidden,

@@ -25,18 +25,19 @@ kappa / tau_pre.
 from .core import ThreeFactorRule
 
 
-def pes(learning_rate=1e-4, lr=None, lr_hidden=None, apply_every=1, post="none", post_output="none",
-        post_expr=None):
+def pes(learning_rate=1e-4, lr=None, lr_hidden=None, apply_every=1):
     """PES with Nengo's learning rate ``kappa`` (dimensionless; default 1e-4).
 
     ``lr`` / ``lr_hidden`` (the names every rule takes) override kappa for
-    the output and hidden projections of a layered network.
+    the output and hidden projections of a layered network.  The factors are
+    PES's own and take no options: another postsynaptic factor or
+    eligibility would make it another rule (dfa with ``post="none"`` is
+    that family).
     """
     return ThreeFactorRule(
         name="pes",
-        post=post,
-        post_output=post_output,
-        post_expr=post_expr,
+        post="none",
+        post_output="none",
         eligibility="rate",
         feedback="encoders",
         lr=learning_rate if lr is None else lr,

@@ -28,14 +28,20 @@ feedback).  Here
 
 import dataclasses
 
-from .dfa import dfa
+from .dfa import dfa, parameters_without_eligibility
 
 
 def superspike(**parameters):
     """dfa (the same parameters and defaults: ``post``, ``lr``, ...) with
-    this rule's eligibility trace."""
+    this rule's eligibility trace, which it does not let another replace."""
+    if "eligibility" in parameters:
+        raise TypeError("superspike() got an unexpected keyword argument 'eligibility'")
     return dataclasses.replace(
         dfa(**parameters), name="superspike",
         eligibility="alpha", tau_elig=10.0, tau_elig_rise=5.0,
         paper="Zenke & Ganguli (2018) Neural Comput. 30:1514-1541",
     )
+
+
+#: the keywords superspike() takes: dfa's, but its eligibility is its own
+superspike.parameters = parameters_without_eligibility()

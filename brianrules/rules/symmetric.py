@@ -19,13 +19,14 @@ back through the neurons' dynamics.
 from .core import ThreeFactorRule
 
 
-def symmetric(post="surrogate", post_output="surrogate", post_expr=None, lr=2.0, lr_hidden=0.2,
+def symmetric(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.2,
               apply_every=None):
     return ThreeFactorRule(
         name="symmetric",
         post=post,
         post_output=post_output,
         post_expr=post_expr,
+        eligibility=eligibility,
         feedback="symmetric",
         lr=lr,
         lr_hidden=lr_hidden,

@@ -1,0 +1,148 @@
+"""Sweep reports of collapsed runs, and the figure of a one-axis sweep, on
+small study folders written by hand (nothing is trained)."""
+
+import csv
+import os
+
+import pytest
+
+from brianrules import plots
+from brianrules import study as sw
+from brianrules.cli import main
+from brianrules.training import write_json, write_metrics
+
+#: (lr_scale, seed) -> what the point's training left: its status and, per
+#: epoch, (test_acc, collapse); a point without epochs failed before any
+POINTS = {
+    (0.1, 0): ("done", [(0.40, ""), (0.60, "")]),
+    (0.1, 1): ("done", [(0.30, ""), (0.05, "silent_output")]),
+    (0.1, 2): ("done", [(0.11, ""), (0.12, "")]),  # no condition named, but near chance
+    (1.0, 0): ("done", [(0.70, ""), (0.80, "")]),
+    (1.0, 1): ("done", [(0.75, ""), (0.90, "")]),
+    (1.0, 2): ("done", [(0.80, ""), (0.85, "")]),
+    (10.0, 0): ("diverged", [(0.50, "")]),
+    (10.0, 1): ("done", [(0.60, ""), (0.50, "saturated_hidden_1+saturated_hidden_2")]),
+    (10.0, 2): ("failed", []),
+}
+
+
+def _study(folder, points=POINTS, axes=("lr_scale", "seed")):
+    """A sweep's folder as `brianrules sweep` leaves it: points/<id>/ with
+    point.json, status.json and run/ (config.json, metrics.csv), and
+    results.csv written by `study.write_results`.  ``points``: axis values
+    (in the order of ``axes``) -> (status, [(test_acc, collapse) per epoch])."""
+    made = []
+    for values, (status, epochs) in points.items():
+        settings = {"epochs": 2, "hidden": [12], **dict(zip(axes, values))}
+        point = sw.Point(sw.point_id(settings), settings, {a: str(v) for a, v in zip(axes, values)})
+        where = folder / "points" / point.id
+        (where / "run").mkdir(parents=True)
+        write_json(where / "point.json", {"id": point.id, "settings": settings, "axes": point.axes})
+        write_json(where / "status.json", {"status": status, "error": "boom" if status != "done" else None})
+        write_json(where / "run" / "config.json", {"train": settings, "network": {"n_out": 10}})
+        if epochs:
+            write_metrics(where / "run" / "metrics.csv",
+                          [{"epoch": e, "train_acc": acc, "test_acc": acc, "collapse": label}
+                           for e, (acc, label) in enumerate(epochs, 1)])
+        made.append(point)
+    sw.write_results(str(folder), made)
+    return {key: p.id for key, p in zip(points, made)}
+
+
+def _line(text, start):
+    return next(line for line in text.splitlines() if line.startswith(start))
+
+
+def _cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_results_carry_the_collapse_column_of_each_epoch(tmp_path):
+    ids = _study(tmp_path)
+    with open(tmp_path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    by = {(r["point"], r["epoch"]): r for r in rows}
+    assert by[(ids[0.1, 1], "2")]["collapse"] == "silent_output"
+    assert by[(ids[0.1, 1], "1")]["collapse"] == ""
+    assert by[(ids[10.0, 1], "2")]["collapse"] == "saturated_hidden_1+saturated_hidden_2"
+    assert by[(ids[10.0, 2], "")]["collapse"] == ""  # the failed point: one row without metrics
+
+
+def test_collapsed_points_are_counted_not_averaged(tmp_path):
+    ids = _study(tmp_path)
+    outcomes, axes = sw.load(str(tmp_path))
+    got = {o.point: (o.status, o.collapse) for o in outcomes}
+    assert got[ids[0.1, 1]] == ("collapsed", "silent_output")
+    assert got[ids[0.1, 2]] == ("collapsed", sw.NEAR_CHANCE)
+    # a named condition counts even where the accuracy looks like a result
+    assert got[ids[10.0, 1]] == ("collapsed", "saturated_hidden_1+saturated_hidden_2")
+    assert got[ids[1.0, 0]] == ("stable", "") and got[ids[10.0, 0]][0] == "diverged"
+
+    summary = sw.summary_table(outcomes, axes)
+    # lr_scale | runs | mean ± sd | min – max | diverged | collapsed
+    assert _cells(_line(summary, "| 0.1 |")) == ["0.1", "3", "60.0 ± 0.0", "60.0 – 60.0", "0", "2"]
+    assert _cells(_line(summary, "| 1.0 |")) == ["1.0", "3", "85.0 ± 5.0", "80.0 – 90.0", "0", "0"]
+    assert _cells(_line(summary, "| 10.0 |")) == ["10.0", "3 (1 failed/pending)", "–", "–", "1", "1"]
+
+    stability = sw.stability_table(outcomes, axes, "lr_scale")
+    head, _, row = stability.splitlines()
+    assert _cells(head)[:3] == ["unstable runs", "diverged", "collapsed"]
+    # 8 runs ended (the failed one did not); 1 diverged and 3 collapsed
+    assert _cells(row) == ["4/8 (50%)", "1", "3", "1.0", "1.0 (85.0)"]
+
+    pivot = sw.pivot_table(outcomes, axes, "lr_scale")
+    assert _cells(pivot.splitlines()[2]) == ["60.0 ± 0.0 (2C of 3)", "85.0 ± 5.0", "– (1D 1C of 3)"]
+
+
+def test_plot_of_a_one_axis_sweep_draws_the_final_metric_against_the_axis(tmp_path, capsys):
+    _study(tmp_path)
+    assert main(["plot", str(tmp_path)]) == 0
+    figure = tmp_path / "plots" / "test_acc_vs_lr_scale.png"
+    assert f"wrote {figure}" in capsys.readouterr().out
+    png = figure.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert (tmp_path / "plots" / "curves_test_acc_by_lr_scale.png").exists()
+    text = (tmp_path / "summary.md").read_text()
+    assert "Figures: plots/curves_test_acc_by_lr_scale.png, plots/test_acc_vs_lr_scale.png" in text
+    collapsed = text.split("## Collapsed runs")[1]
+    assert "silent_output" in collapsed and "saturated_hidden_1, saturated_hidden_2" in collapsed
+    assert sw.NEAR_CHANCE in collapsed and collapsed.count("| 0.1 |") == 2
+
+
+def test_one_axis_figure_marks_runs_without_a_result_instead_of_averaging_them(tmp_path):
+    _study(tmp_path)
+    outcomes, _ = sw.load(str(tmp_path))
+    drawn = plots.sweep_final_vs_axis(outcomes, "lr_scale", tmp_path / "f.png", chance=0.1)
+    assert drawn["log_x"]  # 0.1 to 10: two decades
+    assert drawn["x"] == [0.1, 1.0]  # no stable run at 10
+    assert drawn["mean"] == pytest.approx([60.0, 85.0]) and drawn["sd"] == pytest.approx([0.0, 5.0])
+    assert drawn["marks"] == {"collapsed": [(0.1, 2), (10.0, 1)], "diverged": [(10.0, 1)],
+                              "failed": [(10.0, 1)]}
+    # a numeric axis within a decade is linear; labels are categories
+    assert not plots.log_axis_wanted(["1.0", "10.0"]) and plots.log_axis_wanted(["1.0", "10.5"])
+    assert not plots.log_axis_wanted(["dfa", "fa"])
+
+
+def test_one_axis_figure_of_a_categorical_axis(tmp_path):
+    points = {("dfa", 0): ("done", [(0.8, "")]), ("dfa", 1): ("done", [(0.7, "")]),
+              ("fa", 0): ("done", [(0.1, "silent_output")])}
+    _study(tmp_path, points, axes=("rule", "seed"))
+    outcomes, _ = sw.load(str(tmp_path))
+    drawn = plots.sweep_final_vs_axis(outcomes, "rule", tmp_path / "f.png")
+    assert drawn["x"] == [0] and not drawn["log_x"] and drawn["marks"] == {"collapsed": [(1, 1)]}
+    assert drawn["mean"] == pytest.approx([75.0])
+    paths = sw.report(str(tmp_path))
+    assert os.path.join(str(tmp_path), "plots", "test_acc_vs_rule.png") in paths
+
+
+def test_a_two_axis_sweep_keeps_its_figures(tmp_path):
+    """Two axes besides the seed: a heatmap and the metric against the
+    learning rate, one line per value of the other axis; no one-axis figure."""
+    points = {(lr, w, s): ("done", [(0.5 + 0.1 * s, "")]) for lr in (0.5, 1.0) for w in (10.0, 100.0)
+              for s in (0, 1)}
+    points[1.0, 10.0, 1] = ("done", [(0.3, "silent_output")])
+    _study(tmp_path, points, axes=("lr_scale", "w_bound", "seed"))
+    paths = [os.path.basename(p) for p in sw.report(str(tmp_path))]
+    assert paths == ["summary.md", "heatmap_test_acc_lr_scale_w_bound.png", "curves_test_acc_by_lr_scale.png"]
+    paths = [os.path.basename(p) for p in sw.report(str(tmp_path), curves="w_bound")]
+    assert paths[-1] == "test_acc_vs_lr_scale.png"
