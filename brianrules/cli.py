@@ -87,11 +87,11 @@ def _train_parser(sub):
 
 def _config_from_args(a):
     """Defaults, then the model file, then the options given."""
-    from .training import TrainConfig, load_model_file
+    from .training import TrainConfig, load_model_file, override
 
     settings = load_model_file(a.model) if a.model else {}
     given = {name: getattr(a, name) for name, _, _ in TRAIN_OPTIONS.values() if hasattr(a, name)}
-    settings.update(given)
+    settings = override(settings, given)
     return TrainConfig.from_dict(settings, source=a.model or "options")
 
 

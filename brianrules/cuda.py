@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from .devices import CompiledProgram, sort_runs
+from .program import CompiledProgram, sort_runs
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
 #: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
@@ -226,7 +226,7 @@ class CudaStandaloneRunner(CompiledProgram):
         from brian2cuda.device import CUDAStandaloneDevice
         from brian2cuda.utils import gputools
 
-        from .devices import canonical_clock_order, generated_code_hash, restore_runtime, same_code_everywhere
+        from .program import canonical_clock_order, generated_code_hash, restore_runtime, same_code_everywhere
         from .network import structure_hash
 
         self.spec = spec

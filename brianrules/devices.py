@@ -15,40 +15,18 @@ skips code generation and ``make`` altogether.
 """
 
 import contextlib
-import fcntl
-import json
 import os
-import shutil
-import socket
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 
-import numpy as np
+from .floats import FLOAT_DTYPES, check_dtype, float_dtype, state_check_quiet  # noqa: F401  (the engines' names)
+from .paths import cache_dir  # noqa: F401  (the build cache's root, as the engines know it)
+from .program import (BUILD_STAMP, BuildError, CompiledProgram, RunResult, _check_complete,  # noqa: F401
+                      _held_stderr, _quiet_fd, _read_stamp, build_interrupted, canonical_clock_order,
+                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere,
+                      sort_recorded_variables)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
-#: floating-point types of a model's state variables, weights and parameters
-FLOAT_DTYPES = ("float64", "float32")
-
-
-def cache_dir():
-    base = os.environ.get("BRIANRULES_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "brianrules"
-    )
-    return os.path.join(base, "build")
-
-
-class BuildError(RuntimeError):
-    """Generating or compiling a program failed."""
-
-
-@dataclass
-class RunResult:
-    weights: list  # forward weight matrices after the run
-    counts: np.ndarray  # output spike counts, samples x n_out
-    hidden_rates: list  # mean rate per hidden layer (Hz)
-    wall_s: float
 
 
 def preflight(spec):
@@ -72,7 +50,7 @@ def preflight(spec):
     if spec.rule.post_expr is not None:
         what += f" (post_expr {spec.rule.post_expr!r})"
     try:
-        with float_dtype(spec.dtype), _state_check_quiet(spec.dtype):
+        with float_dtype(spec.dtype), state_check_quiet(spec.dtype):
             model = Model(spec, 1)
             model.network.run(0 * second, namespace={})  # prepares every object, runs no step
     except BrianObjectException as e:
@@ -112,46 +90,6 @@ def check_runnable(device, cuda_arch=None):
                              "(no GPU from nvidia-smi, no /dev/nvidia0)")
 
 
-def check_dtype(name):
-    if not isinstance(name, str) or name not in FLOAT_DTYPES:
-        raise ValueError(f"unknown dtype {name!r} (choose from {', '.join(FLOAT_DTYPES)})")
-
-
-@contextlib.contextmanager
-def float_dtype(name):
-    """Brian2's ``core.default_float_dtype`` set to ``name`` ("float64" or
-    "float32") while the enclosed code builds a `Model` and generates its
-    program, the previous setting afterwards: the type of every state
-    variable, weight and parameter is fixed when Brian2 creates it, and that
-    of the generated code's constants and temporaries when it writes the
-    code, so other programs of the process keep theirs."""
-    from brian2 import prefs
-
-    check_dtype(name)
-    saved = prefs.core.default_float_dtype
-    prefs.core.default_float_dtype = getattr(np, name)
-    try:
-        yield
-    finally:
-        prefs.core.default_float_dtype = saved
-
-
-@contextlib.contextmanager
-def _state_check_quiet(dtype):
-    """After a run Brian2 looks for invalid states with ``abs(v) > 1e50``,
-    which NumPy 2 evaluates in float32 for float32 variables: 1e50 becomes
-    inf, with an overflow warning after every run.  Silenced for float32
-    programs (the check's NaN test is unaffected)."""
-    with warnings.catch_warnings():
-        if dtype == "float32":
-            warnings.filterwarnings("ignore", message="overflow encountered in cast", category=RuntimeWarning)
-        yield
-
-
-#: file of a finished C++ build: what the binary was built from and with
-BUILD_STAMP = "brianrules-build.json"
-
-
 def program_key(spec, n_samples, threads=1):
     """Name of the cache folder of the C++ program of ``spec``."""
     from .network import structure_hash
@@ -172,50 +110,6 @@ def program_identity(key, threads=1):
             "include_dirs": list(prefs["codegen.cpp.include_dirs"]),
             "libraries": list(prefs["codegen.cpp.libraries"]),
             "openmp_threads": openmp_threads(threads), "CXX": os.environ.get("CXX")}
-
-
-def openmp_threads(threads):
-    """Brian2's OpenMP preference for ``threads`` threads: 0 means no OpenMP
-    at all (1 would compile OpenMP code for one thread)."""
-    return int(threads) if threads > 1 else 0
-
-
-def generated_code_hash(device):
-    """Hash of the program a standalone device has generated so far: every
-    code object's source and the main program's queue of operations (object
-    names stand for the objects).  Code objects are rendered when the
-    network runs on the device, before ``device.build`` writes them."""
-    import hashlib
-
-    def stable(x):
-        if isinstance(x, (str, int, float, bool, type(None))):
-            return repr(x)
-        if isinstance(x, (tuple, list)):
-            return "(" + ",".join(stable(v) for v in x) + ")"
-        if isinstance(x, dict):
-            return "{" + ",".join(f"{stable(k)}:{stable(v)}" for k, v in sorted(x.items(), key=str)) + "}"
-        if isinstance(x, np.ndarray):
-            return f"array{x.shape}{x.dtype}:" + hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-        return f"<{type(x).__name__} {getattr(x, 'name', '')}>"
-
-    h = hashlib.sha256()
-    for name in sorted(device.code_objects):
-        code = device.code_objects[name].code
-        h.update(name.encode())
-        for part in sorted(code.keys()):
-            h.update(f"\0{part}\0{code[part]}".encode())
-    for kind, args in device.main_queue:
-        h.update(f"\0{kind}\0{stable(args)}".encode())
-    h.update(f"\0report\0{getattr(device, 'report_func', '')}".encode())
-    return h.hexdigest()[:16]
-
-
-def _read_stamp(build_dir):
-    try:
-        with open(os.path.join(build_dir, BUILD_STAMP)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def is_built(spec, n_samples, threads=1, build_dir=None):
@@ -274,7 +168,7 @@ class RuntimeRunner:
             model.network.add(*extra)
             stops = interrupt.active()
             stops.check()
-            with _state_check_quiet(self.spec.dtype):
+            with state_check_quiet(self.spec.dtype):
                 model.network.run(model.duration, namespace={})  # stops early on a stop request
             _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
@@ -285,268 +179,6 @@ class RuntimeRunner:
 
     def close(self):
         pass
-
-
-def _check_complete(stops, fraction):
-    """Raise `interrupt.Interrupted` for a run during which a stop was
-    requested, or that simulated less than all of its time (``fraction``:
-    the part simulated, None if unknown)."""
-    short = fraction is not None and fraction < 1 - 1e-9
-    if stops.signum is not None or short:
-        raise stops.interrupted(fraction=fraction)
-
-
-class BuildLock:
-    """Who may touch a build folder when.
-
-    Building (generating code, compiling) takes the folder exclusively;
-    running the program takes it shared, so any number of processes run one
-    compiled program side by side, each with its own results folder.  A
-    builder that waits closes a gate that new runs queue at: it is never
-    starved by a stream of overlapping runs.  Locks are ``flock`` locks and
-    vanish with the process that holds them.
-    """
-
-    def __init__(self, directory):
-        os.makedirs(directory, exist_ok=True)
-        self._gate = open(os.path.join(directory, ".gate"), "a")
-        self._lock = open(os.path.join(directory, ".lock"), "a")
-
-    @contextlib.contextmanager
-    def exclusive(self):
-        fcntl.flock(self._gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-        finally:
-            fcntl.flock(self._gate, fcntl.LOCK_UN)
-
-    @contextlib.contextmanager
-    def shared(self):
-        fcntl.flock(self._gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(self._gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock, fcntl.LOCK_UN)
-
-    def try_exclusive(self):
-        """Take the folder exclusively if nobody builds or runs in it now."""
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            return False
-
-    def release(self):
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
-
-    def close(self):
-        self._gate.close()
-        self._lock.close()
-
-
-def canonical_clock_order(queue):
-    """Brian2 queues the start of each clock in the order of a set of clock
-    objects, which differs from process to process; sorted by name, the
-    generated ``main.cpp`` is the same text every time, and a cached program
-    is never recompiled (or relinked under a running one)."""
-    def is_clock(entry):
-        func, args = entry
-        return (func == "set_by_single_value" and isinstance(args, tuple) and len(args) == 3
-                and isinstance(args[0], str) and args[0].endswith(("clock_timestep", "clock_t")))
-
-    return sort_runs(queue, is_clock, key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
-
-
-def sort_runs(items, belongs, key=None):
-    """A copy of ``items`` in which each run of consecutive items for which
-    ``belongs`` is true is sorted (by ``key``); every other item keeps its
-    place."""
-    out, k = [], 0
-    while k < len(items):
-        if not belongs(items[k]):
-            out.append(items[k])
-            k += 1
-            continue
-        end = k
-        while end < len(items) and belongs(items[end]):
-            end += 1
-        out += sorted(items[k:end], key=key)
-        k = end
-    return out
-
-
-def _remove_dead_results(build_dir):
-    """Results folders of processes of this machine that died without
-    closing their program (killed, crashed)."""
-    host = socket.gethostname()
-    for name in os.listdir(build_dir):
-        parts = name[len("results-"):].rsplit("-", 2) if name.startswith("results-") else []
-        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-            continue
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
-            shutil.rmtree(os.path.join(build_dir, name), ignore_errors=True)
-        except OSError:
-            pass  # alive, another user's
-
-
-class CompiledProgram:
-    """What every compiled program shares: a build folder from the cache,
-    built under an exclusive lock and run under a shared one with a results
-    folder of its own, and the release of both.  Subclasses set ``spec``,
-    ``n_samples``, ``model`` and ``_device`` and build inside `_building`."""
-
-    _locks = None
-    _results = None  # this process's results folder, relative to the build folder
-    reused = False  # True when the finished program ran without code generation and make
-
-    def _claim_build_dir(self, build_dir, key):
-        """Use ``build_dir``, or the cache folder ``key`` if it is None."""
-        if build_dir is None:
-            build_dir = os.path.join(cache_dir(), key)
-        os.makedirs(build_dir, exist_ok=True)
-        self.build_dir = build_dir
-        self._locks = BuildLock(build_dir)
-        self._results = f"results-{socket.gethostname()}-{os.getpid()}-{id(self):x}"
-        _remove_dead_results(build_dir)
-        self.cached = os.path.exists(os.path.join(build_dir, "main"))
-        return build_dir
-
-    def _populate(self, monitors, progress):
-        """Create the model's Brian2 objects (and the caller's monitors) on
-        this program's device, and run the network once so that the device
-        records every code object of the program."""
-        from .network import Model
-
-        self.model = Model(self.spec, self.n_samples)
-        self.extra = monitors(self.model) if monitors else []
-        self.model.network.add(*self.extra)
-        sort_recorded_variables(self.model.network.objects)
-        self.model.network.run(self.model.duration, report="text" if progress else None,
-                               report_period=5 * _second(), namespace={})
-
-    @contextlib.contextmanager
-    def _building(self):
-        """Generate and compile with the folder to oneself; no run is in
-        progress meanwhile (the build rewrites files a starting run reads)."""
-        with self._locks.exclusive():
-            self.cached = os.path.exists(os.path.join(self.build_dir, "main"))
-            self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)
-            yield
-
-    def _build_unless_stamped(self, identity, build):
-        """Run the finished program if the build folder's stamp is
-        ``identity``; else ``build()`` with the folder to oneself, and stamp
-        it (no stamp while the files change)."""
-        if self.cached and _read_stamp(self.build_dir) == identity:
-            self._reuse(self.build_dir)
-            return
-        with self._building():
-            self._write_stamp(None)
-            build()
-            self._write_stamp(identity)
-
-    def _reuse(self, build_dir):
-        """Run the finished program without generating or compiling: set
-        what ``device.build`` would have set for ``device.run``."""
-        self._device.project_dir = build_dir
-        self._device.results_dir = os.path.join(os.path.abspath(os.path.join(build_dir, "results")), "")
-        self.reused = True
-
-    def _write_stamp(self, identity):
-        path = os.path.join(self.build_dir, BUILD_STAMP)
-        if identity is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-            return
-        tmp = f"{path}.{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(identity, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
-        """Run the program once with these values and read its results.
-
-        A run that a signal cut short is never returned: Brian2's program
-        stops at the first SIGINT (a terminal's Ctrl-C, or one forwarded by
-        `interrupt`) and exits with success, having simulated only part of
-        the time.  If a stop was requested in this process before or while
-        the program ran, or the program reports that it simulated less than
-        the whole run (``last_run_info.txt``: Brian2's completed fraction),
-        `interrupt.Interrupted` is raised instead, and its results are
-        dropped."""
-        from brian2.devices.device import get_device, reset_device, set_device
-
-        from . import interrupt
-
-        stops = interrupt.active()
-        stops.check()  # a stop requested before the program starts: it does not start
-        t0 = time.perf_counter()
-        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
-        # results are read through the current device: make it this program's
-        switched = get_device() is not self._device
-        if switched:
-            set_device(self._device, build_on_run=False)
-        try:
-            sys.stdout.flush()
-            with self._locks.shared(), _state_check_quiet(self.spec.dtype):
-                stops.check()  # (the lock may have waited for a build)
-                self._forget_last_run()
-                try:
-                    self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
-                except Exception:
-                    if stops.signum is not None:  # the program was stopped or killed by the signal
-                        raise stops.interrupted() from None
-                    raise
-            _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
-            result = RunResult(self.model.read_weights(), self.model.output_counts(),
-                               self.model.hidden_rates(), time.perf_counter() - t0)
-        finally:
-            if switched:
-                reset_device()
-        self._clean_run_values()
-        return result
-
-    def _forget_last_run(self):
-        """No completed fraction of an earlier run may stand for this one's."""
-        self._device._last_run_completed_fraction = None
-        path = os.path.join(self.build_dir, self._results, "last_run_info.txt")
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-
-    def _clean_run_values(self):
-        """Brian2 keeps every run's values (weights, stimulus) as files in the
-        build folder; remove them when no other process runs the program."""
-        if not self._locks.try_exclusive():
-            return
-        try:
-            folder = os.path.join(self.build_dir, "static_arrays")
-            for name in os.listdir(folder):
-                if name.startswith("init_"):
-                    with contextlib.suppress(OSError):
-                        os.remove(os.path.join(folder, name))
-        finally:
-            self._locks.release()
-
-    def close(self):
-        if self._locks is not None:
-            if self._results is not None:
-                shutil.rmtree(os.path.join(self.build_dir, self._results), ignore_errors=True)
-            if os.path.isdir(os.path.join(self.build_dir, "static_arrays")):
-                self._clean_run_values()
-            self._locks.close()
-            self._locks = None
-        restore_runtime()
-        forget_device(self._device)
 
 
 class StandaloneRunner(CompiledProgram):
@@ -587,113 +219,6 @@ class StandaloneRunner(CompiledProgram):
         restore_runtime()
 
 
-def build_interrupted(error):
-    """The `interrupt.Interrupted` to raise for a build that failed because
-    of a signal (see `_signal_of`), else None."""
-    from . import interrupt
-
-    signum = _signal_of(error)
-    return None if signum is None else interrupt.active().interrupted(signum)
-
-
-def _signal_of(error):
-    """The signal that made a build fail with ``error``, or None.  A stop
-    requested in this process is one; so is ``make`` ended by SIGINT or
-    SIGTERM: while Brian2 runs it through ``os.system``, Python ignores
-    SIGINT, and a terminal's Ctrl-C reaches only ``make`` and the compiler,
-    which Brian2 then reports as "Project compilation failed (error code:
-    STATUS)" (a wait status)."""
-    import re
-    import signal
-
-    from . import interrupt
-
-    if isinstance(error, interrupt.Interrupted):
-        return error.signum
-    stops = interrupt.active()
-    if stops.signum is not None:
-        return stops.signum
-    found = re.search(r"compilation failed \(error code: (\d+)\)", str(error))
-    if found:
-        try:
-            code = os.waitstatus_to_exitcode(int(found.group(1)))
-        except ValueError:  # not the status of an ended process
-            code = 0
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if code in (-sig, 128 + sig):
-                return sig
-    return None
-
-
-@contextlib.contextmanager
-def _held_stderr():
-    """While building, file descriptor 2 goes to a temporary file, and what
-    was written there (Brian2's warnings, the compiler's errors) goes to
-    stderr afterwards, unless a signal stopped the build: then it holds only
-    ``make``'s and the compiler's words about the signal ("Interrupt"),
-    which Brian2 replays when the build fails, and is dropped."""
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    replay = True
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException as e:
-            replay = _signal_of(e) is None
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            if replay:
-                held.seek(0)
-                text = held.read()
-                if text:
-                    sys.stderr.write(text.decode(errors="replace"))
-                    sys.stderr.flush()
-
-
-def forget_device(dev):
-    """Drop Brian2's reference to a finished device: its objects would
-    otherwise stay alive, and the next program built in this process would
-    get renamed code objects (``..._codeobject_1``) and recompile."""
-    import brian2.devices.device  # noqa: F401  (the module, not the proxy of the same name)
-
-    device_module = sys.modules["brian2.devices.device"]
-    device_module.previous_devices[:] = [entry for entry in device_module.previous_devices
-                                         if entry[0] is not dev]
-
-
-def same_code_everywhere():
-    """Before a program's objects are created: the same model generates the
-    same program in every process and for every program of a process.
-    Objects of earlier programs that only a reference cycle keeps alive would
-    rename the new ones (``clock_1``), and the clock's current step would go
-    into the program's first lines."""
-    import gc
-
-    from brian2 import defaultclock, ms
-
-    gc.collect()
-    defaultclock.dt = 0.1 * ms  # Brian2's default
-
-
-def sort_recorded_variables(objects):
-    """Before any code is generated: the variables that spike and event
-    monitors record, in sorted order.  Brian2 keeps them (``i``, ``t``, ...)
-    in a set; its C++ template sorts them, but brian2cuda's walks them in the
-    set's order, which changes with Python's string hashing from process to
-    process, so the CUDA program's code (and its build stamp) differed and
-    a second start rebuilt it."""
-    for obj in objects:
-        kwds = getattr(obj, "template_kwds", None) or {}
-        if isinstance(kwds.get("record_variables"), dict):
-            kwds["record_variables"] = dict(sorted(kwds["record_variables"].items()))
-
-
 def activate_standalone(directory, threads=1, build_on_run=False):
     """Make a new cpp_standalone device current and return it.
 
@@ -712,12 +237,6 @@ def activate_standalone(directory, threads=1, build_on_run=False):
     return dev
 
 
-def restore_runtime():
-    from brian2 import set_device
-
-    set_device("runtime")
-
-
 @contextlib.contextmanager
 def cpp_standalone(directory, threads=1):
     """Run the enclosed Brian2 code as a C++ standalone program built on
@@ -727,28 +246,6 @@ def cpp_standalone(directory, threads=1):
         yield
     finally:
         restore_runtime()
-
-
-def _second():
-    from brian2 import second
-
-    return second
-
-
-@contextlib.contextmanager
-def _quiet_fd(fd, enabled=True):
-    """Silence a file descriptor (the compiler's chatter) while building."""
-    if not enabled:
-        yield
-        return
-    saved = os.dup(fd)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
 
 
 def working_devices():

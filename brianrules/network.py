@@ -29,7 +29,7 @@ from brian2 import (
 )
 
 from . import feedback as fb
-from .devices import check_dtype
+from .floats import check_dtype
 from .neurons import LIF, make_group
 from .topology import connect_all
 from .randomness import make_function, mix_seed
@@ -57,7 +57,7 @@ class NetworkSpec:
     ("float64" or "float32") is the floating-point type of every state
     variable, weight and parameter of the generated code (Brian2's
     ``core.default_float_dtype`` while the model is built, see
-    `devices.float_dtype`); the clock's time stays float64.
+    `floats.float_dtype`); the clock's time stays float64.
     """
 
     n_in: int

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def learning_curve(rows, path, title=""):
     """Training (online) and test (frozen) accuracy per epoch; beside them,
-    where the rows have the per-layer columns (`training.layer_columns`),
+    where the rows have the per-layer columns (`metrics.layer_columns`),
     each hidden layer's rate and each projection's relative weight change."""
-    from .training import layer_columns_in
+    from .metrics import layer_columns_in
 
     epochs = [r["epoch"] for r in rows]
     rates, changes = layer_columns_in(rows[0])

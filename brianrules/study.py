@@ -62,8 +62,9 @@ import numpy as np
 
 from .plots import (as_number, axis_values, mean_sd, sort_key, stable_finals, sweep_curves, sweep_final_vs_axis,
                     sweep_heatmap, sweep_metric_vs_axis)
-from .training import (METRIC_COLUMNS, TrainConfig, atomic_write, columns_of, layer_columns_in, load_model_file,
-                       read_toml, write_json)
+from .files import atomic_write, write_json
+from .metrics import METRIC_COLUMNS, columns_of, layer_columns_in
+from .training import TrainConfig, load_model_file, override, read_toml
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -150,7 +151,7 @@ def expand(spec, here=".", source="sweep spec"):
         raise ValueError(f"{source}: [base] must be a table of settings")
     if "model" in base:
         model = base.pop("model")
-        base = {**load_model_file(_model_path(model, here)), **base}
+        base = override(load_model_file(_model_path(model, here)), base)
     grid = spec.get("grid", {})
     axes = [(name, _grid_axis(name, values, source)) for name, values in grid.items()]
     random = dict(spec.get("random", {}))
@@ -173,9 +174,9 @@ def expand(spec, here=".", source="sweep spec"):
             settings = dict(base)
             shown = {}
             for (name, _), (values, label) in zip(axes, combo):
-                settings.update(values)
+                settings = override(settings, values)
                 shown[name] = label
-            settings.update(rand_settings)
+            settings = override(settings, rand_settings)
             shown.update(rand_shown)
             where = f"{source}, point {shown}" if shown else source
             cfg = TrainConfig.from_dict(settings, source=where)

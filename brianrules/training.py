@@ -8,7 +8,6 @@ held-out data.  After each epoch the weights are checked for divergence and
 written, with the metrics so far, atomically.
 """
 
-import csv
 import dataclasses
 import json
 import math
@@ -26,55 +25,10 @@ from . import interrupt
 from . import rules as rulemod
 from . import surrogates as sgmod
 from .devices import check_device, check_dtype, check_runnable, is_built, make_runner, preflight
+from .files import atomic_write, write_json
+from .metrics import (CHANGE_PREFIX, METRIC_COLUMNS, RATE_PREFIX, TEXT_COLUMNS, columns_of,  # noqa: F401
+                      layer_columns, layer_columns_in, read_metrics, relative_change, write_metrics)
 from .randomness import mix_seed
-
-METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
-                  "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
-
-
-#: columns of metrics.csv that hold text: the collapse conditions of the epoch
-#: (`health.diagnose`, joined by "+"; empty for a working network)
-TEXT_COLUMNS = ("collapse",)
-
-
-#: the names of the per-layer columns: prefix + layer (or projection) number from 1
-RATE_PREFIX, CHANGE_PREFIX = "rate_hz_h", "dw_rel_"
-
-
-def layer_columns(n_hidden):
-    """The per-layer columns of a network with ``n_hidden`` hidden layers:
-    the mean rate of each hidden layer (Hz) and, per projection, the
-    epoch's weight change relative to the weights before it,
-    ||W_after - W_before||_F / ||W_before||_F.  They show which layer falls
-    quiet and which stops learning, which the network-wide means hide."""
-    return ([f"{RATE_PREFIX}{k + 1}" for k in range(n_hidden)]
-            + [f"{CHANGE_PREFIX}{k + 1}" for k in range(n_hidden + 1)])
-
-
-def layer_columns_in(columns):
-    """The per-layer columns among ``columns``: (rates, weight changes), each
-    in the order of the layers."""
-    def of(prefix):
-        return sorted((c for c in columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
-                      key=lambda c: int(c[len(prefix):]))
-
-    return of(RATE_PREFIX), of(CHANGE_PREFIX)
-
-
-def columns_of(rows):
-    """METRIC_COLUMNS, then every other column of ``rows`` in order of appearance."""
-    extra = dict.fromkeys(k for r in rows for k in r if k not in METRIC_COLUMNS)
-    return METRIC_COLUMNS + list(extra)
-
-
-def relative_change(before, after):
-    """||after - before||_F / ||before||_F per projection (the change itself where before is 0)."""
-    out = []
-    for a, b in zip(before, after):
-        scale = float(np.linalg.norm(a))
-        change = float(np.linalg.norm(b - a))
-        out.append(change / scale if scale > 0 else change)
-    return out
 
 
 class TrainingError(RuntimeError):
@@ -277,6 +231,25 @@ def _has_type(value, expected):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+#: settings that say the same thing in two ways: one given later (an option
+#: after a model file, a sweep axis over its base) replaces the other
+ALTERNATIVES = (("post", "post_expr"),)
+
+
+def override(settings, given):
+    """``settings`` updated by ``given``, where a setting of ``given``
+    replaces its alternatives in ``settings`` (`ALTERNATIVES`): a
+    ``--post-expr`` on the command line replaces the model file's ``post``.
+    Both in one source are refused by `TrainConfig.make_rule`."""
+    out = dict(settings)
+    for group in ALTERNATIVES:
+        if any(key in given for key in group):
+            for key in group:
+                out.pop(key, None)
+    out.update(given)
+    return out
+
+
 def read_toml(path, what):
     """A TOML file as a dict; a missing file or bad TOML is a ValueError
     that names the file (``what``: "model file", "sweep spec", ...)."""
@@ -316,44 +289,6 @@ def _finite(v):
 def _positive(name, v):
     if not _finite(v) or v <= 0:
         raise ValueError(f"{name} must be positive and finite, got {v!r}")
-
-
-# -- files ---------------------------------------------------------------
-def atomic_write(path, write):
-    """Write through ``write(tmp_path)`` then rename: never a half-written file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def write_json(path, obj):
-    def w(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-
-    atomic_write(path, w)
-
-
-def write_metrics(path, rows):
-    def w(tmp):
-        with open(tmp, "w", newline="") as f:
-            # restval: a run resumed from a file written before a column existed
-            writer = csv.DictWriter(f, fieldnames=columns_of(rows), restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(path, w)
-
-
-def read_metrics(path):
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    out = []
-    for r in rows:
-        out.append({k: (int(v) if k == "epoch" else v if k in TEXT_COLUMNS else float(v) if v != "" else math.nan)
-                    for k, v in r.items()})
-    return out
 
 
 def write_weights(path, weights, feedback, epoch):

@@ -4,6 +4,7 @@ records the factors it used."""
 import csv
 import io
 import json
+import os
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -86,3 +87,17 @@ def test_a_run_with_an_expression_records_the_expression(tmp_path):
     assert recorded["post"] == "expr" and recorded["post_expr"] == "psi_post * x_post"
     # the named factor when no expression replaces it
     assert TrainConfig(post="activity").make_rule().post_label == "activity"
+
+
+def test_an_expression_given_later_replaces_the_model_files_post():
+    """An option after a model file (or a sweep axis over its base) replaces
+    the file's factor; both in one source are refused."""
+    from brianrules.training import load_model_file, override
+
+    model = os.path.join(os.path.dirname(__file__), "..", "models", "dfa_digits.toml")
+    settings = override(load_model_file(model), {"post_expr": "psi_post * x_post"})
+    assert "post" not in settings and settings["lr"] == 2.0
+    assert TrainConfig.from_dict(settings).make_rule().post_label == "post_expr psi_post * x_post"
+    assert override({"post_expr": "x_post"}, {"post": "none"}) == {"post": "none"}
+    with pytest.raises(ValueError, match="both set the hidden layers' postsynaptic factor"):
+        TrainConfig(post="none", post_expr="x_post").make_rule()

@@ -1,0 +1,23 @@
+"""Files written whole or not at all: a reader (or a process that resumes
+after a crash) sees the old file or the new one, never half of one.
+
+At the bottom of the package: every layer may use it."""
+
+import json
+import os
+
+
+def atomic_write(path, write):
+    """Write through ``write(tmp_path)`` then rename: never a half-written file."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    def w(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    atomic_write(path, w)

@@ -1,0 +1,79 @@
+"""The columns of a training's metrics.csv, one row per epoch, and the file
+itself: the network-wide figures, the per-layer ones, and the collapse
+conditions as text."""
+
+import csv
+import math
+
+import numpy as np
+
+from .files import atomic_write
+
+METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_per_s",
+                  "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
+
+
+#: columns of metrics.csv that hold text: the collapse conditions of the epoch
+#: (`health.diagnose`, joined by "+"; empty for a working network)
+TEXT_COLUMNS = ("collapse",)
+
+
+#: the names of the per-layer columns: prefix + layer (or projection) number from 1
+RATE_PREFIX, CHANGE_PREFIX = "rate_hz_h", "dw_rel_"
+
+
+def layer_columns(n_hidden):
+    """The per-layer columns of a network with ``n_hidden`` hidden layers:
+    the mean rate of each hidden layer (Hz) and, per projection, the
+    epoch's weight change relative to the weights before it,
+    ||W_after - W_before||_F / ||W_before||_F.  They show which layer falls
+    quiet and which stops learning, which the network-wide means hide."""
+    return ([f"{RATE_PREFIX}{k + 1}" for k in range(n_hidden)]
+            + [f"{CHANGE_PREFIX}{k + 1}" for k in range(n_hidden + 1)])
+
+
+def layer_columns_in(columns):
+    """The per-layer columns among ``columns``: (rates, weight changes), each
+    in the order of the layers."""
+    def of(prefix):
+        return sorted((c for c in columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
+                      key=lambda c: int(c[len(prefix):]))
+
+    return of(RATE_PREFIX), of(CHANGE_PREFIX)
+
+
+def columns_of(rows):
+    """METRIC_COLUMNS, then every other column of ``rows`` in order of appearance."""
+    extra = dict.fromkeys(k for r in rows for k in r if k not in METRIC_COLUMNS)
+    return METRIC_COLUMNS + list(extra)
+
+
+def relative_change(before, after):
+    """||after - before||_F / ||before||_F per projection (the change itself where before is 0)."""
+    out = []
+    for a, b in zip(before, after):
+        scale = float(np.linalg.norm(a))
+        change = float(np.linalg.norm(b - a))
+        out.append(change / scale if scale > 0 else change)
+    return out
+
+
+def write_metrics(path, rows):
+    def w(tmp):
+        with open(tmp, "w", newline="") as f:
+            # restval: a run resumed from a file written before a column existed
+            writer = csv.DictWriter(f, fieldnames=columns_of(rows), restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, w)
+
+
+def read_metrics(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        out.append({k: (int(v) if k == "epoch" else v if k in TEXT_COLUMNS else float(v) if v != "" else math.nan)
+                    for k, v in r.items()})
+    return out
