@@ -63,6 +63,7 @@ import numpy as np
 
 from .randomness import hash_uniform_numpy
 from .rules import FILTERED_ELIGIBILITIES
+from .stateupdate import SWITCH
 
 #: Brian2 stores the last spike time of a neuron that never fired as this (s)
 NEVER_SPIKED = -10000.0
@@ -102,14 +103,30 @@ def lif_constants(neuron, dt) -> LIFConstants:
     written as v(t+dt) = v_rest + c_syn I_syn + e_m (v - v_rest) with
     e_m = exp(-dt/tau_m) and
     c_syn = tau_syn e^{-dt/tau_syn} (e^{dt/tau_m} - e^{dt/tau_syn}) e^{-dt/tau_m} / (tau_syn - tau_m).
+
+    That form is 0/0 at tau_m = tau_syn.  With y_m = dt/tau_m and the
+    exponent difference w = dt/tau_syn - dt/tau_m it is also
+        c_syn = y_m e^{-dt/tau_syn} (e^w - 1) / w,
+    which is well conditioned everywhere (``expm1``) and gives the limit
+    c_syn = (dt/tau) e^{-dt/tau} at w = 0 (the response I0 (t/tau) e^{-t/tau}
+    of the degenerate system).  As in the generated code
+    (`stateupdate.remove_singularities`), the generic form is kept, for
+    agreement with the program to rounding, outside the band
+    |w| < ``stateupdate.SWITCH["float64"]``, and the well-conditioned form
+    is used inside it, where the generic one loses digits (its relative
+    rounding error is about 1e-16/|w|).
     """
     tau_m = float(neuron.tau_m)
     tau_syn = float(neuron.tau_syn)
     tau_trace = float(neuron.tau_trace)
     v_rest = float(neuron.v_rest)
-    a = tau_syn * math.exp(-dt / tau_syn)
-    b = -math.exp(dt / tau_syn)
-    c_syn = ((a * (b + math.exp(dt / tau_m))) * math.exp(-dt / tau_m)) / (-tau_m + tau_syn)
+    w = dt * (tau_m - tau_syn) / (tau_m * tau_syn)
+    if abs(w) < SWITCH["float64"]:
+        c_syn = (dt / tau_m) * math.exp(-dt / tau_syn) * (math.expm1(w) / w if w != 0 else 1.0)
+    else:
+        a = tau_syn * math.exp(-dt / tau_syn)
+        b = -math.exp(dt / tau_syn)
+        c_syn = ((a * (b + math.exp(dt / tau_m))) * math.exp(-dt / tau_m)) / (-tau_m + tau_syn)
     return LIFConstants(
         dt=dt,
         v_rest=v_rest,

@@ -1,12 +1,16 @@
-"""Brian2's exact integration, remembered on disk.
+"""Brian2's exact integration, safe at removable singularities and remembered on disk.
 
 Brian2 solves linear equations exactly with sympy (a matrix exponential
 through a Jordan form), which takes seconds for an LIF neuron, and caches
 the result only for the life of the process.  Every training, sweep point
 and test starts a process, so the same few solutions were computed again
-and again.  `exact()` gives a state updater that returns Brian2's own
-abstract code, stored under the build cache keyed by the Brian2 version,
-the equations and the properties of the variables they use.
+and again.  `exact()` gives a state updater that returns Brian2's abstract
+code, rewritten by `remove_singularities`, stored under the build cache and
+keyed by the Brian2 version, the equations, the properties of the variables
+they use and `CODE_VERSION` (with `TAYLOR_ORDER` and `SWITCH`).
+
+The rewriting, and why it is exact outside a narrow band and accurate inside
+it, is `brianrules.singularities`.
 """
 
 import hashlib
@@ -14,12 +18,18 @@ import os
 
 from brian2.stateupdaters.base import StateUpdateMethod
 
+from .paths import cache_dir
+from .singularities import SWITCH, TAYLOR_ORDER, float_type, remove_singularities
+
 _INSTANCES = {}
+
+#: part of the disk cache's key: bumped whenever the code this module writes changes
+CODE_VERSION = "removable-singularities-1"
 
 
 def _describe(variables, names):
     """What the exact solver may depend on: each variable's kind, unit,
-    constancy and scalarity (and dt's value, for constant-over-dt checks)."""
+    constancy, scalarity and type (and dt's value, for constant-over-dt checks)."""
     out = []
     for name in sorted(names):
         var = (variables or {}).get(name)
@@ -27,7 +37,7 @@ def _describe(variables, names):
             out.append((name, None))
             continue
         desc = [name, type(var).__name__, str(getattr(var, "dim", "")), getattr(var, "constant", None),
-                getattr(var, "scalar", None), getattr(var, "read_only", None)]
+                getattr(var, "scalar", None), getattr(var, "read_only", None), str(getattr(var, "dtype", ""))]
         if name == "dt":
             try:
                 desc.append(repr(float(var.get_value()[0])))
@@ -38,7 +48,8 @@ def _describe(variables, names):
 
 
 class DiskCachedStateUpdater(StateUpdateMethod):
-    """A registered Brian2 state updater whose results are kept on disk."""
+    """A registered Brian2 state updater whose results are made safe at
+    removable singularities (`remove_singularities`) and kept on disk."""
 
     def __init__(self, name):
         self.name = name
@@ -52,13 +63,11 @@ class DiskCachedStateUpdater(StateUpdateMethod):
         import brian2
 
         names = set(equations.identifiers) | set(equations.names) | {"dt", "t"}
-        text = repr((self.name, brian2.__version__, str(equations), _describe(variables, names),
-                     sorted((method_options or {}).items())))
+        text = repr((self.name, CODE_VERSION, TAYLOR_ORDER, SWITCH, brian2.__version__, str(equations),
+                     _describe(variables, names), sorted((method_options or {}).items())))
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def __call__(self, equations, variables=None, method_options=None):
-        from .devices import cache_dir
-
         folder = os.path.join(os.path.dirname(cache_dir()), "stateupdaters")
         path = os.path.join(folder, f"{self.name}-{self._key(equations, variables, method_options)}.txt")
         try:
@@ -67,6 +76,7 @@ class DiskCachedStateUpdater(StateUpdateMethod):
         except OSError:
             pass
         code = self.inner(equations, variables, method_options)
+        code = remove_singularities(code, equations, variables, SWITCH[float_type(equations, variables)])
         try:
             os.makedirs(folder, exist_ok=True)
             tmp = f"{path}.tmp-{os.getpid()}"
@@ -82,7 +92,7 @@ class DiskCachedStateUpdater(StateUpdateMethod):
 
 
 def exact():
-    """Brian2's ``exact`` method, remembered on disk."""
+    """Brian2's ``exact`` method, safe at removable singularities, remembered on disk."""
     if "exact" not in _INSTANCES:
         _INSTANCES["exact"] = DiskCachedStateUpdater("exact")
     return _INSTANCES["exact"]
