@@ -506,7 +506,7 @@ class Model:
 
 #: the modules whose text ends up in generated code
 _CODE_MODULES = ("network.py", "neurons.py", "surrogates.py", "feedback.py", "topology.py",
-                 "randomness.py", "stateupdate.py", "rules")
+                 "randomness.py", "stateupdate.py", "singularities.py", "floats.py", "program.py", "rules")
 
 
 def _code_fingerprint():
