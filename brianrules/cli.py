@@ -97,7 +97,8 @@ def _config_from_args(a):
 
 @stop_on_signals()  # from the first import of Brian2 on: see `brianrules.interrupt`
 def cmd_train(a):
-    from .devices import BuildError, check_runnable
+    from .devices import check_runnable
+    from .program import BuildError
     from .training import TrainingError, prepare_out_dir, train
 
     cfg = _config_from_args(a)

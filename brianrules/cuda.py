@@ -23,7 +23,7 @@ What it needs, and what it does about it:
   require): it would override ``cuda_arch`` where there is a GPU, and it
   fails where there is none.  So the program can be generated and compiled on
   any machine with ``nvcc``; only running it needs a GPU (the first one).
-- A finished build leaves a stamp (`devices.BUILD_STAMP`, see
+- A finished build leaves a stamp (`program.BUILD_STAMP`, see
   `program_identity`) with a hash of the generated code, as the C++ runner
   does: a later start whose program matches it runs the binary without
   writing the project again or running ``make``.

@@ -9,7 +9,7 @@
 The build folder of a standalone program is keyed by a hash of the model's
 structure (`network.structure_hash`), so a second command with a model of the
 same structure finds the compiled program and compiles nothing.  A finished
-C++ build leaves a stamp (`BUILD_STAMP`: the key, Brian2's version, the
+C++ build leaves a stamp (`program.BUILD_STAMP`: the key, Brian2's version, the
 compiler and its flags, and a hash of the generated code); a later process whose program has the same stamp
 skips code generation and ``make`` altogether.
 """
@@ -19,12 +19,11 @@ import os
 import sys
 import time
 
-from .floats import FLOAT_DTYPES, check_dtype, float_dtype, state_check_quiet  # noqa: F401  (the engines' names)
-from .paths import cache_dir  # noqa: F401  (the build cache's root, as the engines know it)
-from .program import (BUILD_STAMP, BuildError, CompiledProgram, RunResult, _check_complete,  # noqa: F401
+from .floats import float_dtype, state_check_quiet
+from .paths import cache_dir
+from .program import (BuildError, CompiledProgram, RunResult, _check_complete,
                       _held_stderr, _quiet_fd, _read_stamp, build_interrupted, canonical_clock_order,
-                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere,
-                      sort_recorded_variables)
+                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 

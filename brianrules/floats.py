@@ -12,11 +12,9 @@ import numpy as np
 FLOAT_DTYPES = ("float64", "float32")
 
 
-
 def check_dtype(name):
     if not isinstance(name, str) or name not in FLOAT_DTYPES:
         raise ValueError(f"unknown dtype {name!r} (choose from {', '.join(FLOAT_DTYPES)})")
-
 
 
 @contextlib.contextmanager
@@ -36,7 +34,6 @@ def float_dtype(name):
         yield
     finally:
         prefs.core.default_float_dtype = saved
-
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ The conditions, each a label of `diagnose`:
   while no condition above explains it.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: a run's outputs are silent when at least this share of test samples has no output spike
@@ -51,34 +53,45 @@ def silent_fraction(counts):
     return float(np.mean(counts.sum(axis=1) == 0)) if len(counts) else 0.0
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """The collapse conditions that hold for an epoch (`diagnose`):
+    ``labels`` (see the module's docstring), the same in words
+    (``clauses``), and ``silent_frac``, the share of test samples without
+    an output spike."""
+
+    labels: tuple
+    clauses: tuple
+    silent_frac: float
+
+    @property
+    def column(self):
+        """The labels as metrics.csv holds them: joined by "+", empty for a working network."""
+        return "+".join(self.labels)
+
+    @property
+    def text(self):
+        """The clauses as the epoch line of the log gives them."""
+        return "; ".join(self.clauses)
+
+
 def diagnose(test_counts, test_acc, hidden_rates, n_classes, t_ref_s, dt_s):
     """The collapse conditions (see the module's docstring) that hold for an
-    epoch, as a list of labels; empty for a working network."""
-    labels = []
-    if silent_fraction(test_counts) >= SILENT_OUTPUT_FRACTION:
+    epoch with output spike counts ``test_counts`` (test samples x
+    outputs), test accuracy ``test_acc`` and mean ``hidden_rates`` (Hz);
+    no label for a working network."""
+    labels, clauses = [], []
+    silent = silent_fraction(test_counts)
+    if silent >= SILENT_OUTPUT_FRACTION:
         labels.append("silent_output")
+        clauses.append(f"outputs silent on {100 * silent:.0f}% of test samples")
     top = max_rate_hz(t_ref_s, dt_s)
-    for k, rate in enumerate(hidden_rates):
-        if rate > SATURATED_FRACTION * top:
-            labels.append(f"saturated_hidden_{k + 1}")
-        elif rate < SILENT_HIDDEN_HZ:
-            labels.append(f"silent_hidden_{k + 1}")
+    for k, rate in enumerate(hidden_rates, 1):
+        state = "saturated" if rate > SATURATED_FRACTION * top else "silent" if rate < SILENT_HIDDEN_HZ else None
+        if state:
+            labels.append(f"{state}_hidden_{k}")
+            clauses.append(f"hidden layer {k} {state} ({rate:.1f} Hz, max {top:.0f} Hz)")
     if not labels and test_acc < 1.0 / n_classes:
         labels.append("below_chance")
-    return labels
-
-
-def describe(labels, test_counts, hidden_rates, t_ref_s, dt_s):
-    """One clause per condition, for the epoch line of the log."""
-    top = max_rate_hz(t_ref_s, dt_s)
-    out = []
-    for label in labels:
-        if label == "silent_output":
-            out.append(f"outputs silent on {100 * silent_fraction(test_counts):.0f}% of test samples")
-        elif label.startswith(("saturated_hidden_", "silent_hidden_")):
-            k = int(label.rsplit("_", 1)[1])
-            state = "saturated" if label.startswith("saturated") else "silent"
-            out.append(f"hidden layer {k} {state} ({hidden_rates[k - 1]:.1f} Hz, max {top:.0f} Hz)")
-        elif label == "below_chance":
-            out.append("test accuracy below chance")
-    return "; ".join(out)
+        clauses.append("test accuracy below chance")
+    return Diagnosis(tuple(labels), tuple(clauses), silent)

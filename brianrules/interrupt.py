@@ -49,7 +49,7 @@ process (the runtime device) is asked to stop after its current time step,
 as Brian2's own SIGINT handler does.
 
 A ``make`` that a terminal's Ctrl-C ended is recognised by its wait
-status in Brian2's error (`devices.build_interrupted`), since Python never
+status in Brian2's error (`program.build_interrupted`), since Python never
 saw that SIGINT.
 
 `Interrupted` carries the signal number, the stage and the last epoch kept;

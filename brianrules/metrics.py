@@ -13,9 +13,11 @@ METRIC_COLUMNS = ["epoch", "train_acc", "test_acc", "wall_s", "run_s", "samples_
                   "hidden_rate_hz", "output_rate_hz", "max_abs_w"]
 
 
-#: columns of metrics.csv that hold text: the collapse conditions of the epoch
-#: (`health.diagnose`, joined by "+"; empty for a working network)
-TEXT_COLUMNS = ("collapse",)
+#: the column of an epoch's collapse conditions (`health.Diagnosis.column`:
+#: labels joined by "+", empty for a working network)
+COLLAPSE_COLUMN = "collapse"
+#: columns of metrics.csv that hold text
+TEXT_COLUMNS = (COLLAPSE_COLUMN,)
 
 
 #: the names of the per-layer columns: prefix + layer (or projection) number from 1

@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -192,6 +191,13 @@ class NetworkSpec:
         return d
 
 
+def unit_name(dims):
+    """A Brian2 dimension as a unit's name ("V", "Hz"), "1" when dimensionless."""
+    from brian2 import get_unit
+
+    return "1" if dims.is_dimensionless else str(get_unit(dims))
+
+
 def check_post_expr(spec):
     """Refuse a ``post_expr`` that names no variable of the postsynaptic
     neuron or is not dimensionless, with a message in the model's terms.
@@ -200,26 +206,20 @@ def check_post_expr(spec):
     in 1/s and ``L_j``, ``x_i`` and ``w`` (in units of ``w_unit``) are
     dimensionless, so phi_j must be dimensionless too.  It reads the
     postsynaptic neuron's variables with the suffix ``_post``."""
-    from brian2 import NeuronGroup, get_dimensions, get_unit
+    from brian2 import Equations, NeuronGroup, get_dimensions
     from brian2.parsing.expressions import parse_expression_dimensions
-    from brian2.utils.stringtools import get_identifiers
+    from brian2.utils.stringtools import get_identifiers, word_substitute
 
     expr = spec.rule.post_expr
     if expr is None:
         return
-    from brian2 import Equations
-
     eqs = spec.neuron.equations(spec.surrogate) + Equations(fb.HIDDEN_SIGNAL_EQUATIONS + fb.BOXCAR_EQUATIONS)
     group = NeuronGroup(1, eqs, method="euler", name="post_expr_check")
     group._network = "post_expr_check"  # a group for its variables only: no "never run" warning at deletion
     own = {name: var for name, var in group.variables.items() if not name.startswith("_")
            and name not in ("N", "i", "t", "dt", "t_in_timesteps", "lastspike", "not_refractory")}
-
-    def unit(dims):
-        return "1" if dims.is_dimensionless else str(get_unit(dims))
-
     # the state and its subexpressions (the parameters are left out of the list, not of the check)
-    listing = ", ".join(f"{name}_post ({unit(get_dimensions(var))})" for name, var in sorted(own.items())
+    listing = ", ".join(f"{name}_post ({unit_name(get_dimensions(var))})" for name, var in sorted(own.items())
                         if not getattr(var, "constant", False))
     where = f"post_expr {expr!r}"
     identifiers = get_identifiers(expr)
@@ -228,10 +228,7 @@ def check_post_expr(spec):
     if bad:
         raise ValueError(f"{where}: {', '.join(bad)} is no variable of the postsynaptic neuron "
                          f"(phi_j reads only its variables: {listing})")
-    local = expr
-    for name in identifiers:
-        if name.endswith("_post"):
-            local = re.sub(rf"\b{name}\b", name[:-len("_post")], local)
+    local = word_substitute(expr, {name: name[:-len("_post")] for name in identifiers if name.endswith("_post")})
     try:
         variables = group.resolve_all(get_identifiers(local), run_namespace={})
         dims = parse_expression_dimensions(local, variables)
@@ -239,7 +236,7 @@ def check_post_expr(spec):
         raise ValueError(f"{where}: {' '.join(str(e).split())} (phi_j reads the postsynaptic neuron's "
                          f"variables: {listing})") from None
     if not dims.is_dimensionless:
-        raise ValueError(f"{where} has unit {unit(dims)}, and the postsynaptic factor phi_j must be dimensionless "
+        raise ValueError(f"{where} has unit {unit_name(dims)}, and the postsynaptic factor phi_j must be dimensionless "
                          "(dw/dt = -eta L_j phi_j x_i with eta in 1/s and L_j, x_i, w dimensionless): divide "
                          f"by a unit or use a dimensionless variable; the neuron's variables: {listing}")
 

@@ -80,10 +80,10 @@ def stable_finals(outcomes):
 
 
 def log_axis_wanted(values):
-    """Whether numeric axis ``values`` span more than a decade (then a log axis shows them)."""
+    """Whether numeric axis ``values`` span a decade or more (then a log axis shows them)."""
     nums = [as_number(v) for v in values]
     return (bool(nums) and all(math.isfinite(v) for v in nums) and min(nums) > 0
-            and max(nums) / min(nums) > 10)
+            and max(nums) / min(nums) >= 10)
 
 
 def mean_sd(xs):
@@ -213,7 +213,7 @@ def sweep_final_vs_axis(outcomes, x, path, metric="test_acc", chance=None):
     line with error bars.  Below, in a strip of its own: the runs that give
     no result, one row per kind (collapsed, diverged, failed, pending), a
     mark with the number of runs at each value; they are never drawn as
-    values.  A numeric axis spanning more than a decade is drawn on a log
+    values.  A numeric axis spanning a decade or more is drawn on a log
     scale, a non-numeric one as categories.  ``chance``: the chance level
     of an accuracy, drawn as a dotted line.
 

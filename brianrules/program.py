@@ -27,7 +27,6 @@ class BuildError(RuntimeError):
     """Generating or compiling a program failed."""
 
 
-
 @dataclass
 class RunResult:
     weights: list  # forward weight matrices after the run
@@ -36,17 +35,14 @@ class RunResult:
     wall_s: float
 
 
-
 #: file of a finished C++ build: what the binary was built from and with
 BUILD_STAMP = "brianrules-build.json"
-
 
 
 def openmp_threads(threads):
     """Brian2's OpenMP preference for ``threads`` threads: 0 means no OpenMP
     at all (1 would compile OpenMP code for one thread)."""
     return int(threads) if threads > 1 else 0
-
 
 
 def generated_code_hash(device):
@@ -79,14 +75,12 @@ def generated_code_hash(device):
     return h.hexdigest()[:16]
 
 
-
 def _read_stamp(build_dir):
     try:
         with open(os.path.join(build_dir, BUILD_STAMP)) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
-
 
 
 def _check_complete(stops, fraction):
@@ -96,7 +90,6 @@ def _check_complete(stops, fraction):
     short = fraction is not None and fraction < 1 - 1e-9
     if stops.signum is not None or short:
         raise stops.interrupted(fraction=fraction)
-
 
 
 class BuildLock:
@@ -155,7 +148,6 @@ class BuildLock:
         self._lock.close()
 
 
-
 def canonical_clock_order(queue):
     """Brian2 queues the start of each clock in the order of a set of clock
     objects, which differs from process to process; sorted by name, the
@@ -167,7 +159,6 @@ def canonical_clock_order(queue):
                 and isinstance(args[0], str) and args[0].endswith(("clock_timestep", "clock_t")))
 
     return sort_runs(queue, is_clock, key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
-
 
 
 def sort_runs(items, belongs, key=None):
@@ -188,7 +179,6 @@ def sort_runs(items, belongs, key=None):
     return out
 
 
-
 def _remove_dead_results(build_dir):
     """Results folders of processes of this machine that died without
     closing their program (killed, crashed)."""
@@ -203,7 +193,6 @@ def _remove_dead_results(build_dir):
             shutil.rmtree(os.path.join(build_dir, name), ignore_errors=True)
         except OSError:
             pass  # alive, another user's
-
 
 
 class CompiledProgram:
@@ -356,7 +345,6 @@ class CompiledProgram:
         forget_device(self._device)
 
 
-
 def build_interrupted(error):
     """The `interrupt.Interrupted` to raise for a build that failed because
     of a signal (see `_signal_of`), else None."""
@@ -364,7 +352,6 @@ def build_interrupted(error):
 
     signum = _signal_of(error)
     return None if signum is None else interrupt.active().interrupted(signum)
-
 
 
 def _signal_of(error):
@@ -394,7 +381,6 @@ def _signal_of(error):
             if code in (-sig, 128 + sig):
                 return sig
     return None
-
 
 
 @contextlib.contextmanager
@@ -428,7 +414,6 @@ def _held_stderr():
                     sys.stderr.flush()
 
 
-
 def forget_device(dev):
     """Drop Brian2's reference to a finished device: its objects would
     otherwise stay alive, and the next program built in this process would
@@ -438,7 +423,6 @@ def forget_device(dev):
     device_module = sys.modules["brian2.devices.device"]
     device_module.previous_devices[:] = [entry for entry in device_module.previous_devices
                                          if entry[0] is not dev]
-
 
 
 def same_code_everywhere():
@@ -455,7 +439,6 @@ def same_code_everywhere():
     defaultclock.dt = 0.1 * ms  # Brian2's default
 
 
-
 def sort_recorded_variables(objects):
     """Before any code is generated: the variables that spike and event
     monitors record, in sorted order.  Brian2 keeps them (``i``, ``t``, ...)
@@ -469,19 +452,16 @@ def sort_recorded_variables(objects):
             kwds["record_variables"] = dict(sorted(kwds["record_variables"].items()))
 
 
-
 def restore_runtime():
     from brian2 import set_device
 
     set_device("runtime")
 
 
-
 def _second():
     from brian2 import second
 
     return second
-
 
 
 @contextlib.contextmanager

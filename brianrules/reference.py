@@ -63,7 +63,7 @@ import numpy as np
 
 from .randomness import hash_uniform_numpy
 from .rules import FILTERED_ELIGIBILITIES
-from .stateupdate import SWITCH
+from .singularities import SWITCH
 
 #: Brian2 stores the last spike time of a neuron that never fired as this (s)
 NEVER_SPIKED = -10000.0
@@ -110,9 +110,9 @@ def lif_constants(neuron, dt) -> LIFConstants:
     which is well conditioned everywhere (``expm1``) and gives the limit
     c_syn = (dt/tau) e^{-dt/tau} at w = 0 (the response I0 (t/tau) e^{-t/tau}
     of the degenerate system).  As in the generated code
-    (`stateupdate.remove_singularities`), the generic form is kept, for
+    (`singularities.remove_singularities`), the generic form is kept, for
     agreement with the program to rounding, outside the band
-    |w| < ``stateupdate.SWITCH["float64"]``, and the well-conditioned form
+    |w| < ``singularities.SWITCH["float64"]``, and the well-conditioned form
     is used inside it, where the generic one loses digits (its relative
     rounding error is about 1e-16/|w|).
     """
@@ -572,7 +572,7 @@ class ReferenceRunner:
         self.params = make_params(spec)
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
-        from .devices import RunResult
+        from .program import RunResult
 
         from .network import run_arrays
 

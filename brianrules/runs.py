@@ -57,7 +57,8 @@ def load(path):
     """The run in folder ``path`` (written by `training.train` or a sweep's
     point: ``points/<id>/run``).  A missing folder, or one without
     ``config.json`` or ``weights.npz``, is a ValueError that names the path."""
-    from .training import TrainConfig, read_metrics, read_weights
+    from .metrics import read_metrics
+    from .training import TrainConfig, read_weights
 
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -144,9 +145,9 @@ class Evaluation:
     @property
     def predictions(self):
         """The most active output neuron of each sample; -1 where none fired."""
-        pred = np.argmax(self.counts, axis=1)
-        pred[self.counts.max(axis=1) == 0] = -1
-        return pred
+        from .training import predictions
+
+        return predictions(self.counts)
 
 
 @dataclass(repr=False, eq=False)
@@ -366,8 +367,8 @@ def _check_recordable(spec, layers, variables):
 
     from brian2 import prefs, set_device, start_scope
 
-    from .devices import float_dtype
-    from .network import Model
+    from .floats import float_dtype
+    from .network import Model, unit_name
 
     set_device("runtime")
     prefs.codegen.target = "numpy"
@@ -379,7 +380,7 @@ def _check_recordable(spec, layers, variables):
             model = Model(spec, 1)
         found = {}
         for group in (model.input, *model.layers):
-            found[group.name] = {k: _unit(v.dim) for k, v in group.variables.items()
+            found[group.name] = {k: unit_name(v.dim) for k, v in group.variables.items()
                                  if not k.startswith("_") and k not in ("N", "i", "t", "dt", "t_in_timesteps")
                                  and getattr(v, "dim", None) is not None and not getattr(v, "scalar", False)}
         del model, group
@@ -393,12 +394,6 @@ def _check_recordable(spec, layers, variables):
             raise ValueError(f"no layer of {', '.join(layers)} has a state variable '{var}' to record "
                              f"({listing})")
     return {name: {var: found[name][var] for var in variables if var in found[name]} for name in layers}
-
-
-def _unit(dim):
-    from brian2.units.fundamentalunits import get_unit
-
-    return "1" if dim.is_dimensionless else str(get_unit(dim))
 
 
 def _monitors(layers, record_spikes, variables):
@@ -443,7 +438,8 @@ def _standalone_runner(device, spec, n, threads, build_dir, log, cuda_arch, moni
     (that of the training for a default evaluation) without recordings; with
     them a program in a build folder of its own, keyed by what it records,
     so that the model's own program stays as it is."""
-    from .devices import StandaloneRunner, cache_dir, make_runner, program_key
+    from .devices import StandaloneRunner, make_runner, program_key
+    from .paths import cache_dir
     from .network import structure_hash
 
     if monitors is None:

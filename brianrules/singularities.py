@@ -89,20 +89,16 @@ import logging
 LOG = logging.getLogger(__name__)
 
 
-
 #: highest power of the exponent difference ``w`` in the degenerate branch
 TAYLOR_ORDER = 4
-
 
 
 #: half-width ``eps`` of the band ``|w| < eps`` where the Taylor branch is used, per float type
 SWITCH = {"float64": 1e-3, "float32": 4e-3}
 
 
-
 #: boolean flags analysed case by case in one coefficient (2**flags cases); beyond, none is
 _MAX_FLAGS = 2
-
 
 
 def float_type(equations, variables):
@@ -114,7 +110,6 @@ def float_type(equations, variables):
         if var is not None and getattr(var, "dtype", None) is not None:
             return "float32" if np.dtype(var.dtype) == np.float32 else "float64"
     return "float64"
-
 
 
 class _Context:
@@ -154,7 +149,6 @@ class _Context:
         return self.switches[w]
 
 
-
 def _negative_power_bases(expr):
     """Bases of the negative powers in ``expr`` (denominators), exponentials left out."""
     import sympy
@@ -165,7 +159,6 @@ def _negative_power_bases(expr):
                 and not isinstance(node.base, sympy.exp) and node.base not in out):
             out.append(node.base)
     return out
-
 
 
 def _factors(poly):
@@ -181,7 +174,6 @@ def _factors(poly):
     return [f for f, _ in factors if not f.is_number]
 
 
-
 def _canonical(factor):
     """The factor up to sign and numeric factor, for comparisons."""
     import sympy
@@ -193,13 +185,11 @@ def _canonical(factor):
     return rest
 
 
-
 def _flag_atoms(expr, flags):
     import sympy
 
     return sorted({a for a in expr.atoms(sympy.Function)
                    if a.func.__name__ == "int_" and len(a.args) == 1 and str(a.args[0]) in flags}, key=str)
-
 
 
 def _flag_cases(expr, flags):
@@ -210,7 +200,6 @@ def _flag_cases(expr, flags):
     return [dict(zip(atoms, values, strict=True)) for values in itertools.product((0, 1), repeat=len(atoms))]
 
 
-
 def _indicator(case):
     """``prod int(flag)`` or ``(1 - int(flag))`` selecting one flag assignment."""
     import sympy
@@ -219,7 +208,6 @@ def _indicator(case):
     for atom, value in case.items():
         out *= atom if value else 1 - atom
     return out
-
 
 
 def _is_singular(factor, ctx):
@@ -236,7 +224,6 @@ def _is_singular(factor, ctx):
     if factor.is_zero is False:
         return False  # dt, or what sympy can tell from the symbols' assumptions
     return _canonical(factor) not in ctx.forbidden
-
 
 
 def _conditions(coef, ctx):
@@ -257,7 +244,6 @@ def _conditions(coef, ctx):
     return conditions, bases
 
 
-
 def _solve_for(factor):
     """(symbol, root) with ``factor = 0`` at ``symbol = root``; the symbol
     chosen where the factor is linear with a numeric coefficient."""
@@ -274,7 +260,6 @@ def _solve_for(factor):
         return None, None
     _, _, sym, root = min(candidates, key=lambda c: c[:2])
     return sym, root
-
 
 
 def _exponent_difference(coef, sym, root):
@@ -295,7 +280,6 @@ def _exponent_difference(coef, sym, root):
     if not found:
         return None
     return min(found, key=lambda w: (sympy.count_ops(w), sympy.default_sort_key(w)))
-
 
 
 def _taylor(coef, sym, root, w, order):
@@ -336,7 +320,6 @@ def _taylor(coef, sym, root, w, order):
     except (ValueError, sympy.PolynomialError, sympy.polys.polyerrors.CoercionFailed) as err:
         LOG.debug("no expansion in %s: %s", w, err)
     return None
-
 
 
 class _ExpField:
@@ -391,7 +374,6 @@ class _ExpField:
         back = {s: sympy.exp(t) for t, s in self.scales.items()}
         num, den = sympy.fraction(self.K.to_sympy(c))
         return sympy.factor_terms(sympy.factor(num).xreplace(back) / sympy.factor(den).xreplace(back))
-
 
 
 def _laurent(expr, W, terms, field):
@@ -480,14 +462,12 @@ def _laurent(expr, W, terms, field):
     return series(expr)
 
 
-
 def _horner(coeffs, w):
     """``sum_k coeffs[k] w^k`` as ``c_0 + w (c_1 + w (c_2 + ...))``."""
     out = coeffs[-1]
     for c in reversed(coeffs[:-1]):
         out = c + w * out
     return out
-
 
 
 def _regular_coefficient(coef, ctx, depth=0):
@@ -535,7 +515,6 @@ def _regular_coefficient(coef, ctx, depth=0):
     return coef.xreplace(powers) * keep + sympy.Add(*out)
 
 
-
 def _regular_expression(expr, ctx):
     """``expr`` with its singular coefficients rewritten, its other terms untouched."""
     import sympy
@@ -555,7 +534,6 @@ def _regular_expression(expr, ctx):
         return expr
     rewritten = [sympy.Mul(*key, _regular_coefficient(sympy.Add(*coefs), ctx)) for key, coefs in groups.items()]
     return sympy.Add(*regular, *rewritten)
-
 
 
 def remove_singularities(code, equations, variables, eps, order=TAYLOR_ORDER):

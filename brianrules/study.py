@@ -63,7 +63,7 @@ import numpy as np
 from .plots import (as_number, axis_values, mean_sd, sort_key, stable_finals, sweep_curves, sweep_final_vs_axis,
                     sweep_heatmap, sweep_metric_vs_axis)
 from .files import atomic_write, write_json
-from .metrics import METRIC_COLUMNS, columns_of, layer_columns_in
+from .metrics import COLLAPSE_COLUMN, METRIC_COLUMNS, columns_of, layer_columns_in
 from .training import TrainConfig, load_model_file, override, read_toml
 
 #: where a spec's ``model = "NAME"`` is looked for after the spec's own folder
@@ -275,7 +275,7 @@ _CHILDREN = set()
 
 def _point_main(point_dir, cuda_arch=None):
     """In the child: train one point, resuming its checkpoint if any."""
-    from .devices import BuildError
+    from .program import BuildError
     from .training import TrainingError, train
 
     with open(os.path.join(point_dir, "point.json")) as f:
@@ -325,7 +325,7 @@ def collect(out, points):
         for m in metrics:
             rows.append({**common, **m})
         metric_rows.extend(metrics)
-    # per-layer columns (training.layer_columns) are blank for points with fewer layers
+    # per-layer columns (metrics.layer_columns) are blank for points with fewer layers
     columns = ["point", "status", "error", *[f"axis_{k}" for k in axis_names], *CONFIG_COLUMNS,
                *columns_of(metric_rows)]
     return columns, rows
@@ -554,8 +554,6 @@ def _stop_children():
 
 #: a finished point whose final test accuracy lies within this of chance has collapsed
 COLLAPSE_MARGIN = 0.05
-#: the column of metrics.csv with an epoch's collapse conditions (labels joined by "+", empty if none)
-COLLAPSE_COLUMN = "collapse"
 #: the study's own label of a point collapsed by `COLLAPSE_MARGIN` alone
 NEAR_CHANCE = "near_chance"
 #: axes along which stability is reported by default, in order of preference

@@ -24,10 +24,10 @@ from . import health
 from . import interrupt
 from . import rules as rulemod
 from . import surrogates as sgmod
-from .devices import check_device, check_dtype, check_runnable, is_built, make_runner, preflight
+from .devices import check_device, check_runnable, is_built, make_runner, preflight
 from .files import atomic_write, write_json
-from .metrics import (CHANGE_PREFIX, METRIC_COLUMNS, RATE_PREFIX, TEXT_COLUMNS, columns_of,  # noqa: F401
-                      layer_columns, layer_columns_in, read_metrics, relative_change, write_metrics)
+from .floats import check_dtype
+from .metrics import COLLAPSE_COLUMN, layer_columns, read_metrics, relative_change, write_metrics
 from .randomness import mix_seed
 
 
@@ -345,12 +345,18 @@ def git_commit():
 
 
 # -- the loop ------------------------------------------------------------
+def predictions(counts):
+    """The most active output neuron of each sample (rows of ``counts``);
+    -1 where none fired."""
+    pred = np.argmax(counts, axis=1)
+    pred[counts.max(axis=1) == 0] = -1
+    return pred
+
+
 def accuracy(counts, labels):
     """Fraction of samples whose most active output neuron is the label.
     A sample with no output spike counts as wrong."""
-    pred = np.argmax(counts, axis=1)
-    pred[counts.max(axis=1) == 0] = -1
-    return float(np.mean(pred == labels))
+    return float(np.mean(predictions(counts) == labels))
 
 
 def epoch_order(seed, epoch, n):
@@ -452,10 +458,10 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                 "max_abs_w": float(max(np.abs(W).max() for W in weights)),
             }
             row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
-            collapse = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
-                                       float(spec.neuron.t_ref), float(spec.dt))
-            row["silent_frac"] = health.silent_fraction(counts[n_train:])
-            row["collapse"] = "+".join(collapse)
+            diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
+                                        float(spec.neuron.t_ref), float(spec.dt))
+            row["silent_frac"] = diagnosis.silent_frac
+            row[COLLAPSE_COLUMN] = diagnosis.column
             row["wall_s"] = time.perf_counter() - te
             rows.append(row)
             # metrics first: a process killed between the two resumes from the epoch before
@@ -464,8 +470,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             stops.saved(epoch, f"while epoch {epoch} was saved")
             log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
                 f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
-                + (f"  COLLAPSED: {health.describe(collapse, counts[n_train:], result.hidden_rates, float(spec.neuron.t_ref), float(spec.dt))}"
-                   if collapse else ""))
+                + (f"  COLLAPSED: {diagnosis.text}" if diagnosis.labels else ""))
     finally:
         runner.close()
     stops.at("while the final results were written", defer=True)
@@ -476,8 +481,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
 
     learning_curve(rows, os.path.join(out, "learning_curve.png"),
                    title=f"{cfg.rule} ({spec.rule.post_label}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
-    if rows and rows[-1].get("collapse"):
-        log(f"warning: the network collapsed in the last epoch ({rows[-1]['collapse']}): its test accuracy "
+    if rows and rows[-1].get(COLLAPSE_COLUMN):
+        log(f"warning: the network collapsed in the last epoch ({rows[-1][COLLAPSE_COLUMN]}): its test accuracy "
             f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
     log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
     return rows

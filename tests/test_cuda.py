@@ -142,7 +142,7 @@ def test_second_start_runs_the_finished_program_without_generating_it(runner, sp
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from brianrules.devices import BUILD_STAMP
+    from brianrules.program import BUILD_STAMP
 
     main = os.path.join(runner.build_dir, "main")
     before = os.path.getmtime(main)
@@ -159,7 +159,7 @@ def test_second_start_runs_the_finished_program_without_generating_it(runner, sp
 _CODE_HASH = """
 import sys
 from brianrules import cuda
-from brianrules.devices import CompiledProgram
+from brianrules.program import CompiledProgram
 from conftest import small_spec
 
 def report(self, identity, build):  # print the generated code's hash, build nothing

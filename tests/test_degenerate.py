@@ -87,7 +87,8 @@ def test_equal_time_constants_in_the_cpp_program(tmp_path, dtype):
     are computed in float32, where Brian2's own code is NaN at 1e-9, off by
     7.4 mV (its own size) at 1e-6 and by 8.3e-5 mV at 1e-3; this code stays
     within float32's rounding of v over 500 steps (measured 1.6e-5 mV)."""
-    from brianrules.devices import cpp_standalone, float_dtype
+    from brianrules.devices import cpp_standalone
+    from brianrules.floats import float_dtype
 
     pairs = [(TAU, TAU)] + [(TAU, TAU * (1 + d)) for d in NEAR]
     with float_dtype(dtype), cpp_standalone(str(tmp_path / "lif")):

@@ -12,7 +12,8 @@ import pytest
 
 from brianrules import health
 from brianrules.cli import main
-from brianrules.training import TrainConfig, read_metrics, write_metrics
+from brianrules.metrics import read_metrics, write_metrics
+from brianrules.training import TrainConfig
 
 
 def _counts(n_silent, n_total, n_out=10):
@@ -26,25 +27,27 @@ def test_largest_rate_is_one_spike_per_refractory_period_and_step():
 
 
 def test_silent_outputs_are_a_collapse():
-    labels = health.diagnose(_counts(300, 360), 0.0, [50.0], 10, 2e-3, 0.5e-3)
-    assert labels == ["silent_output"]
+    found = health.diagnose(_counts(300, 360), 0.0, [50.0], 10, 2e-3, 0.5e-3)
+    assert found.labels == ("silent_output",) and found.column == "silent_output"
+    assert found.silent_frac == pytest.approx(300 / 360)
     assert health.silent_fraction(_counts(300, 360)) == pytest.approx(300 / 360)
     # fewer than half of the samples silent, above chance: a working network
-    assert health.diagnose(_counts(100, 360), 0.5, [50.0], 10, 2e-3, 0.5e-3) == []
+    assert health.diagnose(_counts(100, 360), 0.5, [50.0], 10, 2e-3, 0.5e-3).labels == ()
 
 
 def test_saturated_and_silent_hidden_layers_are_named_by_layer():
     # 400 Hz is the largest rate at t_ref 2 ms and dt 0.5 ms; above 3/4 of it is saturated
-    labels = health.diagnose(_counts(0, 360), 0.5, [60.0, 301.0, 0.5], 10, 2e-3, 0.5e-3)
-    assert labels == ["saturated_hidden_2", "silent_hidden_3"]
-    assert health.diagnose(_counts(0, 360), 0.5, [299.0, 1.0], 10, 2e-3, 0.5e-3) == []
-    text = health.describe(labels, _counts(0, 360), [60.0, 301.0, 0.5], 2e-3, 0.5e-3)
+    found = health.diagnose(_counts(0, 360), 0.5, [60.0, 301.0, 0.5], 10, 2e-3, 0.5e-3)
+    assert found.labels == ("saturated_hidden_2", "silent_hidden_3")
+    assert found.column == "saturated_hidden_2+silent_hidden_3"
+    assert health.diagnose(_counts(0, 360), 0.5, [299.0, 1.0], 10, 2e-3, 0.5e-3).labels == ()
+    text = found.text
     assert "hidden layer 2 saturated (301.0 Hz, max 400 Hz)" in text and "hidden layer 3 silent (0.5 Hz" in text
 
 
 def test_below_chance_without_another_cause_is_flagged():
-    assert health.diagnose(_counts(0, 360), 0.05, [50.0], 10, 2e-3, 0.5e-3) == ["below_chance"]
-    assert health.diagnose(_counts(0, 360), 0.10, [50.0], 10, 2e-3, 0.5e-3) == []
+    assert health.diagnose(_counts(0, 360), 0.05, [50.0], 10, 2e-3, 0.5e-3).labels == ("below_chance",)
+    assert health.diagnose(_counts(0, 360), 0.10, [50.0], 10, 2e-3, 0.5e-3).labels == ()
 
 
 def test_collapse_column_reads_back_as_text(tmp_path):

@@ -276,7 +276,7 @@ def test_signal_during_the_build_leaves_no_finished_program(data, reference, tmp
     with epoch 0 (the initial weights) saved, and the build folder has no
     stamp, so nothing will take it for a finished program.  Resumed with
     the cache that holds the finished program, it ends as the reference."""
-    from brianrules import devices
+    from brianrules import program
 
     cache = tmp_path / "cache"
     env = dict(os.environ, BRIANRULES_CACHE=str(cache))
@@ -293,9 +293,9 @@ def test_signal_during_the_build_leaves_no_finished_program(data, reference, tmp
     with np.load(out / "weights.npz") as z:
         assert int(z["epoch"]) == 0
     (folder,) = glob.glob(str(cache / "build" / "*"))
-    assert not os.path.exists(os.path.join(folder, devices.BUILD_STAMP))
+    assert not os.path.exists(os.path.join(folder, program.BUILD_STAMP))
     assert not glob.glob(os.path.join(folder, "results-*"))
-    assert not glob.glob(os.path.join(folder, devices.BUILD_STAMP + ".*"))
+    assert not glob.glob(os.path.join(folder, program.BUILD_STAMP + ".*"))
     shutil.rmtree(cache)
     _check_resumes(data, out, reference)
 

@@ -136,7 +136,9 @@ def _fake_run(folder, **settings):
     """A run folder as train writes it, with initial weights and no training."""
     from brianrules import data as datamod
     from brianrules.network import initial_weights
-    from brianrules.training import write_json, write_metrics, write_weights
+    from brianrules.files import write_json
+    from brianrules.metrics import write_metrics
+    from brianrules.training import write_weights
 
     cfg = TrainConfig(**{**CONFIG, **settings})
     ds = datamod.load(cfg.dataset)

@@ -90,7 +90,7 @@ def test_resume_continues_and_reuses_the_build(trained, capsys):
 def test_metrics_of_an_older_run_resume_with_blank_per_layer_columns(tmp_path):
     """A metrics.csv written before the per-layer columns existed is read and
     extended: the old rows get blanks, read back as NaN, the new rows values."""
-    from brianrules.training import METRIC_COLUMNS, layer_columns, read_metrics, write_metrics
+    from brianrules.metrics import METRIC_COLUMNS, layer_columns, read_metrics, write_metrics
 
     old = {k: 0.5 for k in METRIC_COLUMNS} | {"epoch": 1}
     write_metrics(tmp_path / "metrics.csv", [old])
@@ -111,7 +111,7 @@ def test_learning_curve_shows_the_layers_where_the_metrics_have_them(tmp_path):
     import struct
 
     from brianrules.plots import learning_curve
-    from brianrules.training import METRIC_COLUMNS, layer_columns
+    from brianrules.metrics import METRIC_COLUMNS, layer_columns
 
     rows = [{k: 0.1 * e for k in METRIC_COLUMNS + layer_columns(3)} | {"epoch": e} for e in (1, 2, 3)]
 
@@ -130,11 +130,11 @@ def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, m
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
     import brianrules.training as training
-    from brianrules import devices
+    from brianrules import paths, program
 
-    cache = devices.cache_dir()
-    stamps = [os.path.join(cache, d, devices.BUILD_STAMP) for d in os.listdir(cache)
-              if os.path.isfile(os.path.join(cache, d, devices.BUILD_STAMP))]
+    cache = paths.cache_dir()
+    stamps = [os.path.join(cache, d, program.BUILD_STAMP) for d in os.listdir(cache)
+              if os.path.isfile(os.path.join(cache, d, program.BUILD_STAMP))]
     assert stamps
     with monkeypatch.context() as m:
         m.setattr(training, "preflight", lambda spec: pytest.fail("preflight ran for a finished program"))
