@@ -75,6 +75,10 @@ def _train_parser(sub):
         extra = {"nargs": "+"} if name == "hidden" else {}
         p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
                        help=f"{text} (default: {getattr(d, name)})", **extra)
+    p.add_argument("--neuron", metavar="FILE.toml", default=argparse.SUPPRESS,
+                   help="the neuron, a neuron file (see models/neurons/; default: the built-in LIF)")
+    p.add_argument("--neuron-param", metavar="NAME=VALUE", action="append", default=argparse.SUPPRESS,
+                   help="a value of one of the neuron's parameters, with its unit, e.g. tau_a=200*ms (repeatable)")
     p.add_argument("--cuda-arch", default=None, metavar="CC",
                    help="cuda_standalone: GPU compute capability to compile for, e.g. 9.0 or sm_90 "
                    "(default: the GPU found by nvidia-smi, else 9.0)")
@@ -87,10 +91,17 @@ def _train_parser(sub):
 
 def _config_from_args(a):
     """Defaults, then the model file, then the options given."""
-    from .training import TrainConfig, load_model_file, override
+    from .training import NEURON_PREFIX, TrainConfig, load_model_file, neuron_settings, override
 
     settings = load_model_file(a.model) if a.model else {}
     given = {name: getattr(a, name) for name, _, _ in TRAIN_OPTIONS.values() if hasattr(a, name)}
+    if hasattr(a, "neuron"):
+        given.update(neuron_settings(a.neuron, "--neuron", here=os.getcwd()))
+    for item in getattr(a, "neuron_param", []):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--neuron-param {item!r}: write NAME=VALUE with the value's unit, e.g. tau_a=200*ms")
+        given[NEURON_PREFIX + name.strip()] = value.strip()
     settings = override(settings, given)
     return TrainConfig.from_dict(settings, source=a.model or "options")
 
@@ -141,44 +152,70 @@ def cmd_rules(a):
     from . import rules
 
     if a.show:
-        from . import feedback
-        from .neurons import LIF
-        from .surrogates import Surrogate
+        from .rules.three_factor import section, toml_text
 
         rule = rules.get(a.show)
-        print(rule.describe())
-        if rule.feedback != "erbp":
-            print("\nlearning signal of the output layer (output error):")
-            print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
-        if rule.feedback in ("direct", "encoders"):
-            what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
-            print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")
-            print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
-        elif rule.feedback == "erbp":
-            print("\nlearning signal: dendritic compartment U of hidden and output neurons:")
-            print(_dedent(feedback.DENDRITE_EQUATIONS))
-            print("error neurons err_pos / err_neg (one pair per output; +-1 kicks from output and label spikes):")
-            print(_dedent(feedback.ERROR_NEURON_EQUATIONS))
-            print("feedback: err_pos -> U_post += B, err_neg -> U_post -= B (hidden); +-g_out (output)")
-            print("postsynaptic factor:")
-            print(_dedent(feedback.BOXCAR_EQUATIONS))
-        elif rule.feedback == "layerwise":
-            print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
-            print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
-        else:
-            print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
-            print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
-        if rule.feedback in ("layerwise", "symmetric"):
-            print("\nwhat each layer passes down:")
-            print(_dedent(feedback.delta_equation(rule.post_factor(False))))
-        print("\nneuron (LIF, fast-sigmoid surrogate):")
-        print(_dedent(str(LIF().equations(Surrogate()))))
+        # a valid model-file section first, then the equations as TOML comments
+        print(f"# rule {a.show} written out as its factors: a [rule] section of a model file\n"
+              f"{toml_text(section(rule))}\n")
+        with _commented():
+            _show_rule(rule)
         return 0
     for name in sorted(rules.RULES):
         aliases = [k for k, v in rules.ALIASES.items() if v == name]
         also = f" (alias: {', '.join(aliases)})" if aliases else ""
         print(f"{name}{also}: {_summary(name)}")
     return 0
+
+
+def _commented():
+    """Print everything inside as TOML comments ("# " before each line)."""
+    import contextlib
+    import io
+
+    @contextlib.contextmanager
+    def block():
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            yield
+        for line in buffer.getvalue().splitlines():
+            print(f"# {line}".rstrip())
+
+    return block()
+
+
+def _show_rule(rule):
+    from . import feedback
+    from .neurons import LIF
+    from .surrogates import Surrogate
+
+    print(rule.describe())
+    if rule.feedback != "erbp":
+        print("\nlearning signal of the output layer (output error):")
+        print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
+    if rule.feedback in ("direct", "encoders"):
+        what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
+        print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")
+        print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
+    elif rule.feedback == "erbp":
+        print("\nlearning signal: dendritic compartment U of hidden and output neurons:")
+        print(_dedent(feedback.DENDRITE_EQUATIONS))
+        print("error neurons err_pos / err_neg (one pair per output; +-1 kicks from output and label spikes):")
+        print(_dedent(feedback.ERROR_NEURON_EQUATIONS))
+        print("feedback: err_pos -> U_post += B, err_neg -> U_post -= B (hidden); +-g_out (output)")
+        print("postsynaptic factor:")
+        print(_dedent(feedback.BOXCAR_EQUATIONS))
+    elif rule.feedback == "layerwise":
+        print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
+        print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
+    else:
+        print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
+        print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
+    if rule.feedback in ("layerwise", "symmetric"):
+        print("\nwhat each layer passes down:")
+        print(_dedent(feedback.delta_equation(rule.post_factor(False))))
+    print("\nneuron (LIF, fast-sigmoid surrogate):")
+    print(_dedent(str(LIF().brian2_equations(Surrogate()))))
 
 
 def _dedent(text):

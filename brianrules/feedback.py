@@ -96,11 +96,22 @@ tau_dend : second (shared, constant)
 DENDRITE_SAMPLE_RESET = "U = 0"
 
 #: the boxcar postsynaptic factor of eRBP: 1 while I_lo < I_syn < I_hi
+#: (``I_syn``: the neuron's input variable, a voltage)
 BOXCAR_EQUATIONS = """
 boxcar = int(I_syn > I_lo) * int(I_syn < I_hi) : 1
 I_lo : volt (shared, constant)
 I_hi : volt (shared, constant)
 """
+
+
+def boxcar_equations(spec):
+    """The boxcar factor's equations for the network's neuron, or none when
+    its input is not a voltage variable (`NetworkSpec.boxcar`)."""
+    from brian2.utils.stringtools import word_substitute
+
+    if not spec.boxcar:
+        return ""
+    return word_substitute(BOXCAR_EQUATIONS, {"I_syn": spec.neuron.input_variable})
 
 #: label spikes: Poisson at f_label for the labelled class (``tgt``)
 LABEL_EQUATIONS = """

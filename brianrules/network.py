@@ -29,6 +29,7 @@ from brian2 import (
 
 from . import feedback as fb
 from .floats import check_dtype
+from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF, make_group
 from .topology import connect_all
 from .randomness import make_function, mix_seed
@@ -62,7 +63,7 @@ class NetworkSpec:
     n_in: int
     hidden: tuple
     n_out: int
-    neuron: LIF = _default(LIF())
+    neuron: NeuronModel = _default(LIF())
     surrogate: Surrogate = _default(Surrogate())
     rule: ThreeFactorRule = None
     dt: Quantity = _default(0.5 * ms)
@@ -71,7 +72,7 @@ class NetworkSpec:
     tau_err: Quantity = _default(20 * ms)
     f_high: Quantity = _default(200 * Hz)
     f_low: Quantity = _default(0 * Hz)
-    w_unit: Quantity = _default(10 * mV)
+    w_unit: Quantity | None = None  # None: the neuron's weight unit (`NeuronModel.weight_unit_value`)
     w_init: float = 1.0
     w_init_mean: float = 0.0
     reset_between_samples: bool = True
@@ -119,8 +120,42 @@ class NetworkSpec:
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
         check_dtype(self.dtype)
+        if self.w_unit is None and self.neuron.input_variable is not None:
+            object.__setattr__(self, "w_unit", self.neuron.weight_unit_value())
+        self._check_neuron_ports()
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
+
+    def _check_neuron_ports(self):
+        """What the rule asks of the neuron: the trace's time constant for
+        the event-driven form and the rate eligibility, a voltage input for
+        eRBP's boxcar factor."""
+        neuron, rule = self.neuron, self.rule
+        where = f"{neuron.source}: neuron {neuron.name}"
+        if "tau_trace" not in neuron.parameters:
+            raise ValueError(f"{where} has no parameter tau_trace: the input layer's trace and the rules' presynaptic "
+                             "factors use the trace time constant of the neuron (declare tau_trace)")
+        if rule.deferred:
+            from brian2 import Equations
+
+            eq = Equations(neuron.equations).get(neuron.trace)
+            decays = eq is not None and eq.type == "differential equation" and \
+                str(eq.expr.code).replace(" ", "") == f"-{neuron.trace}/tau_trace"
+            if not decays or f"{neuron.trace} += 1" not in neuron.reset:
+                raise ValueError(f"{where}: the event-driven form of a trace rule needs the trace "
+                                 f"d{neuron.trace}/dt = -{neuron.trace} / tau_trace with {neuron.trace} += 1 in the "
+                                 "reset (use --timing clock)")
+        uses_boxcar = "boxcar_post" in (rule.post_factor(False), rule.post_factor(True))
+        if uses_boxcar and not self.boxcar:
+            raise ValueError(f"{where}: the boxcar factor (eRBP) reads the input variable as a voltage, and this "
+                             f"neuron's input is {neuron.input!r}")
+
+    @property
+    def boxcar(self):
+        """Whether the groups get eRBP's boxcar factor (a voltage input variable)."""
+        from brian2 import get_dimensions
+
+        return self.w_unit is not None and get_dimensions(self.w_unit) == mV.dim
 
     @property
     def sizes(self):
@@ -153,6 +188,9 @@ class NetworkSpec:
         """What changes the generated code (everything else is a run value)."""
         return {
             "sizes": self.sizes,
+            # the neuron's declaration without its parameter values (run values)
+            "neuron": {**self.neuron.to_dict(), "parameters": {k: unit_text(v) for k, v in
+                                                                 self.neuron.parameters.items()}},
             "surrogate": self.surrogate.name,
             "rule": self.rule.name,
             "post": self.rule.post,
@@ -179,7 +217,7 @@ class NetworkSpec:
         d = {}
         for k, v in self.__dict__.items():
             if k == "neuron":
-                d[k] = {kk: str(vv) for kk, vv in self.neuron.__dict__.items()}
+                d[k] = self.neuron.to_dict()
             elif k in ("surrogate",):
                 d[k] = asdict(v)
             elif k == "rule":
@@ -213,7 +251,8 @@ def check_post_expr(spec):
     expr = spec.rule.post_expr
     if expr is None:
         return
-    eqs = spec.neuron.equations(spec.surrogate) + Equations(fb.HIDDEN_SIGNAL_EQUATIONS + fb.BOXCAR_EQUATIONS)
+    eqs = spec.neuron.brian2_equations(spec.surrogate) + Equations(fb.HIDDEN_SIGNAL_EQUATIONS
+                                                                   + fb.boxcar_equations(spec))
     group = NeuronGroup(1, eqs, method="euler", name="post_expr_check")
     group._network = "post_expr_check"  # a group for its variables only: no "never run" warning at deletion
     own = {name: var for name, var in group.variables.items() if not name.startswith("_")
@@ -336,12 +375,12 @@ class Model:
         for k, n in enumerate(spec.hidden):
             self.layers.append(
                 make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=hidden_eqs + fb.BOXCAR_EQUATIONS, namespace=ns, set_values=False,
+                           extra_equations=hidden_eqs + fb.boxcar_equations(spec), namespace=ns, set_values=False,
                            extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
             )
         self.output = make_group(
             spec.neuron, spec.surrogate, spec.n_out, "output",
-            extra_equations=output_eqs + fb.BOXCAR_EQUATIONS, extra_reset=output_reset, namespace=ns,
+            extra_equations=output_eqs + fb.boxcar_equations(spec), extra_reset=output_reset, namespace=ns,
             set_values=False,
         )
         self.layers.append(self.output)
@@ -353,26 +392,22 @@ class Model:
             self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
                                      dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
-                code = spec.neuron.sample_reset
-                if rule.neuron_sample_reset:
-                    code += "; " + rule.neuron_sample_reset
-                if erbp:
-                    code += "; " + fb.DENDRITE_SAMPLE_RESET
-                elif g is self.output:
-                    code += "; " + fb.OUTPUT_ERROR_SAMPLE_RESET
-                g.run_regularly(code, dt=T, when="start", name=f"{g.name}_sample_reset")
+                parts = [spec.neuron.sample_reset, rule.neuron_sample_reset,
+                         fb.DENDRITE_SAMPLE_RESET if erbp else fb.OUTPUT_ERROR_SAMPLE_RESET if g is self.output else ""]
+                g.run_regularly("; ".join(p for p in parts if p), dt=T, when="start", name=f"{g.name}_sample_reset")
 
         # forward, plastic projections
         self.projections = []
         pre_groups = [self.input, *self.layers[:-1]]
         for k, (pre, post) in enumerate(zip(pre_groups, self.layers)):
-            model = rule.synapse_model(spec.accumulate, output=post is self.output)
+            model = rule.synapse_model(spec.accumulate, output=post is self.output,
+                                       w_unit=None if spec.w_unit is None else unit_text(spec.w_unit))
             if rule.feedback == "symmetric" and pre is not self.input:
                 model += "\n" + fb.SYMMETRIC_FEEDBACK_LINE
             S = Synapses(
                 pre, post,
                 model=model,
-                on_pre=rule.on_pre_code(spec.accumulate, output=post is self.output),
+                on_pre=rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=spec.neuron.delivery()),
                 method="euler",
                 namespace=ns,
                 order=-5,
@@ -443,7 +478,7 @@ class Model:
             (self.learn, learn),
             (self.input.noise_seed, int(noise_seed)),
             (self.input.max_rate, spec.max_rate),
-            (self.input.tau_trace, spec.neuron.tau_trace),
+            (self.input.tau_trace, spec.neuron.parameters["tau_trace"]),
         ]
         if rule.feedback != "erbp":  # the rate error at the output
             pairs += [(self.output.tau_err, spec.tau_err), (self.output.f_high, spec.f_high),
@@ -453,7 +488,8 @@ class Model:
                 pairs.append((getattr(g, key), value))
             for key, value in spec.neuron.initial_state().items():
                 pairs.append((getattr(g, key), np.ones(g.N) * value))
-            pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
+            if spec.boxcar:
+                pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
         rule = spec.rule
         for k, (S, W) in enumerate(zip(self.projections, weights)):
             if W.shape != (S.source.N, S.target.N):
@@ -461,7 +497,8 @@ class Model:
             pairs.append((S.w, self._flat(S, W)))
             eta = lr_scale * (rule.lr if S.target is self.output else rule.lr_hidden)
             pairs.append((S.eta, eta * rule.eta_unit))
-            pairs.append((S.w_unit, spec.w_unit))
+            if spec.w_unit is not None:
+                pairs.append((S.w_unit, spec.w_unit))
             pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
         scale = 1.0
         if rule.feedback == "erbp":
@@ -503,7 +540,8 @@ class Model:
 
 #: the modules whose text ends up in generated code
 _CODE_MODULES = ("network.py", "neurons.py", "surrogates.py", "feedback.py", "topology.py",
-                 "randomness.py", "stateupdate.py", "singularities.py", "floats.py", "program.py", "rules")
+                 "randomness.py", "stateupdate.py", "singularities.py", "floats.py", "program.py", "rules",
+                 "model", "build")
 
 
 def _code_fingerprint():

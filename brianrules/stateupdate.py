@@ -96,3 +96,40 @@ def exact():
     if "exact" not in _INSTANCES:
         _INSTANCES["exact"] = DiskCachedStateUpdater("exact")
     return _INSTANCES["exact"]
+
+
+class ExactOrBrian2s(StateUpdateMethod):
+    """`exact` for linear equations, else the first of Brian2's fallbacks
+    (euler, heun) that integrates them: Brian2's own choice, without its
+    log line for every group."""
+
+    __name__ = "exact, else euler or heun"
+    FALLBACKS = ("euler", "heun")
+
+    def can_integrate(self, equations, variables, method_options=None):
+        return True
+
+    def __call__(self, equations, variables=None, method_options=None):
+        from brian2.stateupdaters.base import UnsupportedEquationsException
+
+        try:
+            return exact()(equations, variables, method_options)
+        except UnsupportedEquationsException:
+            pass
+        for name in self.FALLBACKS:
+            try:
+                return StateUpdateMethod.stateupdaters[name](equations, variables, method_options)
+            except UnsupportedEquationsException:
+                continue
+        raise UnsupportedEquationsException("no integration method of exact, euler and heun integrates these "
+                                            "equations: name one in the neuron's declaration (method = ...)")
+
+
+def method_for(name=None):
+    """The state updater of a neuron that names ``name`` (None: exact if
+    linear, else Brian2's choice); ``"exact"`` is the singularity-safe one."""
+    if name is None:
+        if "auto" not in _INSTANCES:
+            _INSTANCES["auto"] = ExactOrBrian2s()
+        return _INSTANCES["auto"]
+    return exact() if name == "exact" else name

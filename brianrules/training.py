@@ -48,6 +48,16 @@ class TrainConfig:
     post: str | None = None  # None: the rule's default
     post_output: str | None = None
     post_expr: str | None = None
+    # a rule written out as its factors (rule "three_factor", `rules.three_factor`);
+    # post_factor and post_factor_output also set a preset's postsynaptic factors
+    learning_signal: str | None = None
+    post_factor: str | None = None
+    post_factor_output: str | None = None
+    # the neuron: a declaration (`model.neuron.NeuronModel.to_dict`), None for the
+    # built-in LIF; neuron_parameters replace its parameter values ("200*ms")
+    neuron: dict | None = None
+    neuron_parameters: dict = field(default_factory=dict)
+    neuron_source: str | None = None  # where the declaration came from, for messages
     dataset: str = "digits"
     epochs: int = 10
     hidden: list = field(default_factory=lambda: [100])
@@ -69,9 +79,10 @@ class TrainConfig:
     dt_ms: float = 0.5
     t_sample_ms: float = 100.0
     max_rate_hz: float = 200.0
-    tau_m_ms: float = 10.0
-    tau_syn_ms: float = 5.0
-    tau_trace_ms: float = 10.0
+    # the neuron's tau_m, tau_syn and tau_trace; None: the neuron's own
+    tau_m_ms: float | None = None
+    tau_syn_ms: float | None = None
+    tau_trace_ms: float | None = None
     tau_err_ms: float = 20.0
     f_high_hz: float = 200.0
     f_low_hz: float = 0.0
@@ -109,9 +120,12 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
-                     "tau_m_ms", "tau_syn_ms", "tau_trace_ms", "tau_err_ms", "f_high_hz", "w_init", "w_bound",
-                     "lr_scale"):
+                     "tau_err_ms", "f_high_hz", "w_init", "w_bound", "lr_scale"):
             _positive(name, getattr(self, name))
+        for name in self.NEURON_TIMES:
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        self.make_neuron()
         if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
             raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
         if not _finite(self.w_init_mean):
@@ -120,7 +134,8 @@ class TrainConfig:
             raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
         if self.apply_every is not None and (not _is_int(self.apply_every) or self.apply_every < 1):
             raise ValueError(f"apply_every must be a positive number of time steps, got {self.apply_every!r}")
-        if self.eligibility is not None and self.eligibility not in rulemod.ELIGIBILITIES:
+        if (self.eligibility is not None and self.eligibility not in rulemod.ELIGIBILITIES
+                and self.rule != "three_factor"):
             raise ValueError(f"unknown eligibility '{self.eligibility}' "
                              f"(choose from {', '.join(rulemod.ELIGIBILITIES)})")
         for name in ("tau_elig_ms", "tau_elig_rise_ms"):
@@ -135,7 +150,10 @@ class TrainConfig:
         return self
 
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
-    RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every")
+    RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
+                    "learning_signal", "post_factor", "post_factor_output")
+    #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
+    NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
     def make_rule(self):
         """The learning rule these settings ask for."""
@@ -144,6 +162,8 @@ class TrainConfig:
             raise ValueError(f"--post ({self.post}) and --post-expr ({self.post_expr}) both set the hidden layers' "
                              "postsynaptic factor: give one")
         takes = rulemod.parameters_of(self.rule)
+        if "post_factor" not in takes:  # a preset: its factors by expression are its named factors
+            given = _preset_factors(given, self.rule)
         for key in given:
             if key not in takes:
                 flag = "--" + key.replace("_", "-")
@@ -167,14 +187,52 @@ class TrainConfig:
             raise ValueError(f"rule {self.rule} updates on presynaptic spikes only: it has no clock-driven form")
         return rule
 
+    def make_neuron(self):
+        """The neuron these settings ask for: the declaration (or the
+        built-in LIF) with ``tau_*_ms`` and ``neuron_parameters`` applied."""
+        from brian2 import ms
+
+        from .model.neuron import NeuronModel
+        from .neurons import LIF
+
+        values = {}
+        for key in self.NEURON_TIMES:
+            if getattr(self, key) is not None:
+                values[key[:-len("_ms")]] = getattr(self, key) * ms
+        source = self.neuron_source or "neuron"
+        if self.neuron is None:
+            base = LIF()
+        else:
+            base = NeuronModel.from_dict(self.neuron, source=source)
+        if not isinstance(self.neuron_parameters, dict):
+            raise ValueError(f"neuron_parameters must be a table of name = \"value*unit\", got {self.neuron_parameters!r}")
+        for key in values:
+            if key not in base.parameters:
+                raise ValueError(f"{key}_ms sets the neuron's parameter {key}, and neuron {base.name} has none "
+                                 f"(its parameters: {', '.join(base.parameters)}; set others with "
+                                 "--neuron-param NAME=VALUE)")
+        from .model.neuron import quantity
+
+        values.update({k: quantity(v, f"{source}: neuron parameter {k}") for k, v in self.neuron_parameters.items()})
+        if self.neuron is None:
+            return LIF(**values)  # with the LIF's checks of its values
+        return base.with_parameters(**values)
+
+    def resolved(self):
+        """The settings as they act: the neuron as one declaration with its
+        final parameter values.  Two settings that train the same network
+        resolve alike (a resume compares these)."""
+        out = asdict(self)
+        out["neuron"] = self.make_neuron().to_dict()
+        out.update({"neuron_parameters": {}, "neuron_source": None, **{k: None for k in self.NEURON_TIMES}})
+        return out
+
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
 
         from .network import NetworkSpec
-        from .neurons import LIF
 
-        neuron = LIF(tau_m=self.tau_m_ms * ms, tau_syn=self.tau_syn_ms * ms,
-                     tau_trace=self.tau_trace_ms * ms)
+        neuron = self.make_neuron()
         rule = self.make_rule()
         return NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
@@ -182,7 +240,7 @@ class TrainConfig:
             rule=rule, dt=self.dt_ms * ms, t_sample=self.t_sample_ms * ms,
             max_rate=self.max_rate_hz * Hz, tau_err=self.tau_err_ms * ms,
             f_high=self.f_high_hz * Hz, f_low=self.f_low_hz * Hz,
-            w_unit=(neuron.v_th - neuron.v_reset), w_init=self.w_init, w_init_mean=self.w_init_mean,
+            w_init=self.w_init, w_init_mean=self.w_init_mean,
             dtype=self.dtype,
         )
 
@@ -203,6 +261,8 @@ class TrainConfig:
                 values[key] = float(value)
             elif _FIELD_TYPES[key] == "ints":
                 values[key] = list(value)
+            elif _FIELD_TYPES[key] in ("table", "table?") and value is not None:
+                values[key] = dict(value)
         return cls(**values)
 
 
@@ -212,8 +272,11 @@ _FIELD_TYPES = {
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
     "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
+    "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?",
+    "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
+    "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
 }
-_TYPE_NAMES = {"float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -226,6 +289,8 @@ def _has_type(value, expected):
         return _is_int(value)
     if expected == "float?" and value is None:
         return True
+    if expected in ("table", "table?"):
+        return isinstance(value, dict) or (expected == "table?" and value is None)
     if expected == "ints":
         return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -242,12 +307,48 @@ def override(settings, given):
     ``--post-expr`` on the command line replaces the model file's ``post``.
     Both in one source are refused by `TrainConfig.make_rule`."""
     out = dict(settings)
+    given = dict(given)
     for group in ALTERNATIVES:
         if any(key in given for key in group):
             for key in group:
                 out.pop(key, None)
+    params = {key[len(NEURON_PREFIX):]: given.pop(key) for key in list(given) if key.startswith(NEURON_PREFIX)}
+    if "neuron" in given and "neuron_parameters" not in given:  # another neuron: the old one's values go
+        out.pop("neuron_parameters", None)
     out.update(given)
+    if params:
+        out["neuron_parameters"] = {**out.get("neuron_parameters", {}), **params}
     return out
+
+
+#: ``neuron.NAME`` (a sweep axis, a `--neuron-param`) sets the neuron's parameter NAME
+NEURON_PREFIX = "neuron."
+
+
+def _preset_factors(given, rule):
+    """``post_factor`` / ``post_factor_output`` of a preset as the named
+    factors (``post``, ``post_output``) or the expression (``post_expr``)
+    it takes."""
+    from .rules.three_factor import post_name
+
+    given = dict(given)
+    if "post_factor" in given:
+        if "post" in given or "post_expr" in given:
+            raise ValueError(f"post_factor ({given['post_factor']}) and --post/--post-expr both set the hidden "
+                             "layers' postsynaptic factor: give one")
+        expr = given.pop("post_factor")
+        name = post_name(expr)
+        given["post" if name else "post_expr"] = name or expr
+    if "post_factor_output" in given:
+        expr = given.pop("post_factor_output")
+        if "post_output" in given:
+            raise ValueError("post_factor_output and --post-output both set the output's postsynaptic factor: give one")
+        name = post_name(expr)
+        if name is None:
+            raise ValueError(f"post_factor_output {expr!r}: rule {rule}'s output factor is one of "
+                             f"{', '.join(rulemod.POST_FACTORS.values())}")
+        given["post_output"] = name
+    return given
 
 
 def read_toml(path, what):
@@ -265,17 +366,81 @@ def read_toml(path, what):
 
 
 def load_model_file(path):
-    """The settings of a TOML model spec (see models/), checked for unknown
-    keys and wrong types (naming the key) by `TrainConfig.from_dict`."""
+    """The settings of a TOML model file (see models/), checked for unknown
+    keys and wrong types (naming the key) by `TrainConfig.from_dict`.
+
+    Sections only group the keys of `TrainConfig` ([data], [network],
+    [rule], [training]), except ``[neuron]``: a neuron declaration (see
+    `model.neuron`), or ``file = "neurons/NAME.toml"`` (relative to the model
+    file) with ``[neuron.parameters]`` replacing that file's values; a top-level
+    ``neuron = "neurons/NAME.toml"`` says the same.  A ``[rule]`` with a
+    ``learning_signal`` and no ``rule`` is a rule written out as its factors
+    (`rules.three_factor`)."""
     spec = read_toml(path, "model file")
     flat = {}
+    neuron = spec.pop("neuron", None)
     for key, value in spec.items():
         if isinstance(value, dict):  # sections only group keys: [network], [rule], ...
             flat.update(value)
         else:
             flat[key] = value
+    section = spec.get("rule")
+    if isinstance(section, dict) and "learning_signal" in section and "rule" not in section:
+        flat["rule"] = "three_factor"
+    if neuron is not None:
+        flat.update(neuron_settings(neuron, path))
     TrainConfig.from_dict(flat, source=path)  # check keys and types now
     return flat
+
+
+def neuron_settings(neuron, path, here=None):
+    """The settings of a model file's neuron (``[neuron]`` or a file name),
+    the declaration checked (`build.checks.check_neuron`) with messages that
+    name the file it is in.  A neuron file's name is relative to ``here``
+    (default: the folder of ``path``)."""
+    from .build.checks import check_neuron
+    from .model.neuron import DeclarationError, NeuronModel, load
+
+    here = os.path.dirname(os.path.abspath(path)) if here is None else here
+    if isinstance(neuron, str):
+        neuron = {"file": neuron}
+    if not isinstance(neuron, dict):
+        raise DeclarationError(f"{path}: neuron must be a [neuron] section or the name of a neuron file")
+    if "file" in neuron:
+        extra = sorted(set(neuron) - {"file", "parameters"})
+        if extra:
+            raise DeclarationError(f"{path} [neuron]: with file = ..., the section takes only [neuron.parameters] "
+                                   f"(got '{extra[0]}')")
+        where = neuron["file"]
+        if not isinstance(where, str):
+            raise DeclarationError(f"{path} [neuron] file must be a path, got {where!r}")
+        full = where if os.path.isabs(where) else os.path.join(here, where)
+        if not os.path.isfile(full) and os.path.isfile(where):
+            full = where
+        if not os.path.isfile(full):
+            raise DeclarationError(f"{path} [neuron] file: {where} does not exist (looked in {here})")
+        model = load(full)
+        params = neuron.get("parameters", {})
+        if not isinstance(params, dict):
+            raise DeclarationError(f"{path} [neuron.parameters] must be a table of name = \"value*unit\"")
+        try:
+            model = model.with_parameters(**{k: _parameter_text(v, f"{path} [neuron.parameters] {k}")
+                                             for k, v in params.items()})
+        except DeclarationError as e:
+            raise DeclarationError(f"{path} [neuron.parameters]: {str(e).split(': ', 1)[-1]}") from None
+        source = full
+    else:
+        model = NeuronModel.from_dict(neuron, source=path, name=os.path.splitext(os.path.basename(path))[0])
+        source = path
+    check_neuron(model)
+    return {"neuron": model.to_dict(), "neuron_source": source}
+
+
+def _parameter_text(value, where):
+    from .model.neuron import quantity
+
+    quantity(value, where)  # a bare number has no unit
+    return value
 
 
 def _is_int(v):
@@ -397,8 +562,9 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     rows, start = [], 0
     if resume:
         # settings added after the checkpoint was written take their defaults
-        old = {**asdict(TrainConfig()), **json.load(open(os.path.join(out, "config.json")))["train"]}
-        if old != asdict(cfg) | {"epochs": old["epochs"]}:
+        saved = {**asdict(TrainConfig()), **json.load(open(os.path.join(out, "config.json")))["train"]}
+        old = TrainConfig.from_dict(saved, source="config.json").resolved()
+        if old != cfg.resolved() | {"epochs": old["epochs"]}:
             raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
         weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
         rows = [r for r in read_metrics(os.path.join(out, "metrics.csv")) if r["epoch"] <= start]
@@ -421,7 +587,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     stops.saved(start, "while the output folder was prepared")
     stops.at("while the program was built", defer=False)
 
-    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} LIF network, "
+    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {spec.neuron.name} network, "
         f"{n_train} train / {n_test} test samples, device {cfg.device}"
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()

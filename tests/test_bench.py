@@ -194,6 +194,7 @@ def test_engines_side_by_side_by_device():
 ])
 def test_bench_refuses_bad_input_before_measuring(monkeypatch, capsys, tmp_path, argv, message):
     from brianrules import cli, cuda
+    from brianrules.bench import command
 
     monkeypatch.setattr(cuda, "check_tools", lambda: None)  # as where nvcc and brian2cuda are installed
     monkeypatch.setattr(cuda, "gpus", lambda: [])  # and no GPU
@@ -201,7 +202,7 @@ def test_bench_refuses_bad_input_before_measuring(monkeypatch, capsys, tmp_path,
     def measured(**kw):
         raise AssertionError("measured despite bad input")
 
-    monkeypatch.setattr(bench, "run_benchmark", measured)
+    monkeypatch.setattr(command, "run_benchmark", measured)  # where `cmd_bench` looks it up
     out = tmp_path / "B.md"
     out.write_text("kept\n")
     assert cli.main(["bench", "--out", str(out), *argv]) == 2

@@ -104,7 +104,7 @@ def test_exact_integration_is_brian2s_and_remembered_on_disk(tmp_path, monkeypat
     from brianrules.surrogates import Surrogate
 
     monkeypatch.setenv("BRIANRULES_CACHE", str(tmp_path))
-    eqs = LIF().equations(Surrogate())
+    eqs = LIF().brian2_equations(Surrogate())
     group = NeuronGroup(3, eqs, method="euler")
     variables = group.variables
     code = exact()(eqs, variables)
@@ -118,6 +118,6 @@ def test_exact_integration_is_brian2s_and_remembered_on_disk(tmp_path, monkeypat
         f.write("_v = v  # from the cache")
     assert exact()(eqs, variables) == "_v = v  # from the cache"
     # other equations: another entry
-    other = LIF().equations(get("arctan"))
+    other = LIF().brian2_equations(get("arctan"))
     exact()(other, NeuronGroup(3, other, method="euler").variables)
     assert len(glob.glob(str(tmp_path / "stateupdaters" / "exact-*.txt"))) == 2

@@ -8,10 +8,11 @@ from .fa import fa
 from .pes import pes
 from .superspike import superspike
 from .symmetric import symmetric
+from .three_factor import three_factor
 
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
 RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
-         "symmetric": symmetric}
+         "symmetric": symmetric, "three_factor": three_factor}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

@@ -62,10 +62,12 @@ ELIGIBILITIES = {
     # per-synapse eligibility traces: the filter's last stage
     **{name: stages[-1][0] for name, stages in FILTERED_ELIGIBILITIES.items()},
 }
+#: ``eligibility`` of a rule whose presynaptic factor is given as ``eligibility_expr``
+EXPRESSION_ELIGIBILITY = "expr"
 #: eligibilities with an event-driven form ("trace": see `event_driven`)
 EVENT_ELIGIBILITIES = ("spike", "trace")
 #: eligibilities with a clock-driven form
-CLOCK_ELIGIBILITIES = ("trace", "rate", *FILTERED_ELIGIBILITIES)
+CLOCK_ELIGIBILITIES = ("trace", "rate", *FILTERED_ELIGIBILITIES, EXPRESSION_ELIGIBILITY)
 
 #: how the learning signal of hidden layers is delivered
 FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
@@ -100,6 +102,9 @@ class ThreeFactorRule:
     neuron learn to fire.  ``post_expr``, when given, replaces ``post`` by a
     Brian2 expression of the postsynaptic neuron's variables (suffix
     ``_post``), e.g. ``"psi_post * x_post"``; it must be dimensionless.
+    ``eligibility_expr``, when given, is the presynaptic factor as a Brian2
+    expression of the synapse's pre- and postsynaptic variables (clock-driven
+    updates), e.g. ``"x_pre * x_pre"``.
     """
 
     name: str
@@ -107,6 +112,7 @@ class ThreeFactorRule:
     post_output: str = "surrogate"
     post_expr: str | None = None
     eligibility: str = "trace"
+    eligibility_expr: str | None = None
     feedback: str = "direct"
     timing: str = "clock"
     lr: float = 2.0
@@ -129,7 +135,11 @@ class ThreeFactorRule:
         if self.post_expr is not None:
             # the expression replaces the named factor: what the rule records is what it uses
             object.__setattr__(self, "post", EXPRESSION_POST)
-        if self.eligibility not in ELIGIBILITIES:
+        if self.eligibility_expr is not None:
+            if not isinstance(self.eligibility_expr, str) or not self.eligibility_expr.strip():
+                raise ValueError(f"eligibility_expr must be a non-empty Brian2 expression, got {self.eligibility_expr!r}")
+            object.__setattr__(self, "eligibility", EXPRESSION_ELIGIBILITY)
+        elif self.eligibility not in ELIGIBILITIES:
             raise ValueError(
                 f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
             )
@@ -221,7 +231,7 @@ class ThreeFactorRule:
 
     @property
     def eligibility_factor(self):
-        return ELIGIBILITIES[self.eligibility]
+        return self.eligibility_expr if self.eligibility_expr is not None else ELIGIBILITIES[self.eligibility]
 
     def neuron_factor(self, output=False):
         """``L * phi`` as an expression of the postsynaptic group's own
@@ -350,7 +360,7 @@ class ThreeFactorRule:
             return self.catch_up_code + "\n" + self.apply_code
         return self.apply_code
 
-    def synapse_model(self, accumulate, output=False):
+    def synapse_model(self, accumulate, output=False, w_unit="volt"):
         """The `Synapses` model text of a plastic projection.
 
         With ``accumulate`` the update goes into ``w_acc``, which the builder
@@ -358,6 +368,8 @@ class ThreeFactorRule:
         ``plastic`` gates learning (0 during evaluation).  Clock-driven rules
         integrate ``dw/dt`` (``eta`` in 1/s); event-driven rules add
         ``-eta L phi`` on each presynaptic spike (``eta`` per spike).
+        ``w_unit`` is the unit of the postsynaptic neuron's input variable
+        (None when its input port is a statement that needs no ``w_unit``).
         """
         target = "w_acc" if accumulate else "w"
         if self.timing == "clock":
@@ -371,16 +383,19 @@ class ThreeFactorRule:
                 lines.append("w_acc : 1")
             if self.deferred:
                 lines.append("Ylast : second")
-        lines += ["w_unit : volt (shared, constant)", "plastic : 1 (shared)"]
+        if w_unit is not None:  # the unit of the postsynaptic neuron's input variable
+            lines.append(f"w_unit : {w_unit} (shared, constant)")
+        lines.append("plastic : 1 (shared)")
         return "\n".join(lines)
 
-    def on_pre_code(self, accumulate, output=False):
+    def on_pre_code(self, accumulate, output=False, deliver="I_syn_post += w * w_unit"):
         """What a presynaptic spike does, by pathway: ``pre`` delivers the
-        weight; for event-driven rules ``learn`` updates it.  The builder runs
+        weight (``deliver``: the postsynaptic neuron's input port as an
+        on_pre statement); for event-driven rules ``learn`` updates it.  The builder runs
         ``learn`` before every delivery of the step, so the update reads the
         postsynaptic state as the step's neuron updates left it, whatever the
         order in which synapses are processed."""
-        code = {"pre": "I_syn_post += w * w_unit"}
+        code = {"pre": deliver}
         if self.timing == "event":
             target = "w_acc" if accumulate else "w"
             code["learn"] = f"{target} += plastic * ({self.update_expression(output)})"

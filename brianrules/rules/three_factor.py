@@ -1,0 +1,105 @@
+"""A rule written out as its three factors: the declaration every preset is.
+
+    dw_ij/dt = -eta * L_j * phi_j * eps_ij
+
+``learning_signal`` names the pathway that writes ``L_j`` (direct,
+layerwise, symmetric, encoders, erbp); ``post_factor`` and
+``post_factor_output`` are ``phi_j`` of the hidden and the output layers,
+``eligibility`` is ``eps_ij``, all Brian2 expressions over the neurons'
+ports: ``psi_post`` (the surrogate derivative), ``x_pre`` / ``x_post`` (the
+traces), ``boxcar_post`` (eRBP's window on the input variable) and, in a
+user's own rule, any variable of the declared neuron (``a_post``).  The
+presynaptic spike itself is the eligibility ``"1"``, which makes the
+updates event-driven; a filtered per-synapse eligibility is named
+(``lowpass``, ``alpha``) with its time constants.
+
+`section` writes any rule as such a declaration (the ``[rule]`` section of a
+model file, `brianrules rules --show`); reading it back with `three_factor`
+gives a rule with the same factors, hence the same generated code and
+weights (a test).
+"""
+
+import dataclasses
+
+from .core import (ELIGIBILITIES, EXPRESSION_ELIGIBILITY, FEEDBACK_KINDS, FILTERED_ELIGIBILITIES, POST_FACTORS,
+                   ThreeFactorRule)
+
+#: expression -> name of the named postsynaptic factors
+_POST_NAMES = {expr: name for name, expr in POST_FACTORS.items()}
+#: expression -> name of the eligibilities that are expressions (the filtered ones are named)
+_ELIGIBILITY_NAMES = {expr: name for name, expr in ELIGIBILITIES.items() if name not in FILTERED_ELIGIBILITIES}
+
+
+def _normal(expr):
+    return " ".join(str(expr).split())
+
+
+def post_name(expr):
+    """The named factor an expression is, or None."""
+    return _POST_NAMES.get(_normal(expr))
+
+
+def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_output="psi_post",
+                 eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, tau_elig=10.0, tau_elig_rise=5.0,
+                 name="three_factor"):
+    """A rule from its factors (see the module's docstring)."""
+    if learning_signal not in FEEDBACK_KINDS:
+        raise ValueError(f"unknown learning_signal '{learning_signal}' (the pathways: {', '.join(FEEDBACK_KINDS)})")
+    for key, value in (("post_factor", post_factor), ("post_factor_output", post_factor_output),
+                       ("eligibility", eligibility)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{key} must be a Brian2 expression, got {value!r}")
+    post = post_name(post_factor)
+    output = post_name(post_factor_output)
+    if output is None:
+        raise ValueError(f"post_factor_output {post_factor_output!r}: the output layer's factor is one of "
+                         f"{', '.join(POST_FACTORS.values())}")
+    if eligibility in FILTERED_ELIGIBILITIES:
+        kind, expr = eligibility, None
+    else:
+        kind = _ELIGIBILITY_NAMES.get(_normal(eligibility))
+        expr = None if kind is not None else eligibility
+    return ThreeFactorRule(
+        name=name, post=post or "surrogate", post_output=output,
+        post_expr=None if post is not None else post_factor,
+        eligibility=kind or EXPRESSION_ELIGIBILITY, eligibility_expr=expr,
+        feedback=learning_signal, timing="event" if kind == "spike" else "clock",
+        lr=lr, lr_hidden=lr_hidden, apply_every=apply_every, tau_elig=tau_elig, tau_elig_rise=tau_elig_rise)
+
+
+def section(rule):
+    """``rule`` as the keys of a model file's ``[rule]`` section (plain values)."""
+    out = {"rule": "three_factor", "learning_signal": rule.feedback, "post_factor": rule.post_factor(False),
+           "post_factor_output": rule.post_factor(True),
+           "eligibility": rule.eligibility if rule.filtered else rule.eligibility_factor}
+    if rule.deferred:
+        out["timing"] = "event"
+    out["lr"] = rule.lr
+    out["lr_hidden"] = rule.lr_hidden
+    if rule.apply_every is not None:
+        out["apply_every"] = rule.apply_every
+    if rule.filtered:
+        for _, tau in FILTERED_ELIGIBILITIES[rule.eligibility]:
+            out[f"{tau}_ms"] = getattr(rule, tau)
+    return out
+
+
+def toml_text(values, header="rule"):
+    """A flat mapping of strings, numbers and booleans as a TOML section."""
+    import json
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)  # a TOML basic string
+        return repr(v)
+
+    return "\n".join([f"[{header}]", *(f"{k} = {value(v)}" for k, v in values.items())])
+
+
+def same_factors(a, b):
+    """Whether two rules differ only in their name, reference and recorded
+    parameters (so that they generate the same code)."""
+    strip = {"name": "", "paper": "", "parameters": {}}
+    return dataclasses.replace(a, **strip) == dataclasses.replace(b, **strip)

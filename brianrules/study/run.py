@@ -1,0 +1,240 @@
+"""Running a sweep: checking its points, laying out and locking its folder,
+running the points that have not ended (local processes or Dask) with
+progress, and stopping cleanly on an interrupt."""
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict
+
+from ..files import write_json
+from ..training import TrainConfig
+from .point import _stop_children, run_point
+from .results import read_status, write_results
+from .spec import load_spec
+
+
+def preflight_points(points, log=print):
+    """Build every distinct model structure once in runtime mode (Brian2
+    checks the equations) before anything is compiled or run."""
+    from .. import data as datamod
+    from ..devices import preflight
+    from ..network import structure_hash
+
+    shapes, checked = {}, set()
+    for p in points:
+        cfg = TrainConfig(**p.settings)
+        if cfg.dataset not in shapes:
+            ds = datamod.load(cfg.dataset)
+            shapes[cfg.dataset] = (ds.n_inputs, ds.n_classes)
+        spec = cfg.network_spec(*shapes[cfg.dataset])
+        key = structure_hash(spec, 1)
+        if key in checked:
+            continue
+        try:
+            preflight(spec)
+        except ValueError as e:
+            raise ValueError(f"point {p.id} {p.axes}: {e}") from None
+        checked.add(key)
+    log(f"{len(points)} points, {len(checked)} model structure(s)")
+    return len(checked)
+
+
+# -- the sweep -----------------------------------------------------------
+def prepare(spec_path, out):
+    """Load the spec, check every point, and lay out ``out``; nothing is
+    compiled yet.  A folder that holds another spec's sweep is refused."""
+    spec, points = load_spec(spec_path)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a folder")
+    record = os.path.join(out, "sweep.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            old = json.load(f)
+        if old.get("spec") != spec:
+            raise ValueError(f"--out {out} holds a sweep of another spec ({old.get('spec_path')}); "
+                             "choose another folder")
+    elif os.path.isdir(out) and os.listdir(out):
+        raise ValueError(f"--out {out} is not empty and holds no sweep")
+    return spec, points
+
+
+def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed=False, cuda_arch=None,
+          log=print):
+    """Run every point of the spec that has not ended; returns the rows of
+    ``results.csv``."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
+    if executor not in ("local", "dask"):
+        raise ValueError(f"unknown executor '{executor}' (choose from local, dask)")
+    if executor == "dask" and not scheduler:
+        raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.1:8786)")
+    spec, points = prepare(spec_path, out)
+    if executor == "local":  # a Dask cluster's workers may have what this machine lacks
+        from ..devices import check_runnable
+
+        for device in sorted({TrainConfig(**p.settings).device for p in points}):
+            check_runnable(device, cuda_arch)
+    preflight_points(points, log=log)
+    os.makedirs(os.path.join(out, "points"), exist_ok=True)
+    with _only_sweep(out), _interrupts_raise():
+        return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log)
+
+
+@contextlib.contextmanager
+def _only_sweep(out):
+    """One sweep process per folder: a second would run the same points."""
+    lock = open(os.path.join(out, ".sweep.lock"), "a")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"another `brianrules sweep` is running in {out}; wait for it or stop it") from None
+        yield
+    finally:
+        lock.close()
+
+
+@contextlib.contextmanager
+def _interrupts_raise():
+    """SIGINT and SIGTERM stop the sweep cleanly (its points' processes
+    too).  Brian2 replaces Python's SIGINT handler when imported, and a
+    process started in the background may ignore SIGINT altogether."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log):
+    write_json(os.path.join(out, "sweep.json"), {"spec": spec, "spec_path": os.path.abspath(spec_path),
+                                                 "points": [asdict(p) for p in points]})
+    todo = []
+    for p in points:
+        folder = os.path.join(out, "points", p.id)
+        os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(os.path.join(folder, "point.json")):
+            write_json(os.path.join(folder, "point.json"), asdict(p))
+        status = read_status(folder)
+        if status is None or (retry_failed and status["status"] == "failed"):
+            if status is not None:
+                os.remove(os.path.join(folder, "status.json"))
+            todo.append(p)
+    ended = len(points) - len(todo)
+    log(f"sweep {out}: {len(points)} points, {ended} ended before, {len(todo)} to run "
+        f"({jobs if executor == 'local' else 'Dask'} at a time)")
+    write_results(out, points)
+    if todo:
+        progress = _Progress(len(todo), jobs, log)
+        runner = _run_local if executor == "local" else _run_dask
+        try:
+            runner(todo, out, jobs, scheduler, cuda_arch, progress,
+                   lambda: write_results(out, points))
+        except KeyboardInterrupt:
+            _stop_children()
+            write_results(out, points)
+            log(f"interrupted: finished points are kept in {out}; run the same command to finish the rest")
+            raise
+    rows = write_results(out, points)
+    counts = {}
+    for p in points:
+        s = (read_status(os.path.join(out, "points", p.id)) or {}).get("status", "pending")
+        counts[s] = counts.get(s, 0) + 1
+    log(f"results in {out}/results.csv: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return rows
+
+
+class _Progress:
+    def __init__(self, total, jobs, log):
+        self.total, self.jobs, self.log = total, jobs, log
+        self.done = self.failed = self.running = 0
+        self.t0 = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def started(self):
+        with self.lock:
+            self.running += 1
+
+    def ended(self, point, status):
+        with self.lock:
+            self.running -= 1
+            self.done += 1
+            self.failed += status["status"] != "done"
+            left = self.total - self.done - self.running
+            elapsed = time.perf_counter() - self.t0
+            # points end at about done/elapsed per second once the pipeline is full
+            eta = elapsed / self.done * (left + self.running / 2)
+            extra = f" [{status['error']}]" if status.get("error") else ""
+            self.log(f"[{self.done}/{self.total} ended ({self.failed} not done), {self.running} running, "
+                     f"{left} left, ~{_duration(eta)} to go] {point.id} {point.axes}: {status['status']}{extra}")
+
+
+def _duration(s):
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _run_local(todo, out, jobs, scheduler, cuda_arch, progress, update):
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    def task(p):
+        progress.started()
+        return run_point(os.path.join(out, "points", p.id), cuda_arch)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {}
+        try:
+            futures = {pool.submit(task, p): p for p in todo}
+            for fut in as_completed(futures):
+                status = fut.result()
+                progress.ended(futures[fut], status)
+                update()
+        except KeyboardInterrupt:
+            for fut in futures:
+                fut.cancel()
+            _stop_children()  # the pool waits for its threads, which wait for these
+            raise
+
+
+def _run_dask(todo, out, jobs, scheduler, cuda_arch, progress, update):
+    """Points as tasks of a Dask distributed cluster.  Workers need this
+    package and a file system shared with this machine at ``out``; each
+    builds or reuses the compiled program of a structure in its own cache."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ValueError("--executor dask needs Dask distributed: pip install 'brianrules[dask]'") from None
+    folder = os.path.abspath(os.path.join(out, "points"))
+    with Client(scheduler, timeout="30s") as client:
+        futures = {}
+        for p in todo:
+            fut = client.submit(run_point, os.path.join(folder, p.id), cuda_arch, pure=False,
+                                key=f"brianrules-point-{p.id}-{time.time_ns()}")
+            futures[fut] = p
+            progress.started()
+        try:
+            for fut in as_completed(futures):
+                p = futures[fut]
+                try:
+                    status = fut.result()
+                except Exception as e:  # the worker itself failed
+                    status = {"status": "failed", "error": f"Dask worker: {type(e).__name__}: {e}"}
+                    write_json(os.path.join(folder, p.id, "status.json"), status)
+                progress.ended(p, status)
+                update()
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise

@@ -1,0 +1,112 @@
+"""The Markdown tables of a sweep's outcomes: per condition (summary),
+conditions against an axis (pivot), stability along an axis, and the
+collapsed runs."""
+
+import math
+
+from ..plots import axis_values, mean_sd, sort_key, stable_finals
+
+
+def _pct(x, metric):
+    if not math.isfinite(x):
+        return "–"
+    return f"{100 * x:.1f}" if metric.endswith("_acc") else f"{x:.3g}"
+
+
+def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
+    """Markdown: one row per condition (all axes but the seed): the number
+    of runs, the mean ± sd and range of the final metric over the stable
+    runs, and the number of runs that diverged and that collapsed (those
+    are counted, not averaged in)."""
+    conds = [a for a in axes if a != seed_axis]
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    unit = " (%)" if metric.endswith("_acc") else ""
+    head = [*conds, "runs", f"final {metric}{unit} mean ± sd", "min – max", "diverged", "collapsed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        g = groups[key]
+        done = stable_finals(g)
+        m, sd = mean_sd(done)
+        finite = [x for x in done if math.isfinite(x)]
+        rng = f"{_pct(min(finite), metric)} – {_pct(max(finite), metric)}" if finite else "–"
+        ms = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+        extra = sum(o.status in ("failed", "pending") for o in g)
+        runs = f"{len(g)}" + (f" ({extra} failed/pending)" if extra else "")
+        lines.append("| " + " | ".join([*key, runs, ms, rng, str(sum(o.status == "diverged" for o in g)),
+                                         str(sum(o.status == "collapsed" for o in g))]) + " |")
+    return "\n".join(lines)
+
+
+def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
+    """Markdown: conditions as rows, the values of ``column`` as columns;
+    each cell the mean ± sd over seeds of the runs that finished, with the
+    number of unstable runs (diverged D, collapsed C) out of all."""
+    conds = [a for a in axes if a not in (seed_axis, column)]
+    cols = axis_values(outcomes, column)
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    head = [*conds, *[f"{column} = {v}" for v in cols]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        cells = []
+        for v in cols:
+            at = [o for o in groups[key] if o.axes[column] == v]
+            m, sd = mean_sd(stable_finals(at))
+            text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+            d = sum(o.status == "diverged" for o in at)
+            c = sum(o.status == "collapsed" for o in at)
+            marks = " ".join(x for x in (f"{d}D" if d else "", f"{c}C" if c else "") if x)
+            cells.append(text + (f" ({marks} of {len(at)})" if marks else ""))
+        lines.append("| " + " | ".join([*key, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
+    """Markdown: per condition without ``axis``, the share of unstable runs
+    (diverged or collapsed) and the number of each, the largest value of
+    ``axis`` at which every run is stable, and the value with the best mean
+    final metric of the stable runs."""
+    conds = [a for a in axes if a not in (seed_axis, axis)]
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
+            f"best {axis} (mean {metric})"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        g = groups[key]
+        ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
+        unstable = sum(o.status in ("diverged", "collapsed") for o in ended)
+        stable_values, best, best_mean = [], "–", -math.inf
+        for v in axis_values(g, axis):
+            at = [o for o in g if o.axes[axis] == v]
+            if at and all(o.status == "stable" for o in at):
+                stable_values.append(v)
+            m, _ = mean_sd(stable_finals(at))
+            if math.isfinite(m) and m > best_mean:
+                best, best_mean = v, m
+        largest = max(stable_values, key=sort_key) if stable_values else "none"
+        share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
+        lines.append("| " + " | ".join([*key, share, str(sum(o.status == "diverged" for o in g)),
+                                         str(sum(o.status == "collapsed" for o in g)), str(largest),
+                                         f"{best} ({_pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
+    return "\n".join(lines)
+
+
+def collapsed_table(outcomes, axes, metric="test_acc"):
+    """Markdown: one row per collapsed point, with its axes, its final
+    metric and what collapsed (the training's labels, or `NEAR_CHANCE`);
+    None if no point collapsed."""
+    rows = sorted((o for o in outcomes if o.status == "collapsed"),
+                  key=lambda o: [sort_key(o.axes[a]) for a in axes])
+    if not rows:
+        return None
+    head = [*axes, "point", f"final {metric}", "collapse"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for o in rows:
+        lines.append("| " + " | ".join([*(str(o.axes[a]) for a in axes), o.point, _pct(o.final, metric),
+                                         o.collapse.replace("+", ", ")]) + " |")
+    return "\n".join(lines)
