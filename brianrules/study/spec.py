@@ -90,6 +90,22 @@ def _random_axis(name, how, source):
                      f"(lo > 0 for log_uniform), got {how!r}")
 
 
+def _dotted(table):
+    """TOML's dotted keys back as names: ``neuron.tau_a = [...]`` is read as
+    a table ``neuron`` holding ``tau_a``; it is the axis ``neuron.tau_a`` (a
+    neuron parameter, see `training.override`).  A random axis's
+    ``{ log_uniform = [lo, hi] }`` stays a value."""
+    from ..training import NEURON_PREFIX
+
+    out = {}
+    for name, value in table.items():
+        if name + "." == NEURON_PREFIX and isinstance(value, dict):
+            out.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            out[name] = value
+    return out
+
+
 def expand(spec, here=".", source="sweep spec"):
     """The points of a spec, each checked as a `TrainConfig`."""
     base = dict(spec.get("base", {}))
@@ -98,9 +114,9 @@ def expand(spec, here=".", source="sweep spec"):
     if "model" in base:
         model = base.pop("model")
         base = override(load_model_file(_model_path(model, here)), base)
-    grid = spec.get("grid", {})
+    grid = _dotted(spec.get("grid", {}))
     axes = [(name, _grid_axis(name, values, source)) for name, values in grid.items()]
-    random = dict(spec.get("random", {}))
+    random = _dotted(dict(spec.get("random", {})))
     samples = [({}, {})]
     if random:
         n, seed = random.pop("n", None), random.pop("seed", 0)
@@ -145,6 +161,7 @@ def point_id(settings):
     """A hash of the settings that differ from `TrainConfig`'s defaults, so
     that a setting added to the package later keeps every point's id."""
     defaults = asdict(TrainConfig())
-    given = {k: v for k, v in settings.items() if k not in defaults or v != defaults[k]}
+    # where a neuron's declaration was read (a path) is no setting: its content is
+    given = {k: v for k, v in settings.items() if (k not in defaults or v != defaults[k]) and k != "neuron_source"}
     text = json.dumps(given, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
