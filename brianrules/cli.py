@@ -218,6 +218,15 @@ def _show_rule(rule):
     print(_dedent(str(LIF().brian2_equations(Surrogate()))))
 
 
+def cmd_show(a):
+    from .show import text
+    from .training import TrainConfig, load_model_file
+
+    cfg = TrainConfig.from_dict(load_model_file(a.model), source=a.model).validate()
+    print(text(cfg, a.model, latex=a.latex))
+    return 0
+
+
 def _dedent(text):
     return "\n".join("  " + line.strip() for line in text.strip().splitlines() if line.strip())
 
@@ -251,6 +260,9 @@ def main(argv=None):
     pr = sub.add_parser("rules", help="list the learning rules, or show one's equations")
     pr.add_argument("--show", metavar="NAME", help="print the equations of rule NAME")
     sub.add_parser("info", help="versions and which devices work here")
+    pw = sub.add_parser("show", help="print a model file as the equations it declares")
+    pw.add_argument("model", metavar="MODEL.toml")
+    pw.add_argument("--latex", action="store_true", help="a LaTeX align* block of the equations")
     from .bench import add_bench_parser, cmd_bench
 
     add_bench_parser(sub)
@@ -273,7 +285,7 @@ def main(argv=None):
                     help="report the largest value of this axis at which every seed stays stable "
                     "(default: lr_scale, lr_hidden or lr if swept)")
     a = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench,
+    handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
                 "sweep": cmd_sweep, "plot": cmd_plot}
     try:
         return handlers[a.command](a)
