@@ -21,10 +21,10 @@ the scaled encoders E_j = gain_j e_j / I_unit (I_unit = v_th - v_rest, the
 current at threshold), so that post neuron j gets the learning signal
 L_j = E_j e.  The plastic synapses follow the rule's three-factor model
 (`ThreeFactorRule.synapse_model`), applied every time step, with
-eta = lr_hidden / n_pre: with the `pes` rule this is Nengo's PES on a
-connection onto neurons (MacNeil & Eliasmith 2011, PLoS ONE 6:e22885), and
-with ``dfa(post="none")`` it is "SRBP without the derivative, with the
-encoders as B".
+eta = `ThreeFactorRule.eta` (kappa / n_pre for `pes`): with the `pes` rule
+this is Nengo's PES on a connection onto neurons (MacNeil & Eliasmith 2011,
+PLoS ONE 6:e22885), and with ``dfa(post="none")`` and lr_hidden = kappa /
+(tau_pre n_pre) it is "SRBP without the derivative, with the encoders as B".
 
 Units follow Nengo (Bekolay et al. 2014, Front. Neuroinform. 7:48): the input
 current J of a neuron is counted in units of I_unit, and a presynaptic spike
@@ -283,8 +283,9 @@ class ChannelModel:
 
     @property
     def eta(self):
-        """The rule's rate divided by n_pre, as Nengo's PES builder does."""
-        return self.rule.lr_hidden / self.spec.n_pre * self.rule.eta_unit
+        """The rule's rate onto the post population (`ThreeFactorRule.eta`:
+        PES divides kappa by n_pre, as Nengo's builder does)."""
+        return self.rule.eta(False, self.spec.n_pre) * self.rule.eta_unit
 
     @property
     def w_unit(self):

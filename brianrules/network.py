@@ -495,8 +495,7 @@ class Model:
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
             pairs.append((S.w, self._flat(S, W)))
-            eta = lr_scale * (rule.lr if S.target is self.output else rule.lr_hidden)
-            pairs.append((S.eta, eta * rule.eta_unit))
+            pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
             if spec.w_unit is not None:
                 pairs.append((S.w_unit, spec.w_unit))
             pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]

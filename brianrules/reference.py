@@ -202,6 +202,9 @@ def check_supported(spec):
     rule = spec.rule
     if getattr(spec, "dtype", "float64") != "float64":
         raise ValueError(f"the reference simulator computes in float64 only, not {spec.dtype}")
+    if not spec.neuron.is_builtin_lif:
+        raise ValueError(f"the reference simulator models the built-in LIF only, not neuron {spec.neuron.name} "
+                         f"({spec.neuron.source})")
     if rule.feedback != "direct":
         raise ValueError(f"the reference simulator models direct feedback (dfa) only, not '{rule.feedback}'")
     if rule.post_expr is not None:
@@ -527,11 +530,9 @@ def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_see
 
 
 def learning_rates(spec, lr_scale=1.0):
-    """eta (1/s) of each projection: ``lr_hidden`` onto hidden layers,
-    ``lr`` onto the output."""
+    """eta of each projection (`ThreeFactorRule.eta`)."""
     n_proj = len(spec.sizes) - 1
-    rule = spec.rule
-    return [lr_scale * (rule.lr if k == n_proj - 1 else rule.lr_hidden) for k in range(n_proj)]
+    return [spec.rule.eta(k == n_proj - 1, spec.sizes[k], lr_scale) for k in range(n_proj)]
 
 
 def simulate(p: Params, weights, feedback, stim, tgt, learn, noise_seed, lr):

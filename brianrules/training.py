@@ -53,6 +53,7 @@ class TrainConfig:
     learning_signal: str | None = None
     post_factor: str | None = None
     post_factor_output: str | None = None
+    per_presynaptic: bool | None = None  # eta / n_pre of each projection (PES's)
     # the neuron: a declaration (`model.neuron.NeuronModel.to_dict`), None for the
     # built-in LIF; neuron_parameters replace its parameter values ("200*ms")
     neuron: dict | None = None
@@ -151,7 +152,7 @@ class TrainConfig:
 
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
     RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
-                    "learning_signal", "post_factor", "post_factor_output")
+                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic")
     #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
@@ -272,11 +273,11 @@ _FIELD_TYPES = {
     "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
     "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
-    "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?",
+    "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
 }
-_TYPE_NAMES = {"table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -289,6 +290,8 @@ def _has_type(value, expected):
         return _is_int(value)
     if expected == "float?" and value is None:
         return True
+    if expected == "bool?":
+        return value is None or isinstance(value, bool)
     if expected in ("table", "table?"):
         return isinstance(value, dict) or (expected == "table?" and value is None)
     if expected == "ints":

@@ -23,9 +23,10 @@ from brianrules.channel import DEVICES, KAPPA, ChannelSpec, run_channel
 def make_rule(name, kappa, spec):
     if name == "pes":
         return rules.get("pes", learning_rate=kappa)
-    # the trace x_i instead of the rate a_i = x_i / tau_pre: divide kappa by tau_pre
+    # the trace x_i instead of the rate a_i = x_i / tau_pre: divide kappa by tau_pre,
+    # and by n_pre as PES does
     tau_pre = float(spec.pre_neuron.tau_trace / second)
-    return rules.get("dfa", post="none", lr_hidden=kappa / tau_pre, apply_every=1)
+    return rules.get("dfa", post="none", lr_hidden=kappa / tau_pre / spec.n_pre, apply_every=1)
 
 
 def main(argv=None):

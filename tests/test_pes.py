@@ -88,11 +88,12 @@ def test_one_update_equals_nengo_pes():
 
 def test_pes_equals_dfa_without_derivative_with_encoders_as_feedback():
     """PES is dfa(post="none") with B = the scaled encoders: with the trace x_i
-    instead of the rate x_i / tau_pre, the learning rate is kappa / tau_pre."""
+    instead of the rate x_i / tau_pre, the learning rate is kappa / tau_pre
+    (and PES's division by n_pre, written out)."""
     kappa = 1e-4
     pes = run_channel(rules.get("pes", learning_rate=kappa), duration=60 * ms, seed=4, device="runtime",
                       spec=SPEC)
-    dfa_rule = rules.get("dfa", post="none", lr_hidden=kappa / TAU_PRE, apply_every=1)
+    dfa_rule = rules.get("dfa", post="none", lr_hidden=kappa / TAU_PRE / SPEC.n_pre, apply_every=1)
     assert dfa_rule.feedback == "direct" and dfa_rule.post_factor(False) == "1"
     dfa = run_channel(dfa_rule, duration=60 * ms, seed=4, device="runtime", spec=SPEC)
     assert np.abs(pes.weights).max() > 1e-4  # the weights have moved

@@ -1,5 +1,6 @@
 """The NumPy reference simulator reproduces the generated C++ program."""
 
+import os
 import dataclasses
 
 import numpy as np
@@ -98,6 +99,9 @@ def test_surrogate_function_matches_sympy(name):
     np.testing.assert_allclose(psi(d), expected, rtol=1e-12, atol=1e-15)
 
 
+ALIF_FILE = os.path.join(os.path.dirname(__file__), os.pardir, "models", "neurons", "alif.toml")
+
+
 def test_unsupported_models_are_refused():
     from brianrules import rules
     from brianrules.network import NetworkSpec
@@ -105,7 +109,8 @@ def test_unsupported_models_are_refused():
     with_expr = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get("dfa", post_expr="psi_post * x_post"))
     with pytest.raises(ValueError, match="post_expr"):
         ReferenceRunner(with_expr, 1)
-    modelled = ("dfa", "superspike", "eprop")  # direct feedback, clock-driven, trace or filtered eligibility
+    # direct feedback, clock-driven, trace or filtered eligibility (three_factor's defaults are dfa's)
+    modelled = ("dfa", "superspike", "eprop", "three_factor")
     for name in sorted(rules.RULES):
         spec = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get(name))
         if name in modelled:
@@ -113,6 +118,11 @@ def test_unsupported_models_are_refused():
         else:  # other feedback pathways, eligibilities or event-driven updates
             with pytest.raises(ValueError, match="reference simulator"):
                 ReferenceRunner(spec, 1)
+    from brianrules.model.neuron import load
+
+    alif = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get("dfa"), neuron=load(ALIF_FILE))
+    with pytest.raises(ValueError, match="built-in LIF only, not neuron alif"):
+        ReferenceRunner(alif, 1)
     event = NetworkSpec(n_in=4, hidden=(5,), n_out=2, rule=rules.get("dfa").event_driven())
     with pytest.raises(ValueError, match="clock-driven updates only"):
         ReferenceRunner(event, 1)

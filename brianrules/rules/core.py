@@ -118,6 +118,8 @@ class ThreeFactorRule:
     lr: float = 2.0
     lr_hidden: float = 0.2
     apply_every: int | None = None
+    #: eta of a projection is divided by its number of presynaptic neurons (PES, as Nengo's builder does)
+    per_presynaptic: bool = False
     tau_elig: float = 10.0  # ms, the (last) stage of a filtered eligibility
     tau_elig_rise: float = 5.0  # ms, the first stage of the "alpha" eligibility
     paper: str = ""
@@ -402,6 +404,14 @@ class ThreeFactorRule:
             if self.deferred:
                 code["learn"] += "\nYlast = Y_post"
         return code
+
+    def eta(self, onto_output, n_pre, scale=1.0):
+        """eta of a projection, a plain number in `eta_unit`: ``lr`` onto the
+        output layer, ``lr_hidden`` onto a hidden layer, times ``scale``
+        (the epoch's decay), divided by ``n_pre`` for a rule that is
+        ``per_presynaptic``.  The one place a learning rate is chosen."""
+        eta = scale * (self.lr if onto_output else self.lr_hidden)
+        return eta / n_pre if self.per_presynaptic else eta
 
     @property
     def eta_unit(self):

@@ -14,7 +14,7 @@ kappa the learning rate (default 1e-4).  As a three-factor product:
     L_j = E_j . e         (feedback through the encoders)
     phi_j = 1             (no postsynaptic gating)
     eps_i = a_i = x_i / tau_pre, with tau_pre = 5 ms
-    eta = kappa / n_pre   (the builder divides ``lr_hidden`` = kappa by n_pre)
+    eta = kappa / n_pre   (``per_presynaptic``: every builder divides kappa by n_pre)
 
 so PES is direct feedback with the encoders as the feedback matrix, without
 the postsynaptic derivative, applied every time step.  With eps_i = x_i
@@ -45,4 +45,5 @@ def pes(learning_rate=1e-4, lr=None, lr_hidden=None, apply_every=1):
         apply_every=apply_every,
         paper="MacNeil & Eliasmith (2011) PLoS ONE 6:e22885; Bekolay et al. (2014) Front. Neuroinform. 7:48",
         parameters={"kappa": learning_rate},
+        per_presynaptic=True,
     )

@@ -11,7 +11,9 @@ traces), ``boxcar_post`` (eRBP's window on the input variable) and, in a
 user's own rule, any variable of the declared neuron (``a_post``).  The
 presynaptic spike itself is the eligibility ``"1"``, which makes the
 updates event-driven; a filtered per-synapse eligibility is named
-(``lowpass``, ``alpha``) with its time constants.
+(``lowpass``, ``alpha``) with its time constants.  ``per_presynaptic``
+divides each projection's learning rate by its number of presynaptic
+neurons (PES).
 
 `section` writes any rule as such a declaration (the ``[rule]`` section of a
 model file, `brianrules rules --show`); reading it back with `three_factor`
@@ -40,8 +42,8 @@ def post_name(expr):
 
 
 def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_output="psi_post",
-                 eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, tau_elig=10.0, tau_elig_rise=5.0,
-                 name="three_factor"):
+                 eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, per_presynaptic=False,
+                 tau_elig=10.0, tau_elig_rise=5.0, name="three_factor"):
     """A rule from its factors (see the module's docstring)."""
     if learning_signal not in FEEDBACK_KINDS:
         raise ValueError(f"unknown learning_signal '{learning_signal}' (the pathways: {', '.join(FEEDBACK_KINDS)})")
@@ -64,7 +66,8 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
         post_expr=None if post is not None else post_factor,
         eligibility=kind or EXPRESSION_ELIGIBILITY, eligibility_expr=expr,
         feedback=learning_signal, timing="event" if kind == "spike" else "clock",
-        lr=lr, lr_hidden=lr_hidden, apply_every=apply_every, tau_elig=tau_elig, tau_elig_rise=tau_elig_rise)
+        lr=lr, lr_hidden=lr_hidden, apply_every=apply_every, per_presynaptic=bool(per_presynaptic),
+        tau_elig=tau_elig, tau_elig_rise=tau_elig_rise)
 
 
 def section(rule):
@@ -78,6 +81,8 @@ def section(rule):
     out["lr_hidden"] = rule.lr_hidden
     if rule.apply_every is not None:
         out["apply_every"] = rule.apply_every
+    if rule.per_presynaptic:
+        out["per_presynaptic"] = True
     if rule.filtered:
         for _, tau in FILTERED_ELIGIBILITIES[rule.eligibility]:
             out[f"{tau}_ms"] = getattr(rule, tau)
