@@ -157,7 +157,19 @@ class TrainConfig:
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
     def make_rule(self):
-        """The learning rule these settings ask for."""
+        """The learning rule these settings ask for (made once for the same settings)."""
+        return self._once("rule", self._make_rule)
+
+    def _once(self, what, make):
+        """``make()``, remembered while the settings stay the same: a
+        command validates, then builds, from one rule and one neuron."""
+        key = json.dumps(asdict(self), sort_keys=True, default=str)
+        cache = self.__dict__.setdefault("_made", {})
+        if cache.get(what, (None,))[0] != key:
+            cache[what] = (key, make())
+        return cache[what][1]
+
+    def _make_rule(self):
         given = {k: getattr(self, k) for k in self.RULE_OPTIONS if getattr(self, k) is not None}
         if "post" in given and "post_expr" in given:
             raise ValueError(f"--post ({self.post}) and --post-expr ({self.post_expr}) both set the hidden layers' "
@@ -191,6 +203,9 @@ class TrainConfig:
     def make_neuron(self):
         """The neuron these settings ask for: the declaration (or the
         built-in LIF) with ``tau_*_ms`` and ``neuron_parameters`` applied."""
+        return self._once("neuron", self._make_neuron)
+
+    def _make_neuron(self):
         from brian2 import ms
 
         from .model.neuron import NeuronModel
