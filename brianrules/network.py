@@ -28,11 +28,13 @@ from brian2 import (
 )
 
 from . import feedback as fb
+from .build import pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF, make_group
-from .topology import connect_all
-from .randomness import make_function, mix_seed
+from .model.architecture import chain, is_chain, parse as parse_projections, population_names
+from .topology import all_to_all, connect_pairs
+from .randomness import make_function
 from .stateupdate import exact
 from .rules import ThreeFactorRule
 from .surrogates import Surrogate
@@ -80,6 +82,8 @@ class NetworkSpec:
     boxcar_hi: Quantity = _default(30 * mV)
     tau_dend: Quantity = _default(20 * ms)
     dtype: str = "float64"
+    #: the projections (`model.architecture`); None: the feed-forward stack
+    projections: tuple | None = None
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -91,6 +95,12 @@ class NetworkSpec:
                 raise ValueError(f"hidden layer {k + 1} size must be a positive integer, got {v!r}")
         if self.rule is None:
             raise ValueError("a network needs a learning rule")
+        n_hidden = len(self.hidden)
+        projections = chain(n_hidden) if self.projections is None else parse_projections(self.projections, n_hidden)
+        object.__setattr__(self, "projections", projections)
+        if not is_chain(projections, n_hidden) and pathways.get(self.rule.feedback).needs_chain:
+            raise ValueError(f"the {self.rule.feedback} pathway sends each layer's signal to the layer below: it "
+                             "needs the feed-forward stack, not the declared projections (use direct feedback)")
         for name in ("dt", "t_sample", "tau_err"):
             q = Quantity(getattr(self, name))
             if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
@@ -162,6 +172,16 @@ class NetworkSpec:
         return [self.n_in, *self.hidden, self.n_out]
 
     @property
+    def population_sizes(self):
+        return dict(zip(population_names(len(self.hidden)), self.sizes))
+
+    @property
+    def projection_shapes(self):
+        """(n_pre, n_post) of each projection, in their order."""
+        sizes = self.population_sizes
+        return [(sizes[p.pre], sizes[p.post]) for p in self.projections]
+
+    @property
     def steps_per_sample(self):
         return int(round(float(self.t_sample / self.dt)))
 
@@ -188,6 +208,7 @@ class NetworkSpec:
         """What changes the generated code (everything else is a run value)."""
         return {
             "sizes": self.sizes,
+            "projections": [p.to_dict() for p in self.projections],
             # the neuron's declaration without its parameter values (run values)
             "neuron": {**self.neuron.to_dict(), "parameters": {k: unit_text(v) for k, v in
                                                                  self.neuron.parameters.items()}},
@@ -224,6 +245,8 @@ class NetworkSpec:
                 d[k] = {kk: vv for kk, vv in asdict(v).items() if kk != "paper"}
             elif k == "hidden":
                 d[k] = list(v)
+            elif k == "projections":
+                d[k] = [p.to_dict() for p in v]
             else:
                 d[k] = plain(v)
         return d
@@ -298,29 +321,13 @@ def run_arrays(spec, n_samples, stim, tgt, learn):
 def initial_weights(spec, rng):
     """Forward weights (one matrix n_pre x n_post per projection) and feedback
     matrices (n_out x n_hidden per hidden layer) drawn from ``rng``."""
-    sizes = spec.sizes
-    weights = [
-        rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
-        for n_pre, n_post in zip(sizes[:-1], sizes[1:])
-    ]
-    kind = spec.rule.feedback
-    encoders = []
-    if kind in ("direct", "erbp"):  # n_out x n_hidden, from the output to every hidden layer
-        shapes = [(spec.n_out, n_hid) for n_hid in spec.hidden]
-    elif kind == "encoders":  # every hidden neuron's encoder: a unit vector in error space
-        shapes = []
-        for n_hid in spec.hidden:
-            E = rng.normal(size=(spec.n_out, n_hid))
-            shapes.append(None)
-            encoders.append(E / np.linalg.norm(E, axis=0, keepdims=True))
-    elif kind == "layerwise":  # n_(l+1) x n_l, from each layer to the one below
-        shapes = [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
-    else:  # symmetric feedback reads the forward weights
-        shapes = []
-    if kind == "encoders":
-        return weights, encoders
-    feedback = [rng.normal(0.0, 1.0 / math.sqrt(n_up), size=(n_up, n_low)) for n_up, n_low in shapes]
-    return weights, feedback
+    weights = []
+    for proj, (n_pre, n_post) in zip(spec.projections, spec.projection_shapes):
+        W = rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
+        if proj.recurrent and not proj.self_connections:
+            np.fill_diagonal(W, 0.0)  # no synapse there
+        weights.append(W)
+    return weights, pathways.get(spec.rule.feedback).matrices(spec, rng)
 
 
 class Model:
@@ -361,14 +368,10 @@ class Model:
             namespace=ns,
             name="input",
         )
-        erbp = rule.feedback == "erbp"
-        if erbp:  # learning signal: a dendritic compartment fed by error neurons
-            hidden_eqs = output_eqs = fb.DENDRITE_EQUATIONS
-            output_reset = ""
-        else:
-            hidden_eqs = fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))
-            output_eqs = fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True))
-            output_reset = fb.OUTPUT_ERROR_RESET
+        self.pathway = pathway = pathways.get(rule.feedback)
+        hidden_eqs = pathway.hidden_equations(rule)
+        output_eqs = pathway.output_equations(rule)
+        output_reset = pathway.output_reset
         hidden_eqs += rule.neuron_factor_equations
         output_eqs += rule.neuron_factor_equations
         self.layers = []
@@ -392,28 +395,30 @@ class Model:
             self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
                                      dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
-                parts = [spec.neuron.sample_reset, rule.neuron_sample_reset,
-                         fb.DENDRITE_SAMPLE_RESET if erbp else fb.OUTPUT_ERROR_SAMPLE_RESET if g is self.output else ""]
+                parts = [spec.neuron.sample_reset, rule.neuron_sample_reset, pathway.sample_reset(g is self.output)]
                 g.run_regularly("; ".join(p for p in parts if p), dt=T, when="start", name=f"{g.name}_sample_reset")
 
-        # forward, plastic projections
-        self.projections = []
-        pre_groups = [self.input, *self.layers[:-1]]
-        for k, (pre, post) in enumerate(zip(pre_groups, self.layers)):
-            model = rule.synapse_model(spec.accumulate, output=post is self.output,
-                                       w_unit=None if spec.w_unit is None else unit_text(spec.w_unit))
-            if rule.feedback == "symmetric" and pre is not self.input:
-                model += "\n" + fb.SYMMETRIC_FEEDBACK_LINE
-            S = Synapses(
-                pre, post,
-                model=model,
-                on_pre=rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=spec.neuron.delivery()),
-                method="euler",
-                namespace=ns,
-                order=-5,
-                name=f"w_{k + 1}",
-            )
-            connect_all(S)
+        # projections, plastic or fixed, in the order the architecture declares them
+        self.groups = dict(zip(population_names(len(spec.hidden)), [self.input, *self.layers]))
+        self.projections, self.plastic_projections, self.pairs = [], [], []
+        w_unit = None if spec.w_unit is None else unit_text(spec.w_unit)
+        for k, proj in enumerate(spec.projections):
+            pre, post = self.groups[proj.pre], self.groups[proj.post]
+            if proj.plastic:
+                model = rule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
+                if pathway.forward_line(pre is self.input):
+                    model += "\n" + pathway.forward_line(pre is self.input)
+                on_pre = rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=spec.neuron.delivery())
+            else:
+                model = "w : 1 (constant)" + (f"\nw_unit : {w_unit} (shared, constant)" if w_unit else "")
+                on_pre = {"pre": spec.neuron.delivery()}
+            S = Synapses(pre, post, model=model, on_pre=on_pre, method="euler", namespace=ns, order=-5,
+                         name=f"w_{k + 1}")
+            self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections)))
+            self.projections.append(S)
+            if not proj.plastic:
+                continue
+            self.plastic_projections.append(S)
             if rule.timing == "event":
                 S.learn.order = -20  # before any spike delivery of the step
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
@@ -428,10 +433,9 @@ class Model:
             if rule.deferred and spec.steps_per_sample % spec.apply_every:
                 # samples that end between applications: catch up before Y restarts
                 S.run_regularly(rule.catch_up_code, dt=T, when="start", order=-11, name=f"w_{k + 1}_catch_up")
-            self.projections.append(S)
         if spec.rebase_every is not None:  # at the start of the step, before any catch-up or application
             every = spec.rebase_every * spec.dt
-            for S in self.projections:
+            for S in self.plastic_projections:
                 S.run_regularly(rule.rebase_synapse_code, dt=every, when="start", order=-14, name=f"{S.name}_rebase")
             self.input.run_regularly(rule.REBASE_PRESYNAPTIC, dt=every, when="start", order=-13,
                                      name="input_rebase")
@@ -440,26 +444,12 @@ class Model:
 
         # feedback pathway: self.feedback[k] lists the synapses that share
         # hidden layer k's feedback matrix
-        self.feedback = []
-        extra = []
-        if erbp:
-            extra, self.label, self.error_groups, self.feedback, self.output_feedback = \
-                fb.erbp_error_pathway(self.output, self.layers[:-1], ns)
-            if spec.reset_between_samples:
-                for g in self.error_groups:
-                    g.run_regularly("v = 0", dt=T, when="start", name=f"{g.name}_sample_reset")
-        for k, hid in enumerate(self.layers[:-1]):
-            if rule.feedback in ("direct", "encoders"):  # output error -> every hidden layer
-                self.feedback.append([fb.random_feedback(self.output, hid, "err", f"B_{k + 1}", ns)])
-            elif rule.feedback == "layerwise":  # layer above -> this layer
-                self.feedback.append([fb.random_feedback(self.layers[k + 1], hid, "delta", f"B_{k + 1}", ns)])
-            # "symmetric": the forward synapses sum w * delta_post into L_pre
+        feedback_objects = pathway.build(self)
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
         self.network = Network(
-            self.input, *self.layers, *self.projections, *[S for group in self.feedback for S in group],
-            *extra, self.output_spikes, *self.hidden_counts,
+            self.input, *self.layers, *self.projections, *feedback_objects, self.output_spikes, *self.hidden_counts,
         )
 
     @property
@@ -480,9 +470,7 @@ class Model:
             (self.input.max_rate, spec.max_rate),
             (self.input.tau_trace, spec.neuron.parameters["tau_trace"]),
         ]
-        if rule.feedback != "erbp":  # the rate error at the output
-            pairs += [(self.output.tau_err, spec.tau_err), (self.output.f_high, spec.f_high),
-                      (self.output.f_low, spec.f_low)]
+        pairs += self.pathway.error_values(self)
         for g in self.layers:
             for key, value in spec.neuron.values(spec.surrogate).items():
                 pairs.append((getattr(g, key), value))
@@ -494,33 +482,29 @@ class Model:
         for k, (S, W) in enumerate(zip(self.projections, weights)):
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
-            pairs.append((S.w, self._flat(S, W)))
-            pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
+            i, j = self.pairs[k]
+            pairs.append((S.w, np.ascontiguousarray(W, dtype=float)[i, j]))
             if spec.w_unit is not None:
                 pairs.append((S.w_unit, spec.w_unit))
-            pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
-        scale = 1.0
-        if rule.feedback == "erbp":
-            # U ~ (rate of err_pos - rate of err_neg) / f_high at the output
-            scale = 1.0 / float(spec.tau_dend * spec.f_high)
-            pairs += [(g.tau_dend, spec.tau_dend) for g in self.layers]
-            pairs += [(g.tau_errn, spec.tau_dend) for g in self.error_groups]
-            pairs += [(S.g_out, scale) for S in self.output_feedback]
-            pairs += [(self.label.f_label, spec.f_high), (self.label.label_seed, mix_seed(noise_seed, 7))]
-        for group, B in zip(self.feedback, feedback):
-            for S in group:
-                pairs.append((S.B, scale * self._flat(S, B)))
+            if S in self.plastic_projections:
+                pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
+                pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
+        pairs += self.pathway.values(self, feedback, noise_seed)
         return pairs
 
     @staticmethod
-    def _flat(S, M):
+    def flat(S, M):
         """Matrix (n_pre x n_post) -> synapse order of `connect_all`."""
         return np.ascontiguousarray(M, dtype=float).reshape(-1)
 
     def read_weights(self):
         """The current forward weights as matrices n_pre x n_post."""
-        return [np.asarray(S.w[:], dtype=float).reshape(S.source.N, S.target.N).copy()
-                for S in self.projections]
+        out = []
+        for S, (i, j) in zip(self.projections, self.pairs):
+            W = np.zeros((S.source.N, S.target.N))
+            W[i, j] = np.asarray(S.w[:], dtype=float)
+            out.append(W)
+        return out
 
     def output_counts(self):
         """Spike counts per sample and output neuron (n_samples x n_out)."""

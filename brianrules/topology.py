@@ -11,5 +11,20 @@ def connect_all(S):
     matrices can be set and read back without asking the device for ``i``
     and ``j`` (which a standalone program only knows after it has run).
     """
-    n_pre, n_post = S.source.N, S.target.N
-    S.connect(i=np.repeat(np.arange(n_pre), n_post), j=np.tile(np.arange(n_post), n_pre))
+    connect_pairs(S, *all_to_all(S.source.N, S.target.N))
+
+
+def all_to_all(n_pre, n_post, without_self=False):
+    """Index arrays (i, j) of all-to-all connections in row-major order;
+    ``without_self`` leaves out i == j (a recurrent projection)."""
+    i, j = np.repeat(np.arange(n_pre), n_post), np.tile(np.arange(n_post), n_pre)
+    if without_self:
+        keep = i != j
+        i, j = i[keep], j[keep]
+    return i, j
+
+
+def connect_pairs(S, i, j):
+    """Connect ``S`` from explicit index arrays; returns them."""
+    S.connect(i=i, j=j)
+    return i, j

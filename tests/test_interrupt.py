@@ -19,7 +19,7 @@ The data are the digits split in half (900 training, 897 test samples, as
 IDX files), so that each part of an epoch is half its run and the CPU time
 lands well inside it; the network and the number of samples are those of
 test_training, so both files run one compiled program.  Checkpoint writing
-is found by wrapping `training.write_weights` in the command's process
+is found by wrapping `training.loop.write_weights` in the command's process
 (metrics.csv is written, weights.npz not yet): that test shows that a
 signal between the two files does not stop the training there, not what
 happens inside one file's write (each is written to a temporary file and
@@ -80,19 +80,19 @@ def data(tmp_path_factory):
 
 
 # -- a training process, seen from outside ---------------------------------
-#: a command whose `training.write_weights` waits (and says so in a file)
+#: a command whose `training.loop.write_weights` waits (and says so in a file)
 #: before it writes the weights of epoch 1, metrics.csv being written
 PAUSED_CHECKPOINT = """
 import sys, time
-import brianrules.training as training
+import brianrules.training.loop as loop  # where `train` looks the name up
 marker, argv = sys.argv[1], sys.argv[2:]
-write_weights = training.write_weights
+write_weights = loop.write_weights
 def paused(path, weights, feedback, epoch):
     if epoch == 1:
         open(marker, "w").close()
         time.sleep(3)
     write_weights(path, weights, feedback, epoch)
-training.write_weights = paused
+loop.write_weights = paused
 from brianrules.cli import main
 sys.exit(main(argv))
 """

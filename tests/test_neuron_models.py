@@ -314,21 +314,16 @@ def test_runtime_and_cpp_standalone_agree_for_each_neuron(neuron_program):
 
 ALIF_MODEL = os.path.join(MODELS_DIR, "alif_digits.toml")
 RESET = 'reset = "v = v_reset; a += beta_a; x += 1"'
-#: a unit error found by Brian2's run of the check group is followed on stderr
-#: by Brian2's 4-line warning that the group "is getting deleted, but was never
-#: included in a network" [brian2.core.base.unused_brian_object]
-LEFTOVER_WARNING = pytest.mark.xfail(strict=True, reason="Brian2's unused_brian_object warning about the "
-                                     "check's group follows the error line")
 
 # (text replaced in models/alif_digits.toml, its replacement, what the one
 # line must contain besides the file's path)
 BAD_DECLARATIONS = [
     pytest.param("dv/dt = (v_rest - v + I_syn) / tau_m : volt", "dv/dt = (v_rest - v + I_syn) : volt",
-                 ["[neuron] equations", "Inconsistent units", "'v'"], id="equation-units", marks=LEFTOVER_WARNING),
+                 ["[neuron] equations", "Inconsistent units", "'v'"], id="equation-units"),
     pytest.param('threshold = "v > v_th + a"', 'threshold = "v > 1"', ["[neuron] threshold", "different units"],
-                 id="threshold-units", marks=LEFTOVER_WARNING),
+                 id="threshold-units"),
     pytest.param(RESET, RESET.replace("v = v_reset", "v = 0"), ["[neuron] reset", "does not have the expected unit"],
-                 id="reset-units", marks=LEFTOVER_WARNING),
+                 id="reset-units"),
     pytest.param('threshold = "v > v_th + a"', 'threshold = "v > v_th + b"',
                  ["[neuron] threshold", "unknown identifier 'b'"], id="threshold-unknown-identifier"),
     pytest.param('input = "I_syn"', 'input = "I_in"', ["[neuron] input", "'I_in' names no state variable"],
@@ -338,16 +333,14 @@ BAD_DECLARATIONS = [
     pytest.param('threshold = "v > v_th + a"\n', "", ["[neuron]", "no 'threshold'"], id="missing-threshold"),
     pytest.param('tau_a = "100*ms"', "tau_a = 100", ["[neuron.parameters] tau_a", "has no unit"],
                  id="parameter-without-unit"),
-    pytest.param(RESET, RESET[:-1] + '; b += 1"', ["[neuron] reset", "unknown identifier 'b'"],
+    pytest.param(RESET, RESET[:-1] + '; b += 1"', ["[neuron] reset", "writes 'b', not a state variable"],
                  id="reset-writes-undeclared"),
     pytest.param(RESET, RESET[:-1] + '; beta_a += 1*mV"', ["[neuron] reset", "writes 'beta_a', a parameter"],
                  id="reset-writes-parameter"),
     pytest.param('trace = "x"', 'trace = "x"\nthreshhold = "v > v_th"', ["[neuron]", "unknown key 'threshhold'"],
                  id="unknown-key"),
     pytest.param('surrogate_of = "(v - v_th - a) / (v_th - v_reset)"', 'surrogate_of = "v - v_th"',
-                 ["[neuron] surrogate_of", "dimensionless"], id="surrogate-with-units",
-                 marks=pytest.mark.xfail(strict=True, reason="the message names 'equations' and the package's "
-                                         "psi expression, not surrogate_of (and Brian2's warning follows)")),
+                 ["[neuron] surrogate_of", "dimensionless"], id="surrogate-with-units"),
 ]
 
 

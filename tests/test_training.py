@@ -129,7 +129,7 @@ def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, m
     Brian2, other compiler flags) builds again and writes a new one."""
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
-    import brianrules.training as training
+    import brianrules.training.loop as training
     from brianrules import paths, program
 
     cache = paths.cache_dir()

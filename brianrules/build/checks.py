@@ -51,6 +51,19 @@ def check_neuron(neuron, surrogate=None):
                                f"{', '.join(RESERVED)} to every neuron): rename it")
     listing = f"variables: {', '.join(sorted(names))}; parameters: {', '.join(neuron.parameters) or 'none'}"
 
+    # statements write declared state variables
+    writable = set(state)
+    for part in ("reset", "sample_reset") + (("input",) if neuron.input_variable is None else ()):
+        for statement in _statements(getattr(neuron, part)):
+            m = re.match(r"^\s*([A-Za-z_]\w*)\s*[-+*/]?=(?!=)", statement)
+            if not m:
+                raise DeclarationError(f"{where} {part}: {statement!r} is not an assignment (var = ..., var += ...)")
+            if m.group(1) not in writable:
+                what = ("a parameter (a run value the program does not change)" if m.group(1) in neuron.parameters
+                        else "not a state variable of the neuron")
+                raise DeclarationError(f"{where} {part}: '{statement}' writes '{m.group(1)}', {what} "
+                                       f"(its state variables: {', '.join(state)})")
+
     # identifiers of every part
     known = _known_names() | names | set(neuron.parameters) | set(SURROGATE_PARAMETERS) | {"psi"}
     from brian2.utils.stringtools import get_identifiers
@@ -82,19 +95,6 @@ def check_neuron(neuron, surrogate=None):
     if neuron.trace not in state:
         raise DeclarationError(f"{where} trace: '{neuron.trace}' names no state variable of the neuron "
                                f"(its state variables: {', '.join(state)})")
-
-    # statements write declared state variables
-    writable = set(state)
-    for part in ("reset", "sample_reset") + (("input",) if neuron.input_variable is None else ()):
-        for statement in _statements(getattr(neuron, part)):
-            m = re.match(r"^\s*([A-Za-z_]\w*)\s*[-+*/]?=(?!=)", statement)
-            if not m:
-                raise DeclarationError(f"{where} {part}: {statement!r} is not an assignment (var = ..., var += ...)")
-            if m.group(1) not in writable:
-                what = ("a parameter (a run value the program does not change)" if m.group(1) in neuron.parameters
-                        else "not a state variable of the neuron")
-                raise DeclarationError(f"{where} {part}: '{statement}' writes '{m.group(1)}', {what} "
-                                       f"(its state variables: {', '.join(state)})")
 
     # values the builder evaluates in Python
     for key, expr in (neuron.initial or {}).items():
@@ -128,9 +128,24 @@ def _unit(dims):
     return "1" if dims.is_dimensionless else repr(get_unit(dims))
 
 
+def _group(eqs, method, **kwargs):
+    """A one-neuron group for checks only (no warning when it is deleted unrun)."""
+    from brian2 import NeuronGroup
+
+    return NeuronGroup(1, eqs, method=method, name="declaration_check", namespace={}, **kwargs)
+
+
+def _ran(*objects):
+    """Mark check objects as used: Brian2 warns at the deletion of an object
+    that never was in a network run (a failed run leaves them so)."""
+    for obj in objects:
+        if obj._network is None:
+            obj._network = "declaration_check"
+
+
 def _brian2_parts(neuron, surrogate, where):
     """Brian2's own checks, part by part, on one neuron for 0 s."""
-    from brian2 import Network, NeuronGroup, ms, prefs, set_device, start_scope
+    from brian2 import Network, ms, prefs, set_device, start_scope
     from brian2.utils.logger import catch_logs
     from brian2.parsing.expressions import parse_expression_dimensions
     from brian2.utils.stringtools import get_identifiers
@@ -145,41 +160,50 @@ def _brian2_parts(neuron, surrogate, where):
     stages = [("equations", {}), ("threshold", {"threshold": neuron.threshold}),
               ("refractory", {"threshold": neuron.threshold, "refractory": neuron.refractory or False}),
               ("reset", full), ("sample_reset", full)]
+    # the surrogate's argument first, on the equations without psi (psi would fail as "equations")
+    start_scope()
+    try:
+        with catch_logs():
+            group = _group(neuron.equations_text(surrogate, psi=False), method)
+            _ran(group)
+            dims = parse_expression_dimensions(neuron.surrogate_of, group.resolve_all(
+                get_identifiers(neuron.surrogate_of), run_namespace={}))
+    except Exception as e:  # noqa: BLE001
+        raise DeclarationError(f"{where} surrogate_of: {_one_line(e)}") from None
+    if not dims.is_dimensionless:
+        raise DeclarationError(f"{where} surrogate_of: {neuron.surrogate_of!r} has unit {_unit(dims)}; "
+                               "the surrogate's argument is a dimensionless distance to threshold, e.g. "
+                               "(v - v_th) / (v_th - v_reset)")
     for part, kwargs in stages:
         if (part == "refractory" and not neuron.refractory) or (part == "sample_reset" and not neuron.sample_reset):
             continue
         start_scope()
         try:
             with catch_logs():  # a stage without reset or refractory period is no warning
-                group = NeuronGroup(1, eqs, method=method, name="declaration_check", namespace={}, **kwargs)
+                group = _group(eqs, method, **kwargs)
                 if part == "sample_reset":
                     group.run_regularly(neuron.sample_reset, dt=1 * ms, name="declaration_check_reset")
-                Network(group).run(0 * ms, namespace={})
+                try:
+                    Network(group).run(0 * ms, namespace={})
+                finally:
+                    _ran(group, *group.contained_objects)
         except Exception as e:  # noqa: BLE001 - Brian2's words, on one line
             raise DeclarationError(f"{where} {part}: {_one_line(e)}") from None
-        dims = None
-        if part == "equations":
-            try:
-                dims = parse_expression_dimensions(neuron.surrogate_of, group.resolve_all(
-                    get_identifiers(neuron.surrogate_of), run_namespace={}))
-            except Exception as e:  # noqa: BLE001
-                raise DeclarationError(f"{where} surrogate_of: {_one_line(e)}") from None
-            if not dims.is_dimensionless:
-                raise DeclarationError(f"{where} surrogate_of: {neuron.surrogate_of!r} has unit {_unit(dims)}; "
-                                       "the surrogate's argument is a dimensionless distance to threshold, e.g. "
-                                       "(v - v_th) / (v_th - v_reset)")
-        if part == "equations" and neuron.input_variable is None:
-            try:
-                from brian2 import SpikeGeneratorGroup, Synapses
+    if neuron.input_variable is None:
+        try:
+            from brian2 import SpikeGeneratorGroup, Synapses
 
-                start_scope()
-                with catch_logs():
-                    g = NeuronGroup(1, eqs, method=method, name="declaration_check", namespace={})
-                    source = SpikeGeneratorGroup(1, [], [] * ms, name="declaration_check_source")
-                    S = Synapses(source, g, model="w : 1", on_pre=neuron.delivery(), name="declaration_check_input",
-                                 namespace={})
-                    S.connect()
+            start_scope()
+            with catch_logs():
+                g = _group(eqs, method)
+                source = SpikeGeneratorGroup(1, [], [] * ms, name="declaration_check_source")
+                S = Synapses(source, g, model="w : 1", on_pre=neuron.delivery(), name="declaration_check_input",
+                             namespace={})
+                S.connect()
+                try:
                     Network(g, source, S).run(0 * ms, namespace={})
-            except Exception as e:  # noqa: BLE001
-                raise DeclarationError(f"{where} input: {_one_line(e)}") from None
+                finally:
+                    _ran(g, source, S, *S.contained_objects)
+        except Exception as e:  # noqa: BLE001
+            raise DeclarationError(f"{where} input: {_one_line(e)}") from None
     start_scope()

@@ -246,11 +246,13 @@ class NeuronModel:
         text = self.input.strip()
         return text if re.fullmatch(r"[A-Za-z_]\w*", text) else None
 
-    def equations_text(self, surrogate):
-        """The group's equations: the declared ones, ``psi``, the trace
-        alias and every parameter as a ``(shared, constant)`` variable."""
-        psi = surrogate.brian2(self.surrogate_of)
-        lines = [self.equations.strip(), f"psi = {psi} : 1"]
+    def equations_text(self, surrogate, psi=True):
+        """The group's equations: the declared ones, ``psi`` (unless not
+        ``psi``), the trace alias and every parameter as a ``(shared,
+        constant)`` variable."""
+        lines = [self.equations.strip()]
+        if psi:
+            lines.append(f"psi = {surrogate.brian2(self.surrogate_of)} : 1")
         if self.trace != "x":
             lines.append(f"x = {self.trace} : 1")
         lines += [f"{k} : {unit_text(v)} (shared, constant)" for k, v in self.parameters.items()]

@@ -22,59 +22,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-#: postsynaptic factors by name: Brian2 expressions of the postsynaptic group
-POST_FACTORS = {
-    "surrogate": "psi_post",  # surrogate derivative of the membrane potential
-    "none": "1",  # no postsynaptic gating ("SRBP without the derivative")
-    "activity": "x_post",  # postsynaptic spike trace (Hebbian variant)
-    "current_boxcar": "boxcar_post",  # 1 while I_lo < I_syn < I_hi (eRBP)
-}
-
-#: ``post`` of a rule whose hidden layers' factor is given as ``post_expr``
-EXPRESSION_POST = "expr"
-
-#: per-synapse eligibility traces: ``phi_j x_i`` through a cascade of
-#: first-order low-pass filters, each of unit area (a constant ``phi_j x_i``
-#: gives ``elig = phi_j x_i``, so eta keeps the meaning it has with the
-#: trace eligibility), integrated by forward Euler with the weights:
-#:
-#:   lowpass:  tau_elig d elig/dt = phi_j x_i - elig
-#:             (e-prop's filter F_kappa of the eligibility trace;
-#:             Bellec et al. 2020, Nat. Commun. 11:3625)
-#:   alpha:    tau_elig_rise d elig_rise/dt = phi_j x_i - elig_rise
-#:             tau_elig      d elig/dt      = elig_rise - elig
-#:             (SuperSpike's double-exponential kernel alpha, whose shape is
-#:             (exp(-t/tau_elig) - exp(-t/tau_elig_rise)) / (tau_elig - tau_elig_rise);
-#:             Zenke & Ganguli 2018, Neural Comput. 30:1514)
-#:
-#: name -> the filter's stages, input first: (state variable, time constant)
-FILTERED_ELIGIBILITIES = {"lowpass": (("elig", "tau_elig"),),
-                          "alpha": (("elig_rise", "tau_elig_rise"), ("elig", "tau_elig"))}
-
-#: presynaptic / eligibility factors by name
-ELIGIBILITIES = {
-    "trace": "x_pre",  # presynaptic spike trace
-    # the presynaptic spike itself: updates are event-driven (timing "event")
-    "spike": "1",
-    # presynaptic activity a_i = x_i / tau_trace: the spikes through a unit-area
-    # lowpass, a rate whose number in Hz is the factor (PES)
-    "rate": "x_pre / (tau_trace_pre * Hz)",
-    # per-synapse eligibility traces: the filter's last stage
-    **{name: stages[-1][0] for name, stages in FILTERED_ELIGIBILITIES.items()},
-}
-#: ``eligibility`` of a rule whose presynaptic factor is given as ``eligibility_expr``
-EXPRESSION_ELIGIBILITY = "expr"
-#: eligibilities with an event-driven form ("trace": see `event_driven`)
-EVENT_ELIGIBILITIES = ("spike", "trace")
-#: eligibilities with a clock-driven form
-CLOCK_ELIGIBILITIES = ("trace", "rate", *FILTERED_ELIGIBILITIES, EXPRESSION_ELIGIBILITY)
-
-#: how the learning signal of hidden layers is delivered
-FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
-
-
-#: when w changes: every time step (clock) or on each presynaptic spike (event)
-TIMINGS = ("clock", "event")
+from .describe import describe as _describe
+from .factors import (CLOCK_ELIGIBILITIES, ELIGIBILITIES, EVENT_ELIGIBILITIES, EXPRESSION_ELIGIBILITY,
+                      EXPRESSION_POST, FEEDBACK_KINDS, FILTERED_ELIGIBILITIES, POST_FACTORS, TIMINGS)
 
 
 def _positive(name, value):
@@ -422,43 +372,5 @@ class ThreeFactorRule:
     apply_code = "w += w_acc\nw_acc = 0"
 
     def describe(self):
-        """Equations of the rule as text, for `brianrules rules --show`."""
-        import sympy
-
-        eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
-        per = "/s" if self.timing == "clock" or self.deferred else "per spike"
-        law = sympy.Eq(sympy.Derivative(w, t), -eta * L * eps if self.filtered else -eta * L * phi * eps)
-        lines = [
-            f"rule: {self.name}",
-            "",
-            sympy.pretty(law, use_unicode=False),
-            "",
-            f"  L_j   (learning signal)     = {self.learning_signal}   [{self.feedback} feedback]",
-            f"  phi_j (postsynaptic factor) = {self.post_factor()} in hidden layers   "
-            + (f"[--post-expr {self.post_expr!r}]" if self.post_expr else f"[--post {self.post}]"),
-            f"                                {self.post_factor(True)} in the output layer   [--post-output {self.post_output}]",
-            f"  eps_ij (eligibility)        = {self.eligibility_factor}"
-            + (" * sum over presynaptic spikes s of delta(t - t_s)" if self.timing == "event" and not self.deferred
-               else "")
-            + f"   [{self.eligibility}]",
-            *([f"  {self.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
-              if self.timing == "clock" and not self.filtered else []),
-            *([f"  elig_ij = phi_j x_i through {' then '.join(f'{tau} = {getattr(self, tau)} ms' for _, tau in FILTERED_ELIGIBILITIES[self.eligibility])}"
-               " (unit-area low-pass stages, per synapse): eps_ij = F(phi_j x_i)",
-               f"  neuron variables {self.neuron_factor_variable} = L_j, {self.post_factor_variable} = phi_j, each "
-               "computed once per neuron and time step"] if self.filtered else []),
-            f"  eta = {self.lr} {per} (output), {self.lr_hidden} {per} (hidden)",
-            "  updates " + ("integrated every time step" if self.timing == "clock" else
-                            "added on presynaptic spikes and at each application, regrouped from the "
-                            "clock-driven sum (event-driven form)" if self.deferred else
-                            "on presynaptic spikes only (event-driven)"),
-            "  updates applied "
-            + ("at the end of each sample" if self.apply_every is None else f"every {self.apply_every} step(s)"),
-            "",
-            "Brian2 synapse model (hidden layers):",
-            self.synapse_model(accumulate=self.apply_every != 1),
-            "on_pre: " + "; ".join(f"[{k}] {v}" for k, v in self.on_pre_code(accumulate=self.apply_every != 1).items()),
-        ]
-        if self.paper:
-            lines += ["", f"reference: {self.paper}"]
-        return "\n".join(lines)
+        """Equations of the rule as text, for `brianrules rules --show` (`describe.describe`)."""
+        return _describe(self)

@@ -1,38 +1,19 @@
-"""Training: epochs, evaluation, checkpoints and metrics.
-
-One epoch is one run of the compiled program: the training samples in a
-fresh random order with learning on, then every test sample with learning
-off (the learning gate is a TimedArray).  Training accuracy is measured
-online, while the network learns; test accuracy with frozen weights on
-held-out data.  After each epoch the weights are checked for divergence and
-written, with the metrics so far, atomically.
-"""
+"""The settings of a training: `TrainConfig`, the types its keys must have
+in a model file (`TrainConfig.from_dict`), and how settings from two
+sources combine (`override`, `ALTERNATIVES`, `NEURON_PREFIX`)."""
 
 import dataclasses
 import json
 import math
-import os
-import subprocess
-import sys
-import time
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from . import data as datamod
-from . import health
-from . import interrupt
-from . import rules as rulemod
-from . import surrogates as sgmod
-from .devices import check_device, check_runnable, is_built, make_runner, preflight
-from .files import atomic_write, write_json
-from .floats import check_dtype
-from .metrics import COLLAPSE_COLUMN, layer_columns, read_metrics, relative_change, write_metrics
-from .randomness import mix_seed
-
-
-class TrainingError(RuntimeError):
-    """Training stopped (divergence); what was saved before stays."""
+from .. import data as datamod
+from .. import rules as rulemod
+from .. import surrogates as sgmod
+from ..devices import check_device
+from ..floats import check_dtype
 
 
 @dataclass
@@ -208,8 +189,8 @@ class TrainConfig:
     def _make_neuron(self):
         from brian2 import ms
 
-        from .model.neuron import NeuronModel
-        from .neurons import LIF
+        from ..model.neuron import NeuronModel
+        from ..neurons import LIF
 
         values = {}
         for key in self.NEURON_TIMES:
@@ -227,7 +208,7 @@ class TrainConfig:
                 raise ValueError(f"{key}_ms sets the neuron's parameter {key}, and neuron {base.name} has none "
                                  f"(its parameters: {', '.join(base.parameters)}; set others with "
                                  "--neuron-param NAME=VALUE)")
-        from .model.neuron import quantity
+        from ..model.neuron import quantity
 
         values.update({k: quantity(v, f"{source}: neuron parameter {k}") for k, v in self.neuron_parameters.items()})
         if self.neuron is None:
@@ -246,7 +227,7 @@ class TrainConfig:
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
 
-        from .network import NetworkSpec
+        from ..network import NetworkSpec
 
         neuron = self.make_neuron()
         rule = self.make_rule()
@@ -347,7 +328,7 @@ def _preset_factors(given, rule):
     """``post_factor`` / ``post_factor_output`` of a preset as the named
     factors (``post``, ``post_output``) or the expression (``post_expr``)
     it takes."""
-    from .rules.three_factor import post_name
+    from ..rules.three_factor import post_name
 
     given = dict(given)
     if "post_factor" in given:
@@ -369,98 +350,6 @@ def _preset_factors(given, rule):
     return given
 
 
-def read_toml(path, what):
-    """A TOML file as a dict; a missing file or bad TOML is a ValueError
-    that names the file (``what``: "model file", "sweep spec", ...)."""
-    import tomllib
-
-    if not os.path.isfile(path):
-        raise ValueError(f"{what} {path} does not exist")
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: not valid TOML: {e}") from None
-
-
-def load_model_file(path):
-    """The settings of a TOML model file (see models/), checked for unknown
-    keys and wrong types (naming the key) by `TrainConfig.from_dict`.
-
-    Sections only group the keys of `TrainConfig` ([data], [network],
-    [rule], [training]), except ``[neuron]``: a neuron declaration (see
-    `model.neuron`), or ``file = "neurons/NAME.toml"`` (relative to the model
-    file) with ``[neuron.parameters]`` replacing that file's values; a top-level
-    ``neuron = "neurons/NAME.toml"`` says the same.  A ``[rule]`` with a
-    ``learning_signal`` and no ``rule`` is a rule written out as its factors
-    (`rules.three_factor`)."""
-    spec = read_toml(path, "model file")
-    flat = {}
-    neuron = spec.pop("neuron", None)
-    for key, value in spec.items():
-        if isinstance(value, dict):  # sections only group keys: [network], [rule], ...
-            flat.update(value)
-        else:
-            flat[key] = value
-    section = spec.get("rule")
-    if isinstance(section, dict) and "learning_signal" in section and "rule" not in section:
-        flat["rule"] = "three_factor"
-    if neuron is not None:
-        flat.update(neuron_settings(neuron, path))
-    TrainConfig.from_dict(flat, source=path)  # check keys and types now
-    return flat
-
-
-def neuron_settings(neuron, path, here=None):
-    """The settings of a model file's neuron (``[neuron]`` or a file name),
-    the declaration checked (`build.checks.check_neuron`) with messages that
-    name the file it is in.  A neuron file's name is relative to ``here``
-    (default: the folder of ``path``)."""
-    from .build.checks import check_neuron
-    from .model.neuron import DeclarationError, NeuronModel, load
-
-    here = os.path.dirname(os.path.abspath(path)) if here is None else here
-    if isinstance(neuron, str):
-        neuron = {"file": neuron}
-    if not isinstance(neuron, dict):
-        raise DeclarationError(f"{path}: neuron must be a [neuron] section or the name of a neuron file")
-    if "file" in neuron:
-        extra = sorted(set(neuron) - {"file", "parameters"})
-        if extra:
-            raise DeclarationError(f"{path} [neuron]: with file = ..., the section takes only [neuron.parameters] "
-                                   f"(got '{extra[0]}')")
-        where = neuron["file"]
-        if not isinstance(where, str):
-            raise DeclarationError(f"{path} [neuron] file must be a path, got {where!r}")
-        full = where if os.path.isabs(where) else os.path.join(here, where)
-        if not os.path.isfile(full) and os.path.isfile(where):
-            full = where
-        if not os.path.isfile(full):
-            raise DeclarationError(f"{path} [neuron] file: {where} does not exist (looked in {here})")
-        model = load(full)
-        params = neuron.get("parameters", {})
-        if not isinstance(params, dict):
-            raise DeclarationError(f"{path} [neuron.parameters] must be a table of name = \"value*unit\"")
-        try:
-            model = model.with_parameters(**{k: _parameter_text(v, f"{path} [neuron.parameters] {k}")
-                                             for k, v in params.items()})
-        except DeclarationError as e:
-            raise DeclarationError(f"{path} [neuron.parameters]: {str(e).split(': ', 1)[-1]}") from None
-        source = full
-    else:
-        model = NeuronModel.from_dict(neuron, source=path, name=os.path.splitext(os.path.basename(path))[0])
-        source = path
-    check_neuron(model)
-    return {"neuron": model.to_dict(), "neuron_source": source}
-
-
-def _parameter_text(value, where):
-    from .model.neuron import quantity
-
-    quantity(value, where)  # a bare number has no unit
-    return value
-
-
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
@@ -472,212 +361,3 @@ def _finite(v):
 def _positive(name, v):
     if not _finite(v) or v <= 0:
         raise ValueError(f"{name} must be positive and finite, got {v!r}")
-
-
-def write_weights(path, weights, feedback, epoch):
-    def w(tmp):
-        arrays = {f"w_{k + 1}": W for k, W in enumerate(weights)}
-        arrays.update({f"B_{k + 1}": B for k, B in enumerate(feedback)})
-        with open(tmp, "wb") as f:
-            np.savez(f, epoch=epoch, **arrays)
-
-    atomic_write(path, w)
-
-
-def read_weights(path):
-    with np.load(path) as z:
-        weights = [z[f"w_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("w_")))]
-        feedback = [z[f"B_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("B_")))]
-        return weights, feedback, int(z["epoch"])
-
-
-def prepare_out_dir(out, force=False, resume=False):
-    """Check the output folder before anything is built."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out} is a file, not a folder")
-    if os.path.isdir(out) and os.listdir(out) and not (force or resume):
-        raise ValueError(f"--out {out} already holds results; use --resume to continue or --force to overwrite")
-    if resume and not os.path.exists(os.path.join(out, "weights.npz")):
-        raise ValueError(f"--resume: {out} holds no checkpoint (weights.npz)")
-    ancestor = os.path.dirname(os.path.abspath(out))  # missing folders are created
-    while not os.path.exists(ancestor):
-        ancestor = os.path.dirname(ancestor)
-    if not os.path.isdir(ancestor):
-        raise ValueError(f"--out {out}: {ancestor} is a file, not a folder")
-
-
-def versions():
-    import brian2
-    import sympy
-
-    out = {"python": sys.version.split()[0], "brian2": brian2.__version__,
-           "numpy": np.__version__, "sympy": sympy.__version__}
-    from . import __version__
-
-    out["brianrules"] = __version__
-    return out
-
-
-def git_commit():
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        r = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.strip() if r.returncode == 0 else None
-
-
-# -- the loop ------------------------------------------------------------
-def predictions(counts):
-    """The most active output neuron of each sample (rows of ``counts``);
-    -1 where none fired."""
-    pred = np.argmax(counts, axis=1)
-    pred[counts.max(axis=1) == 0] = -1
-    return pred
-
-
-def accuracy(counts, labels):
-    """Fraction of samples whose most active output neuron is the label.
-    A sample with no output spike counts as wrong."""
-    return float(np.mean(predictions(counts) == labels))
-
-
-def epoch_order(seed, epoch, n):
-    return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
-
-
-@interrupt.stoppable
-def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None,
-          cuda_arch=None):
-    """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows.
-
-    A fresh training first saves epoch 0 (the initial weights, no metrics
-    rows), so that it can be resumed however early it stops.  SIGINT and
-    SIGTERM stop it with `interrupt.Interrupted` (see `brianrules.interrupt`):
-    at once while it prepares or builds the program (nothing of that is
-    kept unfinished); within an epoch, the program is stopped and the epoch
-    discarded, since its run did not simulate every sample; while an
-    epoch's results are written, they are written whole (metrics.csv, then
-    weights.npz) and kept.  A resume then repeats exactly what the
-    uninterrupted training would have done.
-    """
-    cfg.validate()
-    check_runnable(cfg.device, cuda_arch)
-    prepare_out_dir(out, force=force, resume=resume)
-    dataset = datamod.load(cfg.dataset)
-    n_out = dataset.n_classes  # one output neuron per class
-    labels_max = int(max(dataset.y_train.max(), dataset.y_test.max()))
-    if labels_max >= n_out:
-        raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
-    spec = cfg.network_spec(dataset.n_inputs, n_out)
-    n_samples = len(dataset.y_train) + len(dataset.y_test)
-    # Brian2 checks every equation before anything is compiled or written,
-    # unless the finished program of this very structure is in the cache
-    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
-        preflight(spec)
-
-    os.makedirs(out, exist_ok=True)
-    rows, start = [], 0
-    if resume:
-        # settings added after the checkpoint was written take their defaults
-        saved = {**asdict(TrainConfig()), **json.load(open(os.path.join(out, "config.json")))["train"]}
-        old = TrainConfig.from_dict(saved, source="config.json").resolved()
-        if old != cfg.resolved() | {"epochs": old["epochs"]}:
-            raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
-        weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
-        rows = [r for r in read_metrics(os.path.join(out, "metrics.csv")) if r["epoch"] <= start]
-        log(f"resuming {out} after epoch {start}")
-    else:
-        rng = np.random.default_rng(mix_seed(cfg.seed, 0, 0))
-        from .network import initial_weights
-
-        weights, feedback = initial_weights(spec, rng)
-
-    n_train, n_test = len(dataset.y_train), len(dataset.y_test)
-    meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
-            "git_commit": git_commit(), "n_train": n_train, "n_test": n_test}
-    stops = interrupt.active()
-    stops.at("while the output folder was prepared", defer=True)
-    write_json(os.path.join(out, "config.json"), meta)
-    if not resume:  # epoch 0: an interruption before epoch 1 is saved can be resumed
-        write_metrics(os.path.join(out, "metrics.csv"), rows)
-        write_weights(os.path.join(out, "weights.npz"), weights, feedback, 0)
-    stops.saved(start, "while the output folder was prepared")
-    stops.at("while the program was built", defer=False)
-
-    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {spec.neuron.name} network, "
-        f"{n_train} train / {n_test} test samples, device {cfg.device}"
-        + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
-    t0 = time.perf_counter()
-    runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
-                         progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
-    try:
-        if cfg.device != "runtime":
-            if runner.reused:
-                log(f"build: started the finished program, nothing generated or compiled ({runner.build_dir})")
-            else:
-                how = "reused the cached program" if runner.cached else "compiled"
-                log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
-        log(f"{'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'run_s':>6} {'samples/s':>9} {'hidden_Hz':>9}")
-        for epoch in range(start + 1, cfg.epochs + 1):
-            stops.at(f"during epoch {epoch}", defer=True,
-                     parts=(("its training part", n_train / n_samples), ("its test part", 1.0)))
-            te = time.perf_counter()
-            order = epoch_order(cfg.seed, epoch, n_train)
-            stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
-            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
-                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1))
-            _check_weights(result.weights, epoch, cfg.w_bound)
-            dw_rel = relative_change(weights, result.weights)
-            weights = result.weights
-            counts = result.counts
-            row = {
-                "epoch": epoch,
-                "train_acc": accuracy(counts[:n_train], labels[:n_train]),
-                "test_acc": accuracy(counts[n_train:], labels[n_train:]),
-                "run_s": result.wall_s,
-                "samples_per_s": n_samples / result.wall_s,
-                "hidden_rate_hz": float(np.mean(result.hidden_rates)) if result.hidden_rates else 0.0,
-                "output_rate_hz": float(counts.sum() / (n_samples * n_out * float(spec.t_sample))),
-                "max_abs_w": float(max(np.abs(W).max() for W in weights)),
-            }
-            row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
-            diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
-                                        float(spec.neuron.t_ref), float(spec.dt))
-            row["silent_frac"] = diagnosis.silent_frac
-            row[COLLAPSE_COLUMN] = diagnosis.column
-            row["wall_s"] = time.perf_counter() - te
-            rows.append(row)
-            # metrics first: a process killed between the two resumes from the epoch before
-            write_metrics(os.path.join(out, "metrics.csv"), rows)
-            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
-            stops.saved(epoch, f"while epoch {epoch} was saved")
-            log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
-                f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
-                + (f"  COLLAPSED: {diagnosis.text}" if diagnosis.labels else ""))
-    finally:
-        runner.close()
-    stops.at("while the final results were written", defer=True)
-    meta["total_s"] = time.perf_counter() - t0
-    meta["compile_s"] = runner.compile_s
-    write_json(os.path.join(out, "config.json"), meta)
-    from .plots import learning_curve
-
-    learning_curve(rows, os.path.join(out, "learning_curve.png"),
-                   title=f"{cfg.rule} ({spec.rule.post_label}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
-    if rows and rows[-1].get(COLLAPSE_COLUMN):
-        log(f"warning: the network collapsed in the last epoch ({rows[-1][COLLAPSE_COLUMN]}): its test accuracy "
-            f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
-    log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
-    return rows
-
-
-def _check_weights(weights, epoch, bound):
-    for k, W in enumerate(weights):
-        if not np.all(np.isfinite(W)):
-            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} became NaN or infinite; "
-                                f"kept the checkpoint of epoch {epoch - 1}")
-        big = float(np.abs(W).max())
-        if big > bound:
-            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} diverged (max |w| = {big:.3g} "
-                                f"> bound {bound}); kept the checkpoint of epoch {epoch - 1}")

@@ -1,0 +1,21 @@
+"""Layer-wise feedback (FA): ``L_j = sum_k B_jk delta_k`` from the layer
+above through fixed random matrices, ``delta = L * phi`` (Lillicrap et al.
+2016)."""
+
+from ... import feedback as fb
+from .base import Pathway, register
+
+
+@register
+class Layerwise(Pathway):
+    name = "layerwise"
+    needs_chain = True
+
+    def shapes(self, spec):  # n_(l+1) x n_l, from each layer to the one below
+        sizes = spec.sizes
+        return [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
+
+    def build(self, model):
+        model.feedback = [[fb.random_feedback(model.layers[k + 1], hid, "delta", f"B_{k + 1}", model.namespace)]
+                          for k, hid in enumerate(model.layers[:-1])]
+        return [S for group in model.feedback for S in group]

@@ -1,0 +1,185 @@
+"""The training loop: epochs, evaluation and metrics.
+
+One epoch is one run of the compiled program: the training samples in a
+fresh random order with learning on, then every test sample with learning
+off (the learning gate is a TimedArray).  Training accuracy is measured
+online, while the network learns; test accuracy with frozen weights on
+held-out data.  After each epoch the weights are checked for divergence and
+written, with the metrics so far, atomically.
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from .. import data as datamod
+from .. import health
+from .. import interrupt
+from ..devices import check_runnable, is_built, make_runner, preflight
+from ..files import write_json
+from ..metrics import COLLAPSE_COLUMN, layer_columns, read_metrics, relative_change, write_metrics
+from ..randomness import mix_seed
+from .checkpoints import git_commit, prepare_out_dir, read_weights, versions, write_weights
+from .config import TrainConfig
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (divergence); what was saved before stays."""
+
+
+def predictions(counts):
+    """The most active output neuron of each sample (rows of ``counts``);
+    -1 where none fired."""
+    pred = np.argmax(counts, axis=1)
+    pred[counts.max(axis=1) == 0] = -1
+    return pred
+
+
+def accuracy(counts, labels):
+    """Fraction of samples whose most active output neuron is the label.
+    A sample with no output spike counts as wrong."""
+    return float(np.mean(predictions(counts) == labels))
+
+
+def epoch_order(seed, epoch, n):
+    return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
+
+
+@interrupt.stoppable
+def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=True, build_dir=None,
+          cuda_arch=None):
+    """Train as ``cfg`` says, writing results into ``out``; returns the metrics rows.
+
+    A fresh training first saves epoch 0 (the initial weights, no metrics
+    rows), so that it can be resumed however early it stops.  SIGINT and
+    SIGTERM stop it with `interrupt.Interrupted` (see `brianrules.interrupt`):
+    at once while it prepares or builds the program (nothing of that is
+    kept unfinished); within an epoch, the program is stopped and the epoch
+    discarded, since its run did not simulate every sample; while an
+    epoch's results are written, they are written whole (metrics.csv, then
+    weights.npz) and kept.  A resume then repeats exactly what the
+    uninterrupted training would have done.
+    """
+    cfg.validate()
+    check_runnable(cfg.device, cuda_arch)
+    prepare_out_dir(out, force=force, resume=resume)
+    dataset = datamod.load(cfg.dataset)
+    n_out = dataset.n_classes  # one output neuron per class
+    labels_max = int(max(dataset.y_train.max(), dataset.y_test.max()))
+    if labels_max >= n_out:
+        raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
+    spec = cfg.network_spec(dataset.n_inputs, n_out)
+    n_samples = len(dataset.y_train) + len(dataset.y_test)
+    # Brian2 checks every equation before anything is compiled or written,
+    # unless the finished program of this very structure is in the cache
+    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
+        preflight(spec)
+
+    os.makedirs(out, exist_ok=True)
+    rows, start = [], 0
+    if resume:
+        # settings added after the checkpoint was written take their defaults
+        saved = {**asdict(TrainConfig()), **json.load(open(os.path.join(out, "config.json")))["train"]}
+        old = TrainConfig.from_dict(saved, source="config.json").resolved()
+        if old != cfg.resolved() | {"epochs": old["epochs"]}:
+            raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
+        weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
+        rows = [r for r in read_metrics(os.path.join(out, "metrics.csv")) if r["epoch"] <= start]
+        log(f"resuming {out} after epoch {start}")
+    else:
+        rng = np.random.default_rng(mix_seed(cfg.seed, 0, 0))
+        from ..network import initial_weights
+
+        weights, feedback = initial_weights(spec, rng)
+
+    n_train, n_test = len(dataset.y_train), len(dataset.y_test)
+    meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
+            "git_commit": git_commit(), "n_train": n_train, "n_test": n_test}
+    stops = interrupt.active()
+    stops.at("while the output folder was prepared", defer=True)
+    write_json(os.path.join(out, "config.json"), meta)
+    if not resume:  # epoch 0: an interruption before epoch 1 is saved can be resumed
+        write_metrics(os.path.join(out, "metrics.csv"), rows)
+        write_weights(os.path.join(out, "weights.npz"), weights, feedback, 0)
+    stops.saved(start, "while the output folder was prepared")
+    stops.at("while the program was built", defer=False)
+
+    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {spec.neuron.name} network, "
+        f"{n_train} train / {n_test} test samples, device {cfg.device}"
+        + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
+    t0 = time.perf_counter()
+    runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
+                         progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
+    try:
+        if cfg.device != "runtime":
+            if runner.reused:
+                log(f"build: started the finished program, nothing generated or compiled ({runner.build_dir})")
+            else:
+                how = "reused the cached program" if runner.cached else "compiled"
+                log(f"build: {how} in {runner.compile_s:.1f} s ({runner.build_dir})")
+        log(f"{'epoch':>5} {'train_acc':>9} {'test_acc':>8} {'run_s':>6} {'samples/s':>9} {'hidden_Hz':>9}")
+        for epoch in range(start + 1, cfg.epochs + 1):
+            stops.at(f"during epoch {epoch}", defer=True,
+                     parts=(("its training part", n_train / n_samples), ("its test part", 1.0)))
+            te = time.perf_counter()
+            order = epoch_order(cfg.seed, epoch, n_train)
+            stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
+            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
+                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1))
+            _check_weights(result.weights, epoch, cfg.w_bound)
+            dw_rel = relative_change(weights, result.weights)
+            weights = result.weights
+            counts = result.counts
+            row = {
+                "epoch": epoch,
+                "train_acc": accuracy(counts[:n_train], labels[:n_train]),
+                "test_acc": accuracy(counts[n_train:], labels[n_train:]),
+                "run_s": result.wall_s,
+                "samples_per_s": n_samples / result.wall_s,
+                "hidden_rate_hz": float(np.mean(result.hidden_rates)) if result.hidden_rates else 0.0,
+                "output_rate_hz": float(counts.sum() / (n_samples * n_out * float(spec.t_sample))),
+                "max_abs_w": float(max(np.abs(W).max() for W in weights)),
+            }
+            row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
+            diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
+                                        float(spec.neuron.t_ref), float(spec.dt))
+            row["silent_frac"] = diagnosis.silent_frac
+            row[COLLAPSE_COLUMN] = diagnosis.column
+            row["wall_s"] = time.perf_counter() - te
+            rows.append(row)
+            # metrics first: a process killed between the two resumes from the epoch before
+            write_metrics(os.path.join(out, "metrics.csv"), rows)
+            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
+            stops.saved(epoch, f"while epoch {epoch} was saved")
+            log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
+                f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
+                + (f"  COLLAPSED: {diagnosis.text}" if diagnosis.labels else ""))
+    finally:
+        runner.close()
+    stops.at("while the final results were written", defer=True)
+    meta["total_s"] = time.perf_counter() - t0
+    meta["compile_s"] = runner.compile_s
+    write_json(os.path.join(out, "config.json"), meta)
+    from ..plots import learning_curve
+
+    learning_curve(rows, os.path.join(out, "learning_curve.png"),
+                   title=f"{cfg.rule} ({spec.rule.post_label}), {cfg.dataset}, hidden {cfg.hidden}, seed {cfg.seed}")
+    if rows and rows[-1].get(COLLAPSE_COLUMN):
+        log(f"warning: the network collapsed in the last epoch ({rows[-1][COLLAPSE_COLUMN]}): its test accuracy "
+            f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
+    log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
+    return rows
+
+
+def _check_weights(weights, epoch, bound):
+    for k, W in enumerate(weights):
+        if not np.all(np.isfinite(W)):
+            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} became NaN or infinite; "
+                                f"kept the checkpoint of epoch {epoch - 1}")
+        big = float(np.abs(W).max())
+        if big > bound:
+            raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} diverged (max |w| = {big:.3g} "
+                                f"> bound {bound}); kept the checkpoint of epoch {epoch - 1}")
