@@ -227,7 +227,7 @@ class CudaStandaloneRunner(CompiledProgram):
         from brian2cuda.utils import gputools
 
         from .program import canonical_clock_order, generated_code_hash, restore_runtime, same_code_everywhere
-        from .network import structure_hash
+        from .build.key import structure_hash
 
         self.spec = spec
         self.n_samples = n_samples

@@ -7,7 +7,7 @@
   learning gate, seeds and parameter values.
 
 The build folder of a standalone program is keyed by a hash of the model's
-structure (`network.structure_hash`), so a second command with a model of the
+structure (`build.key.structure_hash`), so a second command with a model of the
 same structure finds the compiled program and compiles nothing.  A finished
 C++ build leaves a stamp (`program.BUILD_STAMP`: the key, Brian2's version, the
 compiler and its flags, and a hash of the generated code); a later process whose program has the same stamp
@@ -91,7 +91,7 @@ def check_runnable(device, cuda_arch=None):
 
 def program_key(spec, n_samples, threads=1):
     """Name of the cache folder of the C++ program of ``spec``."""
-    from .network import structure_hash
+    from .build.key import structure_hash
 
     return structure_hash(spec, n_samples) + f"-t{int(threads)}"
 
@@ -114,7 +114,10 @@ def program_identity(key, threads=1):
 def is_built(spec, n_samples, threads=1, build_dir=None):
     """Whether the cache holds the finished C++ program of ``spec`` (then
     its equations have been checked and compiled before)."""
-    key = program_key(spec, n_samples, threads)
+    try:
+        key = program_key(spec, n_samples, threads)
+    except Exception:  # noqa: BLE001 - a model Brian2 cannot build: the check (preflight) says why
+        return False
     build_dir = build_dir or os.path.join(cache_dir(), key)
     stamp = _read_stamp(build_dir) or {}
     stamp.pop("code", None)  # monitors and progress reports change the code, not the equations

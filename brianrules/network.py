@@ -7,10 +7,7 @@ every numeric parameter) is gathered by `Model.values`, which gives either
 attribute assignments (runtime) or ``run_args`` (standalone).
 """
 
-import hashlib
-import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -519,37 +516,3 @@ class Model:
     def hidden_rates(self):
         """Mean firing rate of each hidden layer over the last run, in Hz."""
         return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]
-
-
-#: the modules whose text ends up in generated code
-_CODE_MODULES = ("network.py", "neurons.py", "surrogates.py", "feedback.py", "topology.py",
-                 "randomness.py", "stateupdate.py", "singularities.py", "floats.py", "program.py", "rules",
-                 "model", "build")
-
-
-def _code_fingerprint():
-    """A hash of the sources that generate code: a changed package must not
-    reuse a program built by an older one (edits elsewhere keep the cache)."""
-    import brian2
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256(brian2.__version__.encode())
-    paths = []
-    for entry in _CODE_MODULES:
-        full = os.path.join(here, entry)
-        if os.path.isdir(full):
-            paths += sorted(os.path.join(full, n) for n in os.listdir(full) if n.endswith(".py"))
-        else:
-            paths.append(full)
-    for path in paths:
-        with open(path, "rb") as f:
-            h.update(os.path.basename(path).encode() + f.read())
-    return h.hexdigest()
-
-
-def structure_hash(spec, n_samples):
-    """Key of a compiled program: the model's structure and the code that
-    generates it (parameter values are run values and do not count)."""
-    key = json.dumps({"structure": spec.structure(), "n_samples": int(n_samples),
-                      "code": _code_fingerprint()}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -9,7 +9,7 @@ import math
 
 from brian2 import Equations, Quantity, second, volt
 
-from .model.neuron import NeuronModel, from_builtin
+from .model.neuron import from_builtin
 
 
 def _check_positive(name, value, unit):

@@ -202,6 +202,11 @@ def check_supported(spec):
     rule = spec.rule
     if getattr(spec, "dtype", "float64") != "float64":
         raise ValueError(f"the reference simulator computes in float64 only, not {spec.dtype}")
+    from .model.architecture import is_chain
+
+    if not is_chain(spec.projections, len(spec.hidden)):
+        raise ValueError("the reference simulator models the feed-forward stack only, not the declared "
+                         "projections (recurrent or skipping layers)")
     if not spec.neuron.is_builtin_lif:
         raise ValueError(f"the reference simulator models the built-in LIF only, not neuron {spec.neuron.name} "
                          f"({spec.neuron.source})")

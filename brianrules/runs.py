@@ -189,7 +189,12 @@ class Run:
         sizes = self.sizes
         if None in sizes:
             return  # an older config.json without the network's sizes: the model checks them when it runs
-        expected = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        from .model.architecture import chain, parse, population_names
+
+        n_hidden = len(sizes) - 2
+        projections = chain(n_hidden) if self.config.projections is None else parse(self.config.projections, n_hidden)
+        size_of = dict(zip(population_names(n_hidden), sizes))
+        expected = [(size_of[p.pre], size_of[p.post]) for p in projections]
         got = [tuple(W.shape) for W in self.weights]
         if got != expected:
             raise ValueError(f"{where}: weights of shapes {got} do not fit the {'-'.join(map(str, sizes))} "
@@ -440,7 +445,7 @@ def _standalone_runner(device, spec, n, threads, build_dir, log, cuda_arch, moni
     so that the model's own program stays as it is."""
     from .devices import StandaloneRunner, make_runner, program_key
     from .paths import cache_dir
-    from .network import structure_hash
+    from .build.key import structure_hash
 
     if monitors is None:
         return make_runner(device, spec, n, threads=threads, build_dir=build_dir, log=log, progress=False,

@@ -37,7 +37,7 @@ def test_dtype_in_model_files_must_be_a_string():
 
 
 def test_dtype_is_part_of_the_structure():
-    from brianrules.network import structure_hash
+    from brianrules.build.key import structure_hash
 
     f64, f32 = small_spec(), small_spec(dtype="float32")
     assert f64.structure()["dtype"] == "float64" and f32.structure()["dtype"] == "float32"

@@ -23,23 +23,24 @@ def preflight_points(points, log=print):
     checks the equations) before anything is compiled or run."""
     from .. import data as datamod
     from ..devices import preflight
-    from ..network import structure_hash
+    from ..build.key import structure_hash
 
-    shapes, checked = {}, set()
+    shapes, checked, seen = {}, set(), set()
     for p in points:
         cfg = TrainConfig(**p.settings)
         if cfg.dataset not in shapes:
             ds = datamod.load(cfg.dataset)
             shapes[cfg.dataset] = (ds.n_inputs, ds.n_classes)
         spec = cfg.network_spec(*shapes[cfg.dataset])
-        key = structure_hash(spec, 1)
-        if key in checked:
+        structure = json.dumps(spec.structure(), sort_keys=True, default=str)
+        if structure in seen:
             continue
         try:
             preflight(spec)
         except ValueError as e:
             raise ValueError(f"point {p.id} {p.axes}: {e}") from None
-        checked.add(key)
+        seen.add(structure)
+        checked.add(structure_hash(spec, 1))
     log(f"{len(points)} points, {len(checked)} model structure(s)")
     return len(checked)
 

@@ -43,6 +43,8 @@ class TrainConfig:
     dataset: str = "digits"
     epochs: int = 10
     hidden: list = field(default_factory=lambda: [100])
+    # the projections between populations (`model.architecture`); None: the feed-forward stack
+    projections: list | None = None
     device: str = "cpp_standalone"
     threads: int = 1
     seed: int = 0
@@ -98,6 +100,10 @@ class TrainConfig:
         for k, n in enumerate(self.hidden):
             if not _is_int(n) or n < 1:
                 raise ValueError(f"hidden layer {k + 1} size must be a positive integer, got {n!r}")
+        if self.projections is not None:
+            from ..model.architecture import parse
+
+            parse(self.projections, len(self.hidden), source="settings")
         for name in ("lr", "lr_hidden"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
@@ -238,7 +244,7 @@ class TrainConfig:
             max_rate=self.max_rate_hz * Hz, tau_err=self.tau_err_ms * ms,
             f_high=self.f_high_hz * Hz, f_low=self.f_low_hz * Hz,
             w_init=self.w_init, w_init_mean=self.w_init_mean,
-            dtype=self.dtype,
+            dtype=self.dtype, projections=self.projections,
         )
 
     @classmethod
@@ -266,14 +272,14 @@ class TrainConfig:
 #: the type each setting must have in a model file
 _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
-    "epochs": "int", "hidden": "ints", "device": "str", "threads": "int", "seed": "int",
+    "epochs": "int", "hidden": "ints", "projections": "tables?", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
     "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
 }
-_TYPE_NAMES = {"bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -286,6 +292,8 @@ def _has_type(value, expected):
         return _is_int(value)
     if expected == "float?" and value is None:
         return True
+    if expected == "tables?":
+        return value is None or (isinstance(value, (list, tuple)) and all(isinstance(v, dict) for v in value))
     if expected == "bool?":
         return value is None or isinstance(value, bool)
     if expected in ("table", "table?"):
