@@ -39,6 +39,9 @@ def preflight(spec):
 
     from .network import Model, check_post_expr
 
+    from .build.checks import check_neuron
+
+    check_neuron(spec.neuron, spec.surrogate)  # each part of the declaration, named in the message
     set_device("runtime")
     prefs.codegen.target = "numpy"
     start_scope()

@@ -392,3 +392,23 @@ def test_missing_neuron_file_is_one_line_and_exit_2(capfd, monkeypatch, tmp_path
     assert code == 2
     assert len(lines) == 1, lines
     assert str(model) in lines[0] and "[neuron] file" in lines[0] and "missing.toml does not exist" in lines[0]
+
+
+def test_python_api_takes_brian2_equations_and_quantities():
+    """The declarations in Python: equations as a Brian2 `Equations`, the
+    parameters as quantities; the same neuron as the file's."""
+    from brian2 import Equations, mV, ms
+
+    from brianrules.model.neuron import NeuronModel
+
+    text = load(os.path.join(NEURONS_DIR, "alif.toml")).to_dict()
+    declared = NeuronModel.from_dict({
+        **{k: v for k, v in text.items() if k not in ("parameters", "equations")},
+        "equations": Equations(text["equations"]),
+        "parameters": {"tau_m": 10 * ms, "tau_syn": 5 * ms, "tau_a": 100 * ms, "beta_a": 0.5 * mV,
+                       "tau_trace": 10 * ms, "v_rest": -60 * mV, "v_reset": -60 * mV, "v_th": -50 * mV,
+                       "t_ref": 2 * ms}}, source="python")
+    check_neuron(declared)
+    shipped = load(os.path.join(NEURONS_DIR, "alif.toml"))
+    assert str(declared.brian2_equations(get("fast_sigmoid"))) == str(shipped.brian2_equations(get("fast_sigmoid")))
+    assert declared.to_dict()["parameters"] == text["parameters"]

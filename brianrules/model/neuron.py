@@ -31,8 +31,9 @@ weights are in units of that distance, as for the built-in LIF).
 are integrated exactly (`stateupdate.exact`) and others as Brian2 picks
 (``euler``, then ``heun``).
 
-`NeuronModel.check` lets Brian2 check every part (syntax, identifiers,
-units) and says, in one line, which part of which declaration is wrong.
+`build.checks.check_neuron` lets Brian2 check every part (syntax,
+identifiers, units) and says, in one line, which part of which declaration
+is wrong.
 """
 
 import math
@@ -137,6 +138,27 @@ def quantity_text(value):
     return f"{float(q)!r}*{unit}"
 
 
+def equations_source(eqs):
+    """A Brian2 `Equations` as text that Brian2 reads back (``str`` of it
+    writes units as "V", which its parser does not take)."""
+    from brian2.units.fundamentalunits import get_unit
+
+    lines = []
+    for eq in eqs.ordered:
+        if eq.var_type == "integer" or eq.var_type == "boolean":
+            unit = eq.var_type
+        else:
+            unit = "1" if eq.dim.is_dimensionless else repr(get_unit(eq.dim))
+        flags = f" ({', '.join(eq.flags)})" if eq.flags else ""
+        if eq.type == "differential equation":
+            lines.append(f"d{eq.varname}/dt = {eq.expr.code} : {unit}{flags}")
+        elif eq.type == "subexpression":
+            lines.append(f"{eq.varname} = {eq.expr.code} : {unit}{flags}")
+        else:
+            lines.append(f"{eq.varname} : {unit}{flags}")
+    return "\n".join(lines) + "\n"
+
+
 def _statements(code):
     """Lines of a statement block (``;`` or newlines)."""
     return [s.strip() for s in re.split(r"[;\n]", code or "") if s.strip()]
@@ -178,11 +200,15 @@ class NeuronModel:
     # -- reading ----------------------------------------------------------
     @classmethod
     def from_dict(cls, d, source="neuron", name=None):
-        """A declaration from a mapping (a TOML section), checked for unknown
-        and missing keys and for parameters without units; `check` does the rest."""
+        """A declaration from a mapping (a TOML section, or in Python with
+        ``equations`` a string or a Brian2 `Equations` and parameters as
+        quantities), checked for unknown and missing keys and for parameters
+        without units; `build.checks.check_neuron` does the rest."""
         where = f"{source} [neuron]"
         if not isinstance(d, dict):
             raise DeclarationError(f"{where} must be a table of the keys {', '.join(KEYS)}")
+        if type(d.get("equations")).__name__ == "Equations":  # the Python API: Brian2's own object
+            d = {**d, "equations": equations_source(d["equations"])}
         unknown = sorted(set(d) - set(KEYS))
         if unknown:
             raise DeclarationError(f"{where}: unknown key '{unknown[0]}' (a neuron has {', '.join(KEYS)})")
@@ -326,16 +352,6 @@ class NeuronModel:
         base = from_builtin()
         return (replace(self, parameters=base.parameters, source=base.source) == base
                 and set(self.parameters) == set(base.parameters))
-
-    # -- checks ------------------------------------------------------------
-    def check(self, surrogate=None):
-        """Let Brian2 check the declaration part by part; raise
-        `DeclarationError` naming the declaration's source, the part and the
-        problem.  Runs nothing (a 0 s run in runtime mode)."""
-        from .checks import check_neuron
-
-        check_neuron(self, surrogate)
-        return self
 
 
 def from_builtin(**parameters):
