@@ -1,38 +1,24 @@
-"""Build Brian2 groups and synapses from an architecture, a neuron and a rule.
+"""A trainable network: `NetworkSpec`, the declaration that brings an
+architecture, a neuron, a surrogate and a rule together with the task's
+timing, and the check of a rule's expression against the neuron
+(`check_post_expr`).
 
-`NetworkSpec` is the description; `Model` holds the Brian2 objects built
-from it for a fixed number of samples per run.  What varies between runs of
-one compiled program (weights, stimulus, targets, the learning gate, seeds and
-every numeric parameter) is gathered by `Model.values`, which gives either
-attribute assignments (runtime) or ``run_args`` (standalone).
+The Brian2 objects built from a spec are `build.model.Model` (re-exported
+here with `initial_weights` and `run_arrays`).
 """
 
 import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from brian2 import (
-    Hz,
-    Network,
-    NeuronGroup,
-    Quantity,
-    SpikeMonitor,
-    Synapses,
-    TimedArray,
-    mV,
-    ms,
-    second,
-)
+from brian2 import Hz, Quantity, mV, ms, second
 
 from . import feedback as fb
 from .build import pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
-from .neurons import LIF, make_group
+from .neurons import LIF
 from .model.architecture import chain, is_chain, parse as parse_projections, population_names
-from .topology import all_to_all, connect_pairs
-from .randomness import make_function
-from .stateupdate import exact
 from .rules import ThreeFactorRule
 from .surrogates import Surrogate
 
@@ -300,219 +286,6 @@ def check_post_expr(spec):
                          f"by a unit or use a dimensionless variable; the neuron's variables: {listing}")
 
 
-def run_arrays(spec, n_samples, stim, tgt, learn):
-    """A run's stimulus, targets and learning gate as float arrays, checked
-    against the network's sizes and the run's number of samples."""
-    stim = np.asarray(stim, dtype=float)
-    tgt = np.asarray(tgt, dtype=float)
-    learn = np.asarray(learn, dtype=float)
-    if stim.shape != (n_samples, spec.n_in):
-        raise ValueError(f"stimulus has shape {stim.shape}, expected {(n_samples, spec.n_in)}")
-    if tgt.shape != (n_samples, spec.n_out):
-        raise ValueError(f"targets have shape {tgt.shape}, expected {(n_samples, spec.n_out)}")
-    if learn.shape != (n_samples,):
-        raise ValueError(f"learning gate has shape {learn.shape}, expected {(n_samples,)}")
-    return stim, tgt, learn
+from .build.model import Model, initial_weights, run_arrays  # noqa: E402  (the builder of a spec)
 
-
-def initial_weights(spec, rng):
-    """Forward weights (one matrix n_pre x n_post per projection) and feedback
-    matrices (n_out x n_hidden per hidden layer) drawn from ``rng``."""
-    weights = []
-    for proj, (n_pre, n_post) in zip(spec.projections, spec.projection_shapes):
-        W = rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
-        if proj.recurrent and not proj.self_connections:
-            np.fill_diagonal(W, 0.0)  # no synapse there
-        weights.append(W)
-    return weights, pathways.get(spec.rule.feedback).matrices(spec, rng)
-
-
-class Model:
-    """The Brian2 objects of a `NetworkSpec` for runs of ``n_samples`` samples."""
-
-    def __init__(self, spec: NetworkSpec, n_samples: int, stim=None, tgt=None, learn=None):
-        from brian2 import defaultclock
-
-        self.spec = spec
-        self.n_samples = int(n_samples)
-        defaultclock.dt = spec.dt
-        T = spec.t_sample
-        rule = spec.rule
-        # TimedArrays start from the given arrays (runtime) or zeros that
-        # run_args replace (standalone)
-        n = self.n_samples
-        self.stim = TimedArray(np.zeros((n, spec.n_in)) if stim is None else np.asarray(stim, float), dt=T, name="stim")
-        self.tgt = TimedArray(np.zeros((n, spec.n_out)) if tgt is None else np.asarray(tgt, float), dt=T, name="tgt")
-        self.learn = TimedArray(np.zeros(n) if learn is None else np.asarray(learn, float), dt=T, name="learn")
-        # one namespace for every object: subexpressions that synapses read
-        # through _pre/_post (the output error reads ``tgt``) resolve there
-        ns = {"stim": self.stim, "tgt": self.tgt, "learn": self.learn,
-              "hash_uniform": make_function()}
-        self.namespace = ns
-
-        self.input = NeuronGroup(
-            spec.n_in,
-            """
-            rate = max_rate * stim(t, i) : Hz
-            dx/dt = -x / tau_trace : 1
-            max_rate : Hz (shared, constant)
-            tau_trace : second (shared, constant)
-            noise_seed : integer (shared, constant)
-            """ + (rule.PRESYNAPTIC_EQUATIONS if rule.deferred else ""),
-            threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt",
-            reset="x += 1" + (f"; {rule.PRESYNAPTIC_RESET}" if rule.deferred else ""),
-            method=exact(),
-            namespace=ns,
-            name="input",
-        )
-        self.pathway = pathway = pathways.get(rule.feedback)
-        hidden_eqs = pathway.hidden_equations(rule)
-        output_eqs = pathway.output_equations(rule)
-        output_reset = pathway.output_reset
-        hidden_eqs += rule.neuron_factor_equations
-        output_eqs += rule.neuron_factor_equations
-        self.layers = []
-        for k, n in enumerate(spec.hidden):
-            self.layers.append(
-                make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=hidden_eqs + fb.boxcar_equations(spec), namespace=ns, set_values=False,
-                           extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
-            )
-        self.output = make_group(
-            spec.neuron, spec.surrogate, spec.n_out, "output",
-            extra_equations=output_eqs + fb.boxcar_equations(spec), extra_reset=output_reset, namespace=ns,
-            set_values=False,
-        )
-        self.layers.append(self.output)
-
-        for g in self.layers:  # L * phi once per neuron and step
-            rule.add_neuron_factor(g, output=g is self.output)
-
-        if spec.reset_between_samples:
-            self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
-                                     dt=T, when="start", name="input_sample_reset")
-            for g in self.layers:
-                parts = [spec.neuron.sample_reset, rule.neuron_sample_reset, pathway.sample_reset(g is self.output)]
-                g.run_regularly("; ".join(p for p in parts if p), dt=T, when="start", name=f"{g.name}_sample_reset")
-
-        # projections, plastic or fixed, in the order the architecture declares them
-        self.groups = dict(zip(population_names(len(spec.hidden)), [self.input, *self.layers]))
-        self.projections, self.plastic_projections, self.pairs = [], [], []
-        w_unit = None if spec.w_unit is None else unit_text(spec.w_unit)
-        for k, proj in enumerate(spec.projections):
-            pre, post = self.groups[proj.pre], self.groups[proj.post]
-            if proj.plastic:
-                model = rule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
-                if pathway.forward_line(pre is self.input):
-                    model += "\n" + pathway.forward_line(pre is self.input)
-                on_pre = rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=spec.neuron.delivery())
-            else:
-                model = "w : 1 (constant)" + (f"\nw_unit : {w_unit} (shared, constant)" if w_unit else "")
-                on_pre = {"pre": spec.neuron.delivery()}
-            S = Synapses(pre, post, model=model, on_pre=on_pre, method="euler", namespace=ns, order=-5,
-                         name=f"w_{k + 1}")
-            self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections)))
-            self.projections.append(S)
-            if not proj.plastic:
-                continue
-            self.plastic_projections.append(S)
-            if rule.timing == "event":
-                S.learn.order = -20  # before any spike delivery of the step
-            S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
-            if rule.filtered and spec.reset_between_samples:
-                S.run_regularly(rule.eligibility_sample_reset, dt=T, when="start",
-                                name=f"w_{k + 1}_eligibility_reset")
-            if spec.accumulate:
-                # at the start of the step at t = n * apply_every * dt, so that the
-                # accumulated change covers exactly the steps before it
-                S.run_regularly(rule.apply_code_for(spec.accumulate), dt=spec.apply_every * spec.dt, when="start",
-                                order=-10, name=f"w_{k + 1}_apply")
-            if rule.deferred and spec.steps_per_sample % spec.apply_every:
-                # samples that end between applications: catch up before Y restarts
-                S.run_regularly(rule.catch_up_code, dt=T, when="start", order=-11, name=f"w_{k + 1}_catch_up")
-        if spec.rebase_every is not None:  # at the start of the step, before any catch-up or application
-            every = spec.rebase_every * spec.dt
-            for S in self.plastic_projections:
-                S.run_regularly(rule.rebase_synapse_code, dt=every, when="start", order=-14, name=f"{S.name}_rebase")
-            self.input.run_regularly(rule.REBASE_PRESYNAPTIC, dt=every, when="start", order=-13,
-                                     name="input_rebase")
-            for g in self.layers:
-                g.run_regularly(rule.REBASE_NEURON, dt=every, when="start", order=-13, name=f"{g.name}_rebase")
-
-        # feedback pathway: self.feedback[k] lists the synapses that share
-        # hidden layer k's feedback matrix
-        feedback_objects = pathway.build(self)
-
-        self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
-        self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
-        self.network = Network(
-            self.input, *self.layers, *self.projections, *feedback_objects, self.output_spikes, *self.hidden_counts,
-        )
-
-    @property
-    def duration(self):
-        return self.n_samples * self.spec.t_sample
-
-    # -- values that change between runs of one program ----------------
-    def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
-        """A list of (target, value) pairs: target is a VariableView or TimedArray."""
-        spec = self.spec
-        stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
-        rule = spec.rule
-        pairs = [
-            (self.stim, stim),
-            (self.tgt, tgt),
-            (self.learn, learn),
-            (self.input.noise_seed, int(noise_seed)),
-            (self.input.max_rate, spec.max_rate),
-            (self.input.tau_trace, spec.neuron.parameters["tau_trace"]),
-        ]
-        pairs += self.pathway.error_values(self)
-        for g in self.layers:
-            for key, value in spec.neuron.values(spec.surrogate).items():
-                pairs.append((getattr(g, key), value))
-            for key, value in spec.neuron.initial_state().items():
-                pairs.append((getattr(g, key), np.ones(g.N) * value))
-            if spec.boxcar:
-                pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
-        rule = spec.rule
-        for k, (S, W) in enumerate(zip(self.projections, weights)):
-            if W.shape != (S.source.N, S.target.N):
-                raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
-            i, j = self.pairs[k]
-            pairs.append((S.w, np.ascontiguousarray(W, dtype=float)[i, j]))
-            if spec.w_unit is not None:
-                pairs.append((S.w_unit, spec.w_unit))
-            if S in self.plastic_projections:
-                pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
-                pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
-        pairs += self.pathway.values(self, feedback, noise_seed)
-        return pairs
-
-    @staticmethod
-    def flat(S, M):
-        """Matrix (n_pre x n_post) -> synapse order of `connect_all`."""
-        return np.ascontiguousarray(M, dtype=float).reshape(-1)
-
-    def read_weights(self):
-        """The current forward weights as matrices n_pre x n_post."""
-        out = []
-        for S, (i, j) in zip(self.projections, self.pairs):
-            W = np.zeros((S.source.N, S.target.N))
-            W[i, j] = np.asarray(S.w[:], dtype=float)
-            out.append(W)
-        return out
-
-    def output_counts(self):
-        """Spike counts per sample and output neuron (n_samples x n_out)."""
-        i = np.asarray(self.output_spikes.i[:], dtype=int)
-        t = np.asarray(self.output_spikes.t[:] / self.spec.dt).round().astype(np.int64)
-        sample = t // self.spec.steps_per_sample
-        counts = np.zeros((self.n_samples, self.spec.n_out), dtype=np.int64)
-        ok = sample < self.n_samples
-        np.add.at(counts, (sample[ok], i[ok]), 1)
-        return counts
-
-    def hidden_rates(self):
-        """Mean firing rate of each hidden layer over the last run, in Hz."""
-        return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]
+__all__ = ["NetworkSpec", "Model", "check_post_expr", "initial_weights", "run_arrays", "unit_name"]

@@ -47,11 +47,13 @@ def _describe(obj):
 def generated_model(spec):
     """The model Brian2 generates code from, as JSON text (see the module's docstring)."""
     from brian2 import prefs, second, set_device, start_scope
-    from brian2.devices.device import reset_device
 
     from ..floats import float_dtype, state_check_quiet
-    from ..network import Model
+    from .model import Model
 
+    # as the equation check does: the runtime device, left active (a standalone
+    # runner activates a device of its own; re-activating an earlier device
+    # would re-apply its build options and preferences)
     set_device("runtime")
     target = prefs.codegen.target
     prefs.codegen.target = "numpy"
@@ -64,7 +66,6 @@ def generated_model(spec):
             text = json.dumps([_describe(o) for o in objects], sort_keys=True, default=str)
     finally:
         prefs.codegen.target = target
-        reset_device()
     return text
 
 

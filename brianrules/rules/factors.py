@@ -49,9 +49,5 @@ EVENT_ELIGIBILITIES = ("spike", "trace")
 #: eligibilities with a clock-driven form
 CLOCK_ELIGIBILITIES = ("trace", "rate", *FILTERED_ELIGIBILITIES, EXPRESSION_ELIGIBILITY)
 
-#: how the learning signal of hidden layers is delivered
-FEEDBACK_KINDS = ("direct", "layerwise", "symmetric", "encoders", "erbp")
-
-
 #: when w changes: every time step (clock) or on each presynaptic spike (event)
 TIMINGS = ("clock", "event")

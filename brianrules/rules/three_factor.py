@@ -23,7 +23,7 @@ weights (a test).
 
 import dataclasses
 
-from .core import (ELIGIBILITIES, EXPRESSION_ELIGIBILITY, FEEDBACK_KINDS, FILTERED_ELIGIBILITIES, POST_FACTORS,
+from .core import (ELIGIBILITIES, EXPRESSION_ELIGIBILITY, FILTERED_ELIGIBILITIES, POST_FACTORS,
                    ThreeFactorRule)
 
 #: expression -> name of the named postsynaptic factors
@@ -45,8 +45,8 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
                  eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, per_presynaptic=False,
                  tau_elig=10.0, tau_elig_rise=5.0, name="three_factor"):
     """A rule from its factors (see the module's docstring)."""
-    if learning_signal not in FEEDBACK_KINDS:
-        raise ValueError(f"unknown learning_signal '{learning_signal}' (the pathways: {', '.join(FEEDBACK_KINDS)})")
+    if not isinstance(learning_signal, str) or not learning_signal.isidentifier():
+        raise ValueError(f"learning_signal must name a pathway, got {learning_signal!r}")
     for key, value in (("post_factor", post_factor), ("post_factor_output", post_factor_output),
                        ("eligibility", eligibility)):
         if not isinstance(value, str) or not value.strip():

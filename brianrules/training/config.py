@@ -131,7 +131,13 @@ class TrainConfig:
                 _positive(name, getattr(self, name))
         if self.timing not in (None, "clock", "event"):
             raise ValueError(f"unknown timing '{self.timing}' (choose from clock, event)")
-        self.make_rule()  # a rule without the asked-for timing says so here
+        rule = self.make_rule()  # a rule without the asked-for timing says so here
+        from ..build import pathways
+
+        if rule.feedback not in pathways.PATHWAYS:
+            what = "learning_signal" if self.rule == "three_factor" else f"rule {self.rule}'s pathway"
+            raise ValueError(f"{what}: unknown feedback pathway '{rule.feedback}' "
+                             f"(the pathways: {', '.join(pathways.names())})")
         steps = self.t_sample_ms / self.dt_ms
         if abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"t_sample_ms ({self.t_sample_ms}) must be a whole number of time steps dt_ms ({self.dt_ms})")
