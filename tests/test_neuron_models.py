@@ -282,9 +282,12 @@ def test_coba_weight_sign_picks_the_conductance():
 N_SAMPLES = 6
 
 
-@pytest.fixture(scope="session", params=NEURON_FILES)
+@pytest.fixture(scope="module", params=NEURON_FILES)
 def neuron_program(request, build_root):
-    """A small network of each neuron and its C++ program, built once per session."""
+    """A small network of each neuron and its C++ program, built once per
+    test session; module-scoped, so that the programs are closed when the
+    module ends (a live program's code objects would give a later program of
+    the same structure suffixed names, another code hash, and a rebuild)."""
     from brianrules.devices import StandaloneRunner
 
     spec = small_spec(neuron=_neuron(request.param))
