@@ -10,11 +10,9 @@ and a changed package never reuses a program an older one built.
 
 Hashing the whole package, not a list of the modules that shape generated
 code, costs a rebuild after an edit anywhere; it cannot miss a module that
-starts shaping the code.  (A key from the generated model itself, Brian2's
-abstract code of every object, would keep the cache across edits that change
-no code; building that model in the process that later generates the
-standalone program changed the program's text, so it waits for a check in a
-process of its own.)
+starts shaping the code.  A key from the generated model itself (Brian2's
+abstract code of every object) would keep the cache across edits that
+change no code.
 """
 
 import hashlib
