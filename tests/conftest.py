@@ -64,3 +64,19 @@ def small_inputs(spec, n_samples, seed=1):
     tgt = np.eye(spec.n_out)[labels]
     learn = np.ones(n_samples)
     return W, B, stim, tgt, learn
+
+
+def assert_cpp_matches_runtime(spec, cpp_runner, n_samples, noise_seed=11):
+    """The compiled program and runtime mode give the same spikes and weights
+    for the same inputs, and the comparison means something: the outputs are
+    active and every projection learned."""
+    from brianrules.devices import RuntimeRunner
+
+    inputs = small_inputs(spec, n_samples)
+    cpp = cpp_runner.run(*inputs, noise_seed=noise_seed)
+    rt = RuntimeRunner(spec, n_samples).run(*inputs, noise_seed=noise_seed)
+    assert cpp.counts.sum() > 10  # the outputs are active
+    assert np.array_equal(cpp.counts, rt.counts)
+    for W0, Wc, Wr in zip(inputs[0], cpp.weights, rt.weights):
+        assert np.abs(Wc - W0).max() > 1e-4  # learning happened
+        np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from brianrules.devices import RuntimeRunner, StandaloneRunner
-from conftest import small_inputs, small_spec
+from brianrules.devices import StandaloneRunner
+from conftest import assert_cpp_matches_runtime, small_inputs, small_spec
 
 N_SAMPLES = 6
 
@@ -47,14 +47,7 @@ def test_runtime_and_cpp_standalone_agree(spec, cpp_runner):
 
 
 def _compare(spec, cpp_runner):
-    inputs = small_inputs(spec, N_SAMPLES)
-    cpp = cpp_runner.run(*inputs, noise_seed=11)
-    rt = RuntimeRunner(spec, N_SAMPLES).run(*inputs, noise_seed=11)
-    assert cpp.counts.sum() > 10  # the outputs are active: the comparison means something
-    assert np.array_equal(cpp.counts, rt.counts)
-    for W0, Wc, Wr in zip(inputs[0], cpp.weights, rt.weights):
-        assert np.abs(Wc - W0).max() > 1e-4  # learning happened
-        np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)
+    assert_cpp_matches_runtime(spec, cpp_runner, N_SAMPLES)
 
 
 def test_cpp_standalone_reruns_without_recompiling(spec, cpp_runner):

@@ -14,7 +14,7 @@ from brianrules.build.checks import check_neuron
 from brianrules.model.neuron import from_builtin, load
 from brianrules.neurons import make_group
 from brianrules.surrogates import get
-from conftest import small_inputs, small_spec
+from conftest import assert_cpp_matches_runtime, small_spec
 
 NEURONS_DIR = os.path.join(os.path.dirname(__file__), "..", "models", "neurons")
 MODELS_DIR = os.path.join(os.path.dirname(__file__), "..", "models")
@@ -300,17 +300,8 @@ def neuron_program(request, build_root):
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_runtime_and_cpp_standalone_agree_for_each_neuron(neuron_program):
-    from brianrules.devices import RuntimeRunner
-
     spec, cpp_runner = neuron_program
-    inputs = small_inputs(spec, N_SAMPLES)
-    cpp = cpp_runner.run(*inputs, noise_seed=11)
-    rt = RuntimeRunner(spec, N_SAMPLES).run(*inputs, noise_seed=11)
-    assert cpp.counts.sum() > 10  # the outputs are active: the comparison means something
-    assert np.array_equal(cpp.counts, rt.counts)
-    for W0, Wc, Wr in zip(inputs[0], cpp.weights, rt.weights):
-        assert np.abs(Wc - W0).max() > 1e-4  # learning happened
-        np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)  # as tests/test_equivalence.py
+    assert_cpp_matches_runtime(spec, cpp_runner, N_SAMPLES)
 
 
 # -- bad declarations: one line, exit status 2, nothing built ---------------------
