@@ -41,7 +41,8 @@ def preflight(spec):
 
     from .build.checks import check_neuron
 
-    check_neuron(spec.neuron, spec.surrogate)  # each part of the declaration, named in the message
+    for neuron in spec.all_neurons():
+        check_neuron(neuron, spec.surrogate)  # each part of the declaration, named in the message
     set_device("runtime")
     prefs.codegen.target = "numpy"
     start_scope()

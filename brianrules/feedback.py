@@ -104,14 +104,16 @@ I_hi : volt (shared, constant)
 """
 
 
-def boxcar_equations(spec):
-    """The boxcar factor's equations for the network's neuron, or none when
-    its input is not a voltage variable (`NetworkSpec.boxcar`)."""
+def boxcar_equations(spec, population=None):
+    """The boxcar factor's equations for the neuron of ``population`` (None:
+    the model's neuron), or none when its input is not a voltage variable
+    (`NetworkSpec.boxcar_of`)."""
     from brian2.utils.stringtools import word_substitute
 
-    if not spec.boxcar:
+    if not (spec.boxcar if population is None else spec.boxcar_of(population)):
         return ""
-    return word_substitute(BOXCAR_EQUATIONS, {"I_syn": spec.neuron.input_variable})
+    neuron = spec.neuron if population is None else spec.neuron_of(population)
+    return word_substitute(BOXCAR_EQUATIONS, {"I_syn": neuron.input_variable})
 
 #: label spikes: Poisson at f_label for the labelled class (``tgt``)
 LABEL_EQUATIONS = """

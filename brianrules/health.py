@@ -85,8 +85,9 @@ def diagnose(test_counts, test_acc, hidden_rates, n_classes, t_ref_s, dt_s):
     if silent >= SILENT_OUTPUT_FRACTION:
         labels.append("silent_output")
         clauses.append(f"outputs silent on {100 * silent:.0f}% of test samples")
-    top = max_rate_hz(t_ref_s, dt_s)
-    for k, rate in enumerate(hidden_rates, 1):
+    t_refs = t_ref_s if isinstance(t_ref_s, (list, tuple)) else [t_ref_s] * len(hidden_rates)
+    for k, (rate, t_ref) in enumerate(zip(hidden_rates, t_refs), 1):
+        top = max_rate_hz(t_ref, dt_s)
         state = "saturated" if rate > SATURATED_FRACTION * top else "silent" if rate < SILENT_HIDDEN_HZ else None
         if state:
             labels.append(f"{state}_hidden_{k}")

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from brian2 import Hz, Quantity, mV, ms, second
+from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
 
 from . import feedback as fb
 from .build import pathways
@@ -67,6 +67,8 @@ class NetworkSpec:
     dtype: str = "float64"
     #: the projections (`model.architecture`); None: the feed-forward stack
     projections: tuple | None = None
+    #: {population: NeuronModel} of populations whose neuron is not ``neuron``
+    neurons: dict = _default({})
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -113,17 +115,59 @@ class NetworkSpec:
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
         check_dtype(self.dtype)
+        self._check_populations()
         if self.w_unit is None and self.neuron.input_variable is not None:
             object.__setattr__(self, "w_unit", self.neuron.weight_unit_value())
-        self._check_neuron_ports()
+        for neuron in self.all_neurons():
+            self._check_neuron_ports(neuron)
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
 
-    def _check_neuron_ports(self):
-        """What the rule asks of the neuron: the trace's time constant for
+    def _check_populations(self):
+        """The populations with a neuron of their own: hidden or output
+        populations, declarations; the event-driven form of a trace rule
+        needs one ``tau_trace`` (the pre- and postsynaptic traces decay alike)."""
+        names = population_names(len(self.hidden))
+        neurons = dict(self.neurons or {})
+        for name, neuron in neurons.items():
+            if name == "input" or name not in names:
+                raise ValueError(f"neurons: {name!r} is no population with neurons (the populations: "
+                                 f"{', '.join(names[1:])})")
+            if not isinstance(neuron, NeuronModel):
+                raise ValueError(f"neurons: the neuron of {name} must be a NeuronModel, got {type(neuron).__name__}")
+        object.__setattr__(self, "neurons", neurons)
+        if self.rule.deferred:
+            taus = {str(n.parameters.get("tau_trace")) for n in self.all_neurons()}
+            if len(taus) > 1:
+                raise ValueError("the event-driven form of a trace rule needs one tau_trace in every population "
+                                 f"(the populations' neurons have {', '.join(sorted(taus))}; use --timing clock)")
+
+    def neuron_of(self, population):
+        """The neuron of a hidden or output population."""
+        return self.neurons.get(population, self.neuron)
+
+    def all_neurons(self):
+        """The model's neuron and those of single populations."""
+        return [self.neuron, *self.neurons.values()]
+
+    def w_unit_of(self, population):
+        """What one unit of weight adds to the input of ``population``: the
+        model's ``w_unit``, or the weight unit of the population's own neuron."""
+        if population in self.neurons:
+            neuron = self.neurons[population]
+            return neuron.weight_unit_value() if neuron.input_variable is not None else None
+        return self.w_unit
+
+    def boxcar_of(self, population):
+        """Whether ``population`` gets eRBP's boxcar factor (a voltage input variable)."""
+        unit = self.w_unit_of(population)
+        return unit is not None and get_dimensions(unit) == mV.dim
+
+    def _check_neuron_ports(self, neuron):
+        """What the rule asks of a neuron: the trace's time constant for
         the event-driven form and the rate eligibility, a voltage input for
         eRBP's boxcar factor."""
-        neuron, rule = self.neuron, self.rule
+        rule = self.rule
         where = f"{neuron.source}: neuron {neuron.name}"
         if "tau_trace" not in neuron.parameters:
             raise ValueError(f"{where} has no parameter tau_trace: the input layer's trace and the rules' presynaptic "
@@ -139,15 +183,15 @@ class NetworkSpec:
                                  f"d{neuron.trace}/dt = -{neuron.trace} / tau_trace with {neuron.trace} += 1 in the "
                                  "reset (use --timing clock)")
         uses_boxcar = "boxcar_post" in (rule.post_factor(False), rule.post_factor(True))
-        if uses_boxcar and not self.boxcar:
+        voltage = neuron.input_variable is not None and \
+            get_dimensions(neuron.weight_unit_value() if neuron is not self.neuron else self.w_unit) == mV.dim
+        if uses_boxcar and not voltage:
             raise ValueError(f"{where}: the boxcar factor (eRBP) reads the input variable as a voltage, and this "
                              f"neuron's input is {neuron.input!r}")
 
     @property
     def boxcar(self):
-        """Whether the groups get eRBP's boxcar factor (a voltage input variable)."""
-        from brian2 import get_dimensions
-
+        """Whether the model's neuron gets eRBP's boxcar factor (a voltage input variable)."""
         return self.w_unit is not None and get_dimensions(self.w_unit) == mV.dim
 
     @property
@@ -193,8 +237,9 @@ class NetworkSpec:
             "sizes": self.sizes,
             "projections": [p.to_dict() for p in self.projections],
             # the neuron's declaration without its parameter values (run values)
-            "neuron": {**self.neuron.to_dict(), "parameters": {k: unit_text(v) for k, v in
-                                                                 self.neuron.parameters.items()}},
+            "neuron": _declaration(self.neuron),
+            **({"neurons": {name: _declaration(n) for name, n in sorted(self.neurons.items())}}
+               if self.neurons else {}),
             "surrogate": self.surrogate.name,
             "rule": self.rule.name,
             "post": self.rule.post,
@@ -222,6 +267,8 @@ class NetworkSpec:
         for k, v in self.__dict__.items():
             if k == "neuron":
                 d[k] = self.neuron.to_dict()
+            elif k == "neurons":
+                d[k] = {name: n.to_dict() for name, n in v.items()}
             elif k in ("surrogate",):
                 d[k] = asdict(v)
             elif k == "rule":
@@ -233,6 +280,11 @@ class NetworkSpec:
             else:
                 d[k] = plain(v)
         return d
+
+
+def _declaration(neuron):
+    """A neuron's declaration without its parameter values (run values)."""
+    return {**neuron.to_dict(), "parameters": {k: unit_text(v) for k, v in neuron.parameters.items()}}
 
 
 def unit_name(dims):
@@ -249,16 +301,27 @@ def check_post_expr(spec):
     The expression is phi_j of ``dw_ij/dt = -eta L_j phi_j x_i``: ``eta`` is
     in 1/s and ``L_j``, ``x_i`` and ``w`` (in units of ``w_unit``) are
     dimensionless, so phi_j must be dimensionless too.  It reads the
-    postsynaptic neuron's variables with the suffix ``_post``."""
+    postsynaptic neuron's variables with the suffix ``_post``; each
+    hidden population's neuron is checked."""
+    expr = spec.rule.post_expr
+    if expr is None:
+        return
+    seen = []
+    for population in population_names(len(spec.hidden))[1:-1]:  # the hidden layers' factor
+        neuron = spec.neuron_of(population)
+        if any(neuron is n for n in seen):
+            continue
+        seen.append(neuron)
+        _check_post_expr(spec, expr, neuron, population,
+                         fb.boxcar_equations(spec, population if spec.neurons else None))
+
+
+def _check_post_expr(spec, expr, neuron, population, boxcar_equations):
     from brian2 import Equations, NeuronGroup, get_dimensions
     from brian2.parsing.expressions import parse_expression_dimensions
     from brian2.utils.stringtools import get_identifiers, word_substitute
 
-    expr = spec.rule.post_expr
-    if expr is None:
-        return
-    eqs = spec.neuron.brian2_equations(spec.surrogate) + Equations(fb.HIDDEN_SIGNAL_EQUATIONS
-                                                                   + fb.boxcar_equations(spec))
+    eqs = neuron.brian2_equations(spec.surrogate) + Equations(fb.HIDDEN_SIGNAL_EQUATIONS + boxcar_equations)
     group = NeuronGroup(1, eqs, method="euler", name="post_expr_check")
     group._network = "post_expr_check"  # a group for its variables only: no "never run" warning at deletion
     own = {name: var for name, var in group.variables.items() if not name.startswith("_")
@@ -266,7 +329,7 @@ def check_post_expr(spec):
     # the state and its subexpressions (the parameters are left out of the list, not of the check)
     listing = ", ".join(f"{name}_post ({unit_name(get_dimensions(var))})" for name, var in sorted(own.items())
                         if not getattr(var, "constant", False))
-    where = f"post_expr {expr!r}"
+    where = f"post_expr {expr!r}" + (f" (neuron {neuron.name} of {population})" if spec.neurons else "")
     identifiers = get_identifiers(expr)
     bad = sorted(name for name in identifiers if name.endswith(("_pre", "_post"))
                  and not (name.endswith("_post") and name[:-len("_post")] in own))

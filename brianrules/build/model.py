@@ -96,14 +96,15 @@ class Model:
         output_eqs += rule.neuron_factor_equations
         self.layers = []
         for k, n in enumerate(spec.hidden):
+            name = f"hidden_{k + 1}"
             self.layers.append(
-                make_group(spec.neuron, spec.surrogate, n, f"hidden_{k + 1}",
-                           extra_equations=hidden_eqs + fb.boxcar_equations(spec), namespace=ns, set_values=False,
+                make_group(spec.neuron_of(name), spec.surrogate, n, name,
+                           extra_equations=hidden_eqs + self._boxcar(name), namespace=ns, set_values=False,
                            extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
             )
         self.output = make_group(
-            spec.neuron, spec.surrogate, spec.n_out, "output",
-            extra_equations=output_eqs + fb.boxcar_equations(spec), extra_reset=output_reset, namespace=ns,
+            spec.neuron_of("output"), spec.surrogate, spec.n_out, "output",
+            extra_equations=output_eqs + self._boxcar("output"), extra_reset=output_reset, namespace=ns,
             set_values=False,
         )
         self.layers.append(self.output)
@@ -115,23 +116,26 @@ class Model:
             self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
                                      dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
-                parts = [spec.neuron.sample_reset, rule.neuron_sample_reset, pathway.sample_reset(g is self.output)]
+                parts = [spec.neuron_of(g.name).sample_reset, rule.neuron_sample_reset,
+                         pathway.sample_reset(g is self.output)]
                 g.run_regularly("; ".join(p for p in parts if p), dt=T, when="start", name=f"{g.name}_sample_reset")
 
         # projections, plastic or fixed, in the order the architecture declares them
         self.groups = dict(zip(population_names(len(spec.hidden)), [self.input, *self.layers]))
         self.projections, self.plastic_projections, self.pairs = [], [], []
-        w_unit = None if spec.w_unit is None else unit_text(spec.w_unit)
         for k, proj in enumerate(spec.projections):
             pre, post = self.groups[proj.pre], self.groups[proj.post]
+            unit = spec.w_unit_of(proj.post)
+            w_unit = None if unit is None else unit_text(unit)
+            deliver = spec.neuron_of(proj.post).delivery()
             if proj.plastic:
                 model = rule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
                 if pathway.forward_line(pre is self.input):
                     model += "\n" + pathway.forward_line(pre is self.input)
-                on_pre = rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=spec.neuron.delivery())
+                on_pre = rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=deliver)
             else:
                 model = "w : 1 (constant)" + (f"\nw_unit : {w_unit} (shared, constant)" if w_unit else "")
-                on_pre = {"pre": spec.neuron.delivery()}
+                on_pre = {"pre": deliver}
             S = Synapses(pre, post, model=model, on_pre=on_pre, method="euler", namespace=ns, order=-5,
                          name=f"w_{k + 1}")
             self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections)))
@@ -172,6 +176,11 @@ class Model:
             self.input, *self.layers, *self.projections, *feedback_objects, self.output_spikes, *self.hidden_counts,
         )
 
+    def _boxcar(self, population):
+        """eRBP's boxcar equations for the neuron of ``population``."""
+        spec = self.spec
+        return fb.boxcar_equations(spec, population if spec.neurons else None)
+
     @property
     def duration(self):
         return self.n_samples * self.spec.t_sample
@@ -192,11 +201,12 @@ class Model:
         ]
         pairs += self.pathway.error_values(self)
         for g in self.layers:
-            for key, value in spec.neuron.values(spec.surrogate).items():
+            neuron = spec.neuron_of(g.name)
+            for key, value in neuron.values(spec.surrogate).items():
                 pairs.append((getattr(g, key), value))
-            for key, value in spec.neuron.initial_state().items():
+            for key, value in neuron.initial_state().items():
                 pairs.append((getattr(g, key), np.ones(g.N) * value))
-            if spec.boxcar:
+            if spec.boxcar_of(g.name):
                 pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
         rule = spec.rule
         for k, (S, W) in enumerate(zip(self.projections, weights)):
@@ -204,8 +214,9 @@ class Model:
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
             i, j = self.pairs[k]
             pairs.append((S.w, np.ascontiguousarray(W, dtype=float)[i, j]))
-            if spec.w_unit is not None:
-                pairs.append((S.w_unit, spec.w_unit))
+            unit = spec.w_unit_of(spec.projections[k].post)
+            if unit is not None:
+                pairs.append((S.w_unit, unit))
             if S in self.plastic_projections:
                 pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
                 pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]

@@ -118,6 +118,19 @@ def quantity(text, where):
     return q if not q.is_dimensionless else float(q)
 
 
+def _same_unit(key, old, new, source):
+    """A new value of a parameter has the unit of its declared value."""
+    from brian2 import get_dimensions
+
+    try:
+        same = get_dimensions(old) == get_dimensions(new)
+    except TypeError:
+        return  # not a quantity: the builder's checks name it
+    if not same:
+        raise DeclarationError(f"{source}: parameter {key} = {new!r} has another unit than its declared value "
+                               f"{old} (write the value with its unit)")
+
+
 def unit_text(value):
     """The unit of a quantity as Brian2's equations write it ("volt", "1")."""
     from brian2 import get_dimensions
@@ -262,7 +275,9 @@ class NeuronModel:
             if key not in new:
                 raise DeclarationError(f"{self.source}: neuron {self.name} has no parameter '{key}' "
                                        f"(its parameters: {', '.join(self.parameters)})")
-            new[key] = quantity(value, f"{self.source}: parameter {key}") if isinstance(value, str) else value
+            value = quantity(value, f"{self.source}: parameter {key}") if isinstance(value, str) else value
+            _same_unit(key, self.parameters[key], value, self.source)
+            new[key] = value
         return replace(self, parameters=new)
 
     # -- what the builders use -----------------------------------------------

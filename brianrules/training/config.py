@@ -45,6 +45,9 @@ class TrainConfig:
     hidden: list = field(default_factory=lambda: [100])
     # the projections between populations (`model.architecture`); None: the feed-forward stack
     projections: list | None = None
+    # neurons of single populations: {population: {"neuron": declaration, "neuron_source": path}}
+    # (`training.populations`); the others have ``neuron``
+    populations: dict | None = None
     device: str = "cpp_standalone"
     threads: int = 1
     seed: int = 0
@@ -104,6 +107,9 @@ class TrainConfig:
             from ..model.architecture import parse
 
             parse(self.projections, len(self.hidden), source="settings")
+        from .populations import check_populations
+
+        check_populations(self)
         for name in ("lr", "lr_hidden"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
@@ -234,12 +240,15 @@ class TrainConfig:
         out = asdict(self)
         out["neuron"] = self.make_neuron().to_dict()
         out.update({"neuron_parameters": {}, "neuron_source": None, **{k: None for k in self.NEURON_TIMES}})
+        if self.populations:
+            out["populations"] = {name: {"neuron": entry["neuron"]} for name, entry in self.populations.items()}
         return out
 
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
 
         from ..network import NetworkSpec
+        from .populations import population_neurons
 
         neuron = self.make_neuron()
         rule = self.make_rule()
@@ -251,6 +260,7 @@ class TrainConfig:
             f_high=self.f_high_hz * Hz, f_low=self.f_low_hz * Hz,
             w_init=self.w_init, w_init_mean=self.w_init_mean,
             dtype=self.dtype, projections=self.projections,
+            neurons=population_neurons(self),
         )
 
     @classmethod
@@ -278,7 +288,7 @@ class TrainConfig:
 #: the type each setting must have in a model file
 _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
-    "epochs": "int", "hidden": "ints", "projections": "tables?", "device": "str", "threads": "int", "seed": "int",
+    "epochs": "int", "hidden": "ints", "projections": "tables?", "populations": "table?", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
     "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",

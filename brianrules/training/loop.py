@@ -107,7 +107,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     stops.saved(start, "while the output folder was prepared")
     stops.at("while the program was built", defer=False)
 
-    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {spec.neuron.name} network, "
+    log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
         f"{n_train} train / {n_test} test samples, device {cfg.device}"
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()
@@ -145,7 +145,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             }
             row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
             diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
-                                        float(spec.neuron.t_ref), float(spec.dt))
+                                        [float(spec.neuron_of(f"hidden_{k + 1}").t_ref)
+                                         for k in range(len(spec.hidden))], float(spec.dt))
             row["silent_frac"] = diagnosis.silent_frac
             row[COLLAPSE_COLUMN] = diagnosis.column
             row["wall_s"] = time.perf_counter() - te
@@ -183,3 +184,9 @@ def _check_weights(weights, epoch, bound):
         if big > bound:
             raise TrainingError(f"epoch {epoch}: weights of projection {k + 1} diverged (max |w| = {big:.3g} "
                                 f"> bound {bound}); kept the checkpoint of epoch {epoch - 1}")
+
+
+def _neuron_names(spec):
+    """The neuron of the run's header: the model's, and those of single populations."""
+    own = ", ".join(f"{name} {n.name}" for name, n in spec.neurons.items())
+    return spec.neuron.name + (f" ({own})" if own else "")
