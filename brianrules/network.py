@@ -83,6 +83,8 @@ class NetworkSpec:
         n_hidden = len(self.hidden)
         projections = chain(n_hidden) if self.projections is None else parse_projections(self.projections, n_hidden)
         object.__setattr__(self, "projections", projections)
+        for k in range(len(projections)):
+            self.projection_rule(k)  # a projection's own factors are checked here
         if not is_chain(projections, n_hidden) and pathways.get(self.rule.feedback).needs_chain:
             raise ValueError(f"the {self.rule.feedback} pathway sends each layer's signal to the layer below: it "
                              "needs the feed-forward stack, not the declared projections (use direct feedback)")
@@ -122,6 +124,26 @@ class NetworkSpec:
             self._check_neuron_ports(neuron)
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
+
+    def projection_rule(self, k):
+        """The rule of plastic projection ``k``: the model's rule with the
+        factors the projection replaces (`model.architecture.RULE_KEYS`)."""
+        proj = self.projections[k]
+        if not proj.rule:
+            return self.rule
+        return with_factors(self.rule, proj.overrides, onto_output=proj.post == "output",
+                            where=f"projection {k + 1} ({proj.pre} -> {proj.post})")
+
+    def own_factor_variable(self, k):
+        """The postsynaptic group's variable that holds ``L * phi`` of
+        projection ``k`` when its postsynaptic factor is its own, else None."""
+        proj = self.projections[k]
+        if not proj.plastic or "post_factor" not in proj.overrides:
+            return None
+        onto_output = proj.post == "output"
+        if self.projection_rule(k).neuron_factor(onto_output) == self.rule.neuron_factor(onto_output):
+            return None
+        return f"{self.rule.neuron_factor_variable}_w{k + 1}"
 
     def _check_populations(self):
         """The populations with a neuron of their own: hidden or output
@@ -235,7 +257,7 @@ class NetworkSpec:
         """What changes the generated code (everything else is a run value)."""
         return {
             "sizes": self.sizes,
-            "projections": [p.to_dict() for p in self.projections],
+            "projections": [p.structure() for p in self.projections],
             # the neuron's declaration without its parameter values (run values)
             "neuron": _declaration(self.neuron),
             **({"neurons": {name: _declaration(n) for name, n in sorted(self.neurons.items())}}
@@ -282,6 +304,53 @@ class NetworkSpec:
         return d
 
 
+def with_factors(rule, overrides, onto_output, where="projection"):
+    """``rule`` with some factors replaced (a projection's ``rule`` table):
+    ``lr`` (1/s, whichever layer the projection reaches), ``post_factor``,
+    ``eligibility`` (Brian2 expressions) and ``per_presynaptic``.  Replacing
+    a factor keeps the clock-driven product ``L_j phi_j eps_ij``; the rule
+    must be clock-driven without a filtered eligibility for that."""
+    import dataclasses
+
+    from .rules import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
+    from .rules.three_factor import post_name
+
+    changes = {}
+    if "lr" in overrides:
+        changes.update(lr=float(overrides["lr"]), lr_hidden=float(overrides["lr"]))
+    if "per_presynaptic" in overrides:
+        changes["per_presynaptic"] = bool(overrides["per_presynaptic"])
+    factors = [key for key in ("post_factor", "eligibility") if key in overrides]
+    if factors and (rule.timing != "clock" or rule.filtered):
+        raise ValueError(f"{where}: its own {' and '.join(factors)} need a clock-driven rule without a filtered "
+                         f"eligibility, and rule {rule.name} is {rule.timing}-driven"
+                         + (f" with eligibility {rule.eligibility}" if rule.filtered else ""))
+    if "post_factor" in overrides:
+        expr = overrides["post_factor"]
+        name = post_name(expr)
+        if onto_output:
+            if name is None:
+                raise ValueError(f"{where}: post_factor {expr!r}: the output layer's factor is one of "
+                                 f"{', '.join(POST_FACTORS.values())}")
+            changes["post_output"] = name
+        elif name is not None:
+            changes.update(post=name, post_expr=None)
+        else:
+            changes.update(post="surrogate", post_expr=expr)
+    if "eligibility" in overrides:
+        expr = " ".join(overrides["eligibility"].split())
+        named = {e: n for n, e in ELIGIBILITIES.items() if n not in FILTERED_ELIGIBILITIES}
+        kind = named.get(expr)
+        if kind == "spike":
+            raise ValueError(f"{where}: eligibility '1' (the presynaptic spike) makes updates event-driven, and the "
+                             "timing is the model's")
+        changes.update(eligibility=kind, eligibility_expr=None) if kind else changes.update(eligibility_expr=expr)
+    try:
+        return dataclasses.replace(rule, **changes)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
 def _declaration(neuron):
     """A neuron's declaration without its parameter values (run values)."""
     return {**neuron.to_dict(), "parameters": {k: unit_text(v) for k, v in neuron.parameters.items()}}
@@ -303,15 +372,18 @@ def check_post_expr(spec):
     dimensionless, so phi_j must be dimensionless too.  It reads the
     postsynaptic neuron's variables with the suffix ``_post``; each
     hidden population's neuron is checked."""
-    expr = spec.rule.post_expr
-    if expr is None:
-        return
+    checks = []  # (expression, population) to check
+    if spec.rule.post_expr is not None:
+        checks += [(spec.rule.post_expr, population) for population in population_names(len(spec.hidden))[1:-1]]
+    for k, proj in enumerate(spec.projections):
+        if proj.plastic and proj.post != "output" and spec.projection_rule(k).post_expr is not None:
+            checks.append((spec.projection_rule(k).post_expr, proj.post))
     seen = []
-    for population in population_names(len(spec.hidden))[1:-1]:  # the hidden layers' factor
+    for expr, population in checks:
         neuron = spec.neuron_of(population)
-        if any(neuron is n for n in seen):
+        if any(neuron is n and expr == e for e, n in seen):
             continue
-        seen.append(neuron)
+        seen.append((expr, neuron))
         _check_post_expr(spec, expr, neuron, population,
                          fb.boxcar_equations(spec, population if spec.neurons else None))
 

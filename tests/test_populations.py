@@ -195,3 +195,95 @@ def test_runtime_and_cpp_standalone_agree_with_a_neuron_per_population(mixed_pro
     a = RuntimeRunner(spec, N_SAMPLES).run(*inputs, noise_seed=11)
     b = RuntimeRunner(plain, N_SAMPLES).run(*inputs, noise_seed=11)
     assert not np.array_equal(a.counts, b.counts)
+
+
+# -- projections with factors of their own ------------------------------------------
+
+
+def _chain(**rules):
+    """The 8-12-3 stack's projections, ``rules`` giving a projection's own factors (w_1, w_2)."""
+    pairs = (("input", "hidden_1"), ("hidden_1", "output"))
+    return [{"pre": a, "post": b, **({"rule": rules[f"w_{k + 1}"]} if f"w_{k + 1}" in rules else {})}
+            for k, (a, b) in enumerate(pairs)]
+
+
+def _runtime_weights(spec, n=4):
+    from brianrules.devices import RuntimeRunner
+
+    return RuntimeRunner(spec, n).run(*small_inputs(spec, n), noise_seed=11).weights
+
+
+def _assert_same_weights(a, b):
+    wa, wb = _runtime_weights(a), _runtime_weights(b)
+    W0 = small_inputs(a, 4)[0]
+    for x, y, w0 in zip(wa, wb, W0):
+        assert np.abs(x - w0).max() > 1e-4  # it learned
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+
+
+def test_a_projection_with_its_own_learning_rate():
+    """input -> hidden_1 at lr 0.7 under a rule whose hidden rate is 2 learns
+    as the rule whose hidden rate is 0.7."""
+    from brianrules import rules
+
+    own = small_spec(projections=_chain(w_1={"lr": 0.7}))
+    same = small_spec(rule=rules.get("dfa", lr=5.0, lr_hidden=0.7))
+    assert own.rule.lr_hidden == 2.0
+    _assert_same_weights(own, same)
+    # and the rate is a run value: another rate, the same structure
+    other = small_spec(projections=_chain(w_1={"lr": 0.3}))
+    assert other.structure() == own.structure()
+
+
+def test_a_projection_with_its_own_postsynaptic_factor():
+    """The Hebbian factor x_post on input -> hidden_1 alone, in a network whose
+    rule has the surrogate: the weights of the rule with the Hebbian factor
+    (in a one-hidden-layer network, the only hidden projection); the factor
+    has a neuron variable of its own."""
+    start_scope()
+    own = small_spec(projections=_chain(w_1={"post_factor": "x_post"}))
+    hebbian = small_spec(post="activity")
+    assert own.own_factor_variable(0) == "Lphi_w1" and own.own_factor_variable(1) is None
+    model = Model(own, 1)
+    assert "Lphi_w1" in model.layers[0].variables and "Lphi_w1_post" in str(model.projections[0].equations)
+    _assert_same_weights(own, hebbian)
+    assert own.structure() != small_spec().structure()
+
+
+def test_projections_with_their_own_eligibility():
+    """The rate eligibility written as an expression on every projection
+    learns as the rule with the named rate eligibility."""
+    from brianrules import rules
+
+    rate = {"eligibility": "x_pre / (tau_trace_pre * Hz)"}
+    own = small_spec(projections=_chain(w_1=rate, w_2=rate))
+    named = small_spec(rule=rules.get("dfa", lr=5.0, lr_hidden=2.0, eligibility="rate"))
+    _assert_same_weights(own, named)
+
+
+@pytest.mark.parametrize("rule,words", [
+    ({"timing": "event"}, ["unknown key 'timing'", "the learning signal and the timing are the model's"]),
+    ({"lr": -1.0}, ["lr must be a positive number"]),
+    ({"post_factor": 3}, ["post_factor must be a Brian2 expression"]),
+])
+def test_bad_projection_rule_tables(rule, words):
+    with pytest.raises(ValueError) as e:
+        small_spec(projections=_chain(w_1=rule))
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_projection_rules_the_model_cannot_give():
+    from brianrules import rules
+
+    with pytest.raises(ValueError, match="a fixed projection"):
+        small_spec(projections=[{"pre": "input", "post": "hidden_1", "plastic": False, "rule": {"lr": 1.0}},
+                                {"pre": "hidden_1", "post": "output"}])
+    with pytest.raises(ValueError, match="need a clock-driven rule"):
+        small_spec(rule=rules.get("dfa").event_driven(), projections=_chain(w_1={"post_factor": "x_post"}))
+    with pytest.raises(ValueError, match="the output layer's factor is one of"):
+        small_spec(projections=_chain(w_2={"post_factor": "psi_post * x_post"}))
+    with pytest.raises(ValueError, match="no variable of the postsynaptic neuron"):
+        from brianrules.network import check_post_expr
+
+        check_post_expr(small_spec(projections=_chain(w_1={"post_factor": "q_post"})))

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
+from brian2.utils.stringtools import word_substitute
 
 from .. import feedback as fb
 from ..model.architecture import population_names
@@ -94,23 +95,37 @@ class Model:
         output_reset = pathway.output_reset
         hidden_eqs += rule.neuron_factor_equations
         output_eqs += rule.neuron_factor_equations
+        # projections with a postsynaptic factor of their own: L * phi of
+        # their own, a variable of the postsynaptic group
+        own = {}  # population -> [(variable, L * phi)]
+        for k, proj in enumerate(spec.projections):
+            var = spec.own_factor_variable(k)
+            if var is not None:
+                own.setdefault(proj.post, []).append(
+                    (var, spec.projection_rule(k).neuron_factor(proj.post == "output")))
+
+        def own_equations(population):
+            return "".join(f"\n{var} : 1\n" for var, _ in own.get(population, []))
+
         self.layers = []
         for k, n in enumerate(spec.hidden):
             name = f"hidden_{k + 1}"
             self.layers.append(
                 make_group(spec.neuron_of(name), spec.surrogate, n, name,
-                           extra_equations=hidden_eqs + self._boxcar(name), namespace=ns, set_values=False,
-                           extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
+                           extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name), namespace=ns,
+                           set_values=False, extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
             )
         self.output = make_group(
             spec.neuron_of("output"), spec.surrogate, spec.n_out, "output",
-            extra_equations=output_eqs + self._boxcar("output"), extra_reset=output_reset, namespace=ns,
-            set_values=False,
+            extra_equations=output_eqs + self._boxcar("output") + own_equations("output"), extra_reset=output_reset,
+            namespace=ns, set_values=False,
         )
         self.layers.append(self.output)
 
         for g in self.layers:  # L * phi once per neuron and step
             rule.add_neuron_factor(g, output=g is self.output)
+            for var, factor in own.get(g.name, []):  # computed where the model's is, read by one projection
+                g.run_regularly(f"{var} = {factor}", when="groups", order=-6, name=f"{g.name}_factor_{var}")
 
         if spec.reset_between_samples:
             self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
@@ -129,10 +144,14 @@ class Model:
             w_unit = None if unit is None else unit_text(unit)
             deliver = spec.neuron_of(proj.post).delivery()
             if proj.plastic:
-                model = rule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
+                prule = spec.projection_rule(k)
+                model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
+                var = spec.own_factor_variable(k)
+                if var is not None:
+                    model = word_substitute(model, {f"{rule.neuron_factor_variable}_post": f"{var}_post"})
                 if pathway.forward_line(pre is self.input):
                     model += "\n" + pathway.forward_line(pre is self.input)
-                on_pre = rule.on_pre_code(spec.accumulate, output=post is self.output, deliver=deliver)
+                on_pre = prule.on_pre_code(spec.accumulate, output=post is self.output, deliver=deliver)
             else:
                 model = "w : 1 (constant)" + (f"\nw_unit : {w_unit} (shared, constant)" if w_unit else "")
                 on_pre = {"pre": deliver}
@@ -190,7 +209,6 @@ class Model:
         """A list of (target, value) pairs: target is a VariableView or TimedArray."""
         spec = self.spec
         stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
-        rule = spec.rule
         pairs = [
             (self.stim, stim),
             (self.tgt, tgt),
@@ -208,7 +226,6 @@ class Model:
                 pairs.append((getattr(g, key), np.ones(g.N) * value))
             if spec.boxcar_of(g.name):
                 pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
-        rule = spec.rule
         for k, (S, W) in enumerate(zip(self.projections, weights)):
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
@@ -218,8 +235,9 @@ class Model:
             if unit is not None:
                 pairs.append((S.w_unit, unit))
             if S in self.plastic_projections:
-                pairs.append((S.eta, rule.eta(S.target is self.output, S.source.N, lr_scale) * rule.eta_unit))
-                pairs += [(getattr(S, name), value) for name, value in rule.eligibility_values().items()]
+                prule = spec.projection_rule(k)
+                pairs.append((S.eta, prule.eta(S.target is self.output, S.source.N, lr_scale) * prule.eta_unit))
+                pairs += [(getattr(S, name), value) for name, value in prule.eligibility_values().items()]
         pairs += self.pathway.values(self, feedback, noise_seed)
         return pairs
 

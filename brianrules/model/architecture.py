@@ -7,12 +7,22 @@ class).  A projection connects two of them all to all: ``pre`` -> ``post``,
 ``post`` are one population (without self-connections unless
 ``self_connections``).  ``hidden = [100, 100]`` without projections is the
 feed-forward stack input -> hidden_1 -> hidden_2 -> output.
+
+A plastic projection learns by the model's rule, or by that rule with some
+of its factors replaced (``rule``, a table of `RULE_KEYS`): its own learning
+rate ``lr`` (1/s), postsynaptic factor ``post_factor``, eligibility
+``eligibility`` (Brian2 expressions, as in a ``[rule]`` section) or
+``per_presynaptic``.  The learning signal, the timing and the pathway are the
+model's: they belong to the populations, not to one projection.
 """
 
+import math
 from dataclasses import dataclass
 
 #: the keys of one projection in a model file's ``[network] projections``
-KEYS = ("pre", "post", "plastic", "self_connections")
+KEYS = ("pre", "post", "plastic", "self_connections", "rule")
+#: what a projection's ``rule`` table may replace of the model's rule
+RULE_KEYS = ("lr", "post_factor", "eligibility", "per_presynaptic")
 
 
 @dataclass(frozen=True)
@@ -21,10 +31,17 @@ class Projection:
     post: str
     plastic: bool = True
     self_connections: bool = False
+    #: the factors this projection replaces, as sorted (key, value) pairs
+    rule: tuple = ()
 
     @property
     def recurrent(self):
         return self.pre == self.post
+
+    @property
+    def overrides(self):
+        """The replaced factors as a dict."""
+        return dict(self.rule)
 
     def to_dict(self):
         out = {"pre": self.pre, "post": self.post}
@@ -32,6 +49,15 @@ class Projection:
             out["plastic"] = False
         if self.self_connections:
             out["self_connections"] = True
+        if self.rule:
+            out["rule"] = dict(self.rule)
+        return out
+
+    def structure(self):
+        """`to_dict` without the learning rate's value (a run value)."""
+        out = self.to_dict()
+        if "lr" in out.get("rule", {}):
+            out["rule"] = {**out["rule"], "lr": "own"}
         return out
 
 
@@ -73,7 +99,11 @@ def parse(items, n_hidden, source="network"):
         for key in ("plastic", "self_connections"):
             if key in item and not isinstance(item[key], bool):
                 raise ValueError(f"{where}, entry {k + 1}: {key} must be true or false, got {item[key]!r}")
-        p = Projection(item["pre"], item["post"], item.get("plastic", True), item.get("self_connections", False))
+        rule = _rule_table(item.get("rule", {}), f"{where}, entry {k + 1} ({item['pre']} -> {item['post']}): rule")
+        if rule and not item.get("plastic", True):
+            raise ValueError(f"{where}, entry {k + 1}: a fixed projection (plastic = false) has no rule")
+        p = Projection(item["pre"], item["post"], item.get("plastic", True), item.get("self_connections", False),
+                       rule)
         if p.post == "input":
             raise ValueError(f"{where}, entry {k + 1}: the input population receives no projection")
         if p.self_connections and not p.recurrent:
@@ -88,3 +118,23 @@ def parse(items, n_hidden, source="network"):
         if not any(p.pre == name and not p.recurrent for p in out):
             raise ValueError(f"{where}: {name} projects onto no other population")
     return tuple(out)
+
+
+def _rule_table(table, where):
+    """A projection's ``rule`` table, checked, as sorted (key, value) pairs."""
+    if isinstance(table, tuple):
+        table = dict(table)
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} must be a table of {', '.join(RULE_KEYS)}, got {table!r}")
+    for key, value in table.items():
+        if key not in RULE_KEYS:
+            raise ValueError(f"{where}: unknown key '{key}' (a projection may set {', '.join(RULE_KEYS)}; the "
+                             "learning signal and the timing are the model's)")
+        if key == "lr" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                            or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"{where}: lr must be a positive number (1/s), got {value!r}")
+        if key in ("post_factor", "eligibility") and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f"{where}: {key} must be a Brian2 expression, got {value!r}")
+        if key == "per_presynaptic" and not isinstance(value, bool):
+            raise ValueError(f"{where}: per_presynaptic must be true or false, got {value!r}")
+    return tuple(sorted((k, float(v) if k == "lr" else v) for k, v in table.items()))
