@@ -24,6 +24,16 @@ TRAIN_OPTIONS = {
     "--post-output": ("post_output", str, "postsynaptic factor of the output layer"),
     "--post-expr": ("post_expr", str, "postsynaptic factor of hidden layers as a Brian2 expression of "
                     "the postsynaptic neuron's variables with the suffix _post (replaces --post)"),
+    # a rule written out as its factors (--rule three_factor; a preset takes the postsynaptic ones)
+    "--learning-signal": ("learning_signal", str, "the pathway that writes the learning signal L_j of a rule "
+                          "written as its factors (--rule three_factor): direct, layerwise, symmetric, encoders, "
+                          "erbp"),
+    "--post-factor": ("post_factor", str, "postsynaptic factor phi_j of hidden layers as a Brian2 expression, "
+                      "e.g. psi_post, 1, x_post"),
+    "--post-factor-output": ("post_factor_output", str, "postsynaptic factor of the output layer as an "
+                             "expression: psi_post, 1, x_post or boxcar_post"),
+    "--per-presynaptic": ("per_presynaptic", bool, "divide each projection's learning rate by its number of "
+                          "presynaptic neurons (PES)"),
     "--dataset": ("dataset", str, "dataset name"),
     "--epochs": ("epochs", int, "number of epochs"),
     "--hidden": ("hidden", int, "hidden layer sizes"),
@@ -41,7 +51,10 @@ TRAIN_OPTIONS = {
                  "default: the rule's own"),
     "--eligibility": ("eligibility", str, "the presynaptic factor: trace (x_i), or a per-synapse trace of "
                       "phi_j x_i through a low-pass filter: lowpass (e-prop) or alpha (two stages, SuperSpike); "
-                      "default: the rule's own"),
+                      "with --rule three_factor a Brian2 expression such as x_pre; default: the rule's own"),
+    "--eligibility-filter": ("eligibility_filter_ms", float, "a per-synapse trace of phi_j x_i through a cascade "
+                             "of unit-area low-pass stages: the time constant of each stage, input first, ms "
+                             "(e.g. 5 10, SuperSpike's alpha); default: the rule's own"),
     "--tau-elig": ("tau_elig_ms", float, "time constant of the eligibility filter (its last stage), ms; "
                    "default: the rule's own"),
     "--tau-elig-rise": ("tau_elig_rise_ms", float, "rise time constant of the alpha eligibility, ms; "
@@ -72,7 +85,12 @@ def _train_parser(sub):
     p.add_argument("--model", metavar="FILE.toml",
                    help="a model spec (see models/); options given on the command line override it")
     for flag, (name, typ, text) in TRAIN_OPTIONS.items():
-        extra = {"nargs": "+"} if name == "hidden" else {}
+        if typ is bool:  # a flag
+            p.add_argument(flag, dest=name, action="store_const", const=True, default=argparse.SUPPRESS,
+                           help=f"{text} (default: the rule's own)")
+            continue
+        extra = ({"nargs": "+"} if name == "hidden" else
+                 {"nargs": "+", "metavar": "MS"} if name == "eligibility_filter_ms" else {})
         p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
                        help=f"{text} (default: {getattr(d, name)})", **extra)
     p.add_argument("--neuron", metavar="FILE.toml", default=argparse.SUPPRESS,

@@ -268,6 +268,8 @@ class NetworkSpec:
             "post_output": self.rule.post_output,
             "post_expr": self.rule.post_expr,
             "eligibility": self.rule.eligibility,
+            "eligibility_expr": self.rule.eligibility_expr,
+            "eligibility_stages": len(self.rule.eligibility_filter),
             "timing": self.rule.timing,
             "feedback": self.rule.feedback,
             "apply_every": self.apply_every,

@@ -22,10 +22,11 @@ for the objects that `network.Model` creates:
        (-L_j * phi_j * x_i)`` (forward Euler).  Hidden layers read the
        learning signal ``L`` stored by the feedback synapses one step
        earlier; the output layer computes its error from ``r`` now.  With
-       a filtered eligibility (``lowpass``, ``alpha``) the product is
-       ``-L_j * elig_ij`` and, in the same Euler step (from the values
-       before it), each stage of the filter moves towards its input:
-       ``e_s += dt * (u_s - e_s) / tau_s`` with ``u_0 = phi_j x_i`` and
+       a filtered eligibility (a cascade of N unit-area stages, e.g.
+       ``lowpass`` N = 1, ``alpha`` N = 2; `rules.cascade`) the product is
+       ``-L_j * e_N`` and, in the same Euler step (from the values before
+       it), each stage moves towards its input:
+       ``e_s += dt * (u_s - e_s) / tau_s`` with ``u_1 = phi_j x_i`` and
        ``u_s = e_(s-1)``, whether or not the gate is open;
     4. direct feedback (order -1): ``L_j = sum_k B_kj err_k``, for every
        hidden layer (it is used by step 3 of the *next* time step);
@@ -62,7 +63,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .randomness import hash_uniform_numpy
-from .rules import FILTERED_ELIGIBILITIES
 from .singularities import SWITCH
 
 #: Brian2 stores the last spike time of a neuron that never fired as this (s)
@@ -186,7 +186,7 @@ class Params:
     post: tuple  # postsynaptic factor name of each projection
     psi: object  # surrogate function of the scaled distance to threshold
     inv_th_span: float  # 1 / (v_th - v_reset)
-    elig_taus: tuple = ()  # time constant (s) of each stage of a filtered eligibility, input first
+    elig_taus: tuple = ()  # time constant (s) of each stage of a filtered eligibility's cascade, input first
 
     @property
     def filtered(self):
@@ -210,6 +210,12 @@ def check_supported(spec):
     if not spec.neuron.is_builtin_lif:
         raise ValueError(f"the reference simulator models the built-in LIF only, not neuron {spec.neuron.name} "
                          f"({spec.neuron.source})")
+    if spec.neurons:
+        raise ValueError("the reference simulator models one neuron in every population, not a neuron of its own for "
+                         + ", ".join(spec.neurons))
+    if any(p.rule for p in spec.projections):
+        raise ValueError("the reference simulator models the model's rule on every projection, not a projection's "
+                         "own factors")
     if rule.feedback != "direct":
         raise ValueError(f"the reference simulator models direct feedback (dfa) only, not '{rule.feedback}'")
     if rule.post_expr is not None:
@@ -217,8 +223,8 @@ def check_supported(spec):
     if getattr(rule, "timing", "clock") != "clock":
         raise ValueError("the reference simulator models clock-driven updates only")
     if rule.eligibility != "trace" and not rule.filtered:
-        raise ValueError(f"the reference simulator models the presynaptic trace and the filtered "
-                         f"eligibilities ({', '.join(FILTERED_ELIGIBILITIES)}), not '{rule.eligibility}'")
+        raise ValueError(f"the reference simulator models the presynaptic trace and its filtered "
+                         f"eligibilities (a cascade of any number of stages), not '{rule.eligibility}'")
     for kind in (rule.post, rule.post_output):
         if kind not in ("surrogate", "none", "activity"):
             raise ValueError(f"the reference simulator does not model the postsynaptic factor '{kind}'")

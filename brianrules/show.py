@@ -36,52 +36,82 @@ def neuron_equations(neuron, surrogate):
 def text(cfg, source, latex=False):
     """The whole model of settings ``cfg`` (a `TrainConfig`) as text."""
     from . import surrogates as sgmod
+    from .rules.describe import cascade_text, law
 
     neuron = cfg.make_neuron()
     rule = cfg.make_rule()
     surrogate = sgmod.get(cfg.surrogate, cfg.sg_width, cfg.sg_height)
     eqs = neuron_equations(neuron, surrogate)
-    eta, L, phi, eps, w = sympy.symbols("eta L_j phi_j epsilon_ij w_ij")
-    law = sympy.Eq(sympy.Derivative(w, sympy.Symbol("t")), -eta * L * eps if rule.filtered else -eta * L * phi * eps)
+    equation = law(rule)
     if latex:
         lines = [r"\begin{align*}"]
         lines += [f"{sympy.latex(lhs)} &= {sympy.latex(rhs)}" + (rf" && \text{{{flags}}}" if flags else "") + r" \\"
                   for lhs, rhs, flags in eqs]
-        lines.append(f"{sympy.latex(law.lhs)} &= {sympy.latex(law.rhs)}")
+        lines.append(f"{sympy.latex(equation.lhs)} &= {sympy.latex(equation.rhs)}")
         lines.append(r"\end{align*}")
         return "\n".join(lines)
-    out = [f"model {source}", "", f"neuron {neuron.name} ({neuron.source})", ""]
-    for lhs, rhs, flags in eqs:
-        out.append(_indent(sympy.pretty(sympy.Eq(lhs, rhs), use_unicode=False)) + (f"    {flags}" if flags else ""))
-        out.append("")
-    ports = [f"  threshold:        {neuron.threshold}", f"  reset:            {neuron.reset or '(none)'}",
-             f"  refractory:       {neuron.refractory or '(none)'}",
-             f"  per-sample reset: {neuron.sample_reset or '(none)'}",
-             f"  input:            {neuron.input}" + (
-                 f"   (a spike adds w * w_unit, w_unit = {neuron.weight_unit or 'v_th - v_reset'} "
-                 f"= {neuron.weight_unit_value()})" if neuron.input_variable else "   (statements using the weight w)"),
-             f"  trace:            {neuron.trace}   (the presynaptic factor x_pre)",
-             f"  surrogate:        psi = {surrogate.name}({neuron.surrogate_of}), width {surrogate.width}, "
-             f"height {surrogate.height}",
-             f"  integration:      {neuron.method or 'exact if linear, else euler'}", "", "  parameters:"]
-    out += ports + [f"    {k:<10} = {v}" for k, v in neuron.parameters.items()]
+    out = [f"model {source}", ""]
+    out += _neuron_block(neuron, surrogate, "neuron")
+    for name, entry in (cfg.populations or {}).items():
+        from .model.neuron import NeuronModel
+
+        own = NeuronModel.from_dict(entry["neuron"], source=entry.get("neuron_source") or name)
+        out += [""] + _neuron_block(own, surrogate, f"population {name}: neuron")
     per = "/s" if rule.timing == "clock" or rule.deferred else "per spike"
     out += ["", f"rule {cfg.rule}" + (f" ({rule.paper})" if rule.paper else ""), "",
-            _indent(sympy.pretty(law, use_unicode=False)), "",
+            _indent(sympy.pretty(equation, use_unicode=False)), "",
             f"  L_j    learning signal     {rule.feedback} pathway",
             f"  phi_j  postsynaptic factor {rule.post_factor(False)} (hidden), {rule.post_factor(True)} (output)",
-            f"  eps_ij eligibility         {rule.eligibility if rule.filtered else rule.eligibility_factor}",
+            "  eps_ij eligibility         "
+            + (f"{rule.eligibility}: phi_j x_i through {cascade_text(rule)} (unit-area stages, per synapse)"
+               if rule.filtered else rule.eligibility_factor),
             f"  eta    {rule.lr} {per} (output), {rule.lr_hidden} {per} (hidden), times {cfg.lr_decay} per epoch",
             f"  timing {'event-driven' if rule.timing == 'event' else 'clock-driven'}; updates applied "
             + ("at the end of each sample" if rule.apply_every is None else f"every {rule.apply_every} step(s)"),
             "", "architecture",
             f"  {cfg.dataset}: inputs -> {' -> '.join(str(h) for h in cfg.hidden)} -> one output per class, "
-            "all-to-all feed-forward projections",
+            + ("all-to-all feed-forward projections" if cfg.projections is None else "all-to-all projections:"),
+            *_projection_lines(cfg),
             f"  input: Poisson spikes at up to {cfg.max_rate_hz} Hz for {cfg.t_sample_ms} ms per sample, "
             f"dt {cfg.dt_ms} ms",
             f"  output error: rate filtered with tau_err {cfg.tau_err_ms} ms against {cfg.f_high_hz} Hz (label) "
             f"and {cfg.f_low_hz} Hz (others)"]
     return "\n".join(out)
+
+
+def _neuron_block(neuron, surrogate, title):
+    """A neuron's equations, ports and parameters as lines."""
+    out = [f"{title} {neuron.name} ({neuron.source})", ""]
+    for lhs, rhs, flags in neuron_equations(neuron, surrogate):
+        out.append(_indent(sympy.pretty(sympy.Eq(lhs, rhs), use_unicode=False)) + (f"    {flags}" if flags else ""))
+        out.append("")
+    out += [f"  threshold:        {neuron.threshold}", f"  reset:            {neuron.reset or '(none)'}",
+            f"  refractory:       {neuron.refractory or '(none)'}",
+            f"  per-sample reset: {neuron.sample_reset or '(none)'}",
+            f"  input:            {neuron.input}" + (
+                f"   (a spike adds w * w_unit, w_unit = {neuron.weight_unit or 'v_th - v_reset'} "
+                f"= {neuron.weight_unit_value()})" if neuron.input_variable else "   (statements using the weight w)"),
+            f"  trace:            {neuron.trace}   (the presynaptic factor x_pre)",
+            f"  surrogate:        psi = {surrogate.name}({neuron.surrogate_of}), width {surrogate.width}, "
+            f"height {surrogate.height}",
+            f"  integration:      {neuron.method or 'exact if linear, else euler'}", "", "  parameters:"]
+    return out + [f"    {k:<10} = {v}" for k, v in neuron.parameters.items()]
+
+
+def _projection_lines(cfg):
+    """One line per declared projection (none for the feed-forward stack)."""
+    if cfg.projections is None:
+        return []
+    from .model.architecture import parse
+
+    lines = []
+    for p in parse(cfg.projections, len(cfg.hidden)):
+        kind = "plastic" if p.plastic else "fixed"
+        if p.recurrent:
+            kind += ", recurrent" + ("" if p.self_connections else " without self-connections")
+        own = ", ".join(f"{k} {v!r}" for k, v in p.rule)
+        lines.append(f"    {p.pre} -> {p.post} ({kind})" + (f", its own {own}" if own else ""))
+    return lines
 
 
 def _indent(block, by="  "):

@@ -85,3 +85,72 @@ def test_declared_rule_trains_to_the_presets_weights(key):
         weights.append(result.weights)
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+#: a cascade of three stages over the trace, as dfa with a declared filter (`rules.cascade`)
+CASCADE = dataclasses.replace(rules.get("dfa"), eligibility_filter=(2.0, 5.0, 10.0))
+
+
+def test_printed_cascade_reads_back_as_the_same_rule():
+    from brianrules.rules.three_factor import section, toml_text
+
+    text = toml_text(section(CASCADE))
+    assert 'eligibility = "x_pre"' in text and "eligibility_filter_ms = [2.0, 5.0, 10.0]" in text
+    cfg = TrainConfig.from_dict(tomllib.loads(text)["rule"], source="section").validate()
+    declared = cfg.make_rule()
+    assert same_factors(declared, CASCADE) and declared.eligibility == "cascade3"
+    assert declared.synapse_model(True) == CASCADE.synapse_model(True)
+    assert "delig_rise1/dt = (phi_post * x_pre - elig_rise1) / tau_elig_rise1" in declared.describe()
+    assert "through tau_elig_rise1 = 2.0 ms then tau_elig_rise2 = 5.0 ms then tau_elig = 10.0 ms" in declared.describe()
+
+
+def test_declared_cascade_trains_to_the_same_weights():
+    weights = []
+    for rule in (CASCADE, _declared(CASCADE)):
+        spec = small_spec(hidden=(6, 5), n_in=5, n_out=3, rule=dataclasses.replace(rule, lr=5.0, lr_hidden=2.0))
+        inputs = small_inputs(spec, N_SAMPLES)
+        weights.append(RuntimeRunner(spec, N_SAMPLES).run(*inputs, noise_seed=5).weights)
+    for W0, a, b in zip(inputs[0], *weights):
+        assert np.abs(a - W0).max() > 1e-6
+        assert np.array_equal(a, b)
+
+
+def _train_settings(monkeypatch, tmp_path, *args):
+    """The settings `brianrules train ARGS` would train with (nothing is built)."""
+    import brianrules.training
+
+    seen = []
+    monkeypatch.setattr(brianrules.training, "train", lambda cfg, out, **kw: seen.append(cfg))
+    assert main(["train", "--out", str(tmp_path / "out"), "--device", "runtime", *args]) == 0
+    return seen[0]
+
+
+def test_factors_from_the_command_line(monkeypatch, tmp_path):
+    cfg = _train_settings(monkeypatch, tmp_path, "--rule", "three_factor", "--learning-signal", "direct",
+                          "--post-factor", "psi_post", "--eligibility", "x_pre", "--epochs", "1")
+    assert (cfg.learning_signal, cfg.post_factor, cfg.eligibility) == ("direct", "psi_post", "x_pre")
+    assert same_factors(cfg.make_rule(), rules.get("dfa"))
+    cfg = _train_settings(monkeypatch, tmp_path, "--rule", "three_factor", "--learning-signal", "encoders",
+                          "--post-factor", "1", "--post-factor-output", "1", "--per-presynaptic",
+                          "--eligibility", "x_pre / (tau_trace_pre * Hz)", "--force")
+    rule = cfg.make_rule()
+    assert cfg.per_presynaptic is True and rule.per_presynaptic and (rule.post, rule.post_output) == ("none", "none")
+    assert (rule.feedback, rule.eligibility) == ("encoders", "rate")
+    cfg = _train_settings(monkeypatch, tmp_path, "--eligibility-filter", "2", "5", "10", "--force")
+    assert cfg.eligibility_filter_ms == [2.0, 5.0, 10.0] and cfg.make_rule() == CASCADE
+    cfg = _train_settings(monkeypatch, tmp_path, "--eligibility", "alpha", "--tau-elig", "10", "--tau-elig-rise", "5",
+                          "--force")
+    assert cfg.make_rule() == rules.get("dfa", eligibility="alpha")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rule", "pes", "--learning-signal", "direct"], "rule pes does not take --learning-signal"),
+    (["--rule", "dfa", "--per-presynaptic"], "rule dfa does not take --per-presynaptic"),
+    (["--rule", "superspike", "--eligibility-filter", "5"], "rule superspike does not take --eligibility-filter"),
+    (["--rule", "pes", "--post-factor", "psi_post"], "rule pes does not take --post"),
+    (["--eligibility-filter", "5", "0"], "eligibility_filter_ms: the time constant of stage 2"),
+])
+def test_a_preset_refuses_a_factor_in_one_line(capsys, tmp_path, args, message):
+    assert main(["train", "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

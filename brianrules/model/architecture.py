@@ -17,7 +17,7 @@ model's: they belong to the populations, not to one projection.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: the keys of one projection in a model file's ``[network] projections``
 KEYS = ("pre", "post", "plastic", "self_connections", "rule")
@@ -72,7 +72,9 @@ def chain(n_hidden):
 
 
 def is_chain(projections, n_hidden):
-    return tuple(projections) == chain(n_hidden)
+    """Whether the projections are the feed-forward stack (whatever factors
+    of the rule a projection replaces)."""
+    return tuple(replace(p, rule=()) for p in projections) == chain(n_hidden)
 
 
 def parse(items, n_hidden, source="network"):

@@ -1,9 +1,10 @@
 """Learning rules: presets of the three-factor core (see `core`)."""
 
-from .core import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS, ThreeFactorRule
+from .core import ThreeFactorRule
 from .dfa import dfa
 from .eprop import eprop
 from .erbp import erbp
+from .factors import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
 from .fa import fa
 from .pes import pes
 from .superspike import superspike

@@ -10,8 +10,9 @@ For a plastic projection from presynaptic neuron i to postsynaptic neuron j
   neuron's state (surrogate derivative, 1, activity trace, ...);
 - ``eps_ij``, the presynaptic / eligibility factor: the presynaptic trace
   ``x``, or a per-synapse eligibility trace that low-pass filters
-  ``phi_j x_i`` (SuperSpike, e-prop; then ``phi_j`` sits inside the filter
-  and the product is ``L_j * F(phi_j x_i)``, see `FILTERED_ELIGIBILITIES`).
+  ``phi_j x_i`` through a cascade of unit-area stages (SuperSpike, e-prop;
+  then ``phi_j`` sits inside the filter and the product is
+  ``L_j * F(phi_j x_i)``, see `cascade`).
 
 A rule is a frozen description: it names its factors as Brian2 expressions
 and knows nothing of groups, devices or data.  `synapse_model` turns it into
@@ -22,9 +23,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from . import cascade
 from .describe import describe as _describe
 from .factors import (CLOCK_ELIGIBILITIES, ELIGIBILITIES, EVENT_ELIGIBILITIES, EXPRESSION_ELIGIBILITY,
-                      EXPRESSION_POST, FILTERED_ELIGIBILITIES, POST_FACTORS, TIMINGS)
+                      EXPRESSION_POST, POST_FACTORS, TIMINGS)
 
 
 def _positive(name, value):
@@ -35,7 +37,7 @@ def _positive(name, value):
 
 
 @dataclass(frozen=True)
-class ThreeFactorRule:
+class ThreeFactorRule(cascade.FilteredEligibility):
     """A learning rule as a product of three factors.
 
     ``lr`` is eta of the output projection and ``lr_hidden`` that of every
@@ -55,6 +57,17 @@ class ThreeFactorRule:
     ``eligibility_expr``, when given, is the presynaptic factor as a Brian2
     expression of the synapse's pre- and postsynaptic variables (clock-driven
     updates), e.g. ``"x_pre * x_pre"``.
+
+    ``eligibility_filter`` holds the time constants (ms) of the stages of a
+    filtered eligibility, input first (`cascade`): ``phi_j x_i`` through
+    them replaces ``phi_j x_i``.  It goes with the trace eligibility, and
+    the rule's ``eligibility`` then names the cascade by its number of
+    stages (``lowpass``, ``alpha``, ``cascade3``, ...).  The named ones may
+    be asked for by name alone: ``eligibility="alpha"`` has the stages
+    (5, 10) ms unless ``eligibility_filter`` gives two others.  The
+    keywords ``tau_elig`` (the last stage's time constant) and
+    ``tau_elig_rise`` (the first of two) replace single stages:
+    ``dataclasses.replace(rule, tau_elig=7.0)``.
     """
 
     name: str
@@ -70,8 +83,8 @@ class ThreeFactorRule:
     apply_every: int | None = None
     #: eta of a projection is divided by its number of presynaptic neurons (PES, as Nengo's builder does)
     per_presynaptic: bool = False
-    tau_elig: float = 10.0  # ms, the (last) stage of a filtered eligibility
-    tau_elig_rise: float = 5.0  # ms, the first stage of the "alpha" eligibility
+    #: time constants (ms) of the filtered eligibility's stages, input first; () for none
+    eligibility_filter: tuple = ()
     paper: str = ""
     parameters: dict = field(default_factory=dict)
 
@@ -91,7 +104,9 @@ class ThreeFactorRule:
             if not isinstance(self.eligibility_expr, str) or not self.eligibility_expr.strip():
                 raise ValueError(f"eligibility_expr must be a non-empty Brian2 expression, got {self.eligibility_expr!r}")
             object.__setattr__(self, "eligibility", EXPRESSION_ELIGIBILITY)
-        elif self.eligibility not in ELIGIBILITIES:
+        if self.eligibility_filter or cascade.stage_count(self.eligibility):
+            self._check_filter()
+        elif self.eligibility_expr is None and self.eligibility not in ELIGIBILITIES:
             raise ValueError(
                 f"unknown eligibility '{self.eligibility}' (choose from {', '.join(ELIGIBILITIES)})"
             )
@@ -101,7 +116,7 @@ class ThreeFactorRule:
         if self.timing not in TIMINGS:
             raise ValueError(f"unknown timing '{self.timing}' (choose from {', '.join(TIMINGS)})")
         allowed = EVENT_ELIGIBILITIES if self.timing == "event" else CLOCK_ELIGIBILITIES
-        if self.eligibility not in allowed:
+        if self.eligibility not in allowed and not self.filtered:  # a filter checks its own timing
             raise ValueError(f"{self.timing}-driven updates go with the eligibility {' or '.join(allowed)}, "
                              f"not '{self.eligibility}'")
         if self.deferred and self.apply_every == 1:
@@ -110,8 +125,6 @@ class ThreeFactorRule:
                              "every step (use the clock-driven form)")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
-        _positive("eligibility time constant (tau_elig, ms)", self.tau_elig)
-        _positive("eligibility rise time constant (tau_elig_rise, ms)", self.tau_elig_rise)
         if self.apply_every is not None:
             if not isinstance(self.apply_every, int) or isinstance(self.apply_every, bool) or self.apply_every < 1:
                 raise ValueError(f"apply_every must be a positive number of steps, got {self.apply_every!r}")
@@ -182,6 +195,8 @@ class ThreeFactorRule:
 
     @property
     def eligibility_factor(self):
+        if self.filtered:
+            return cascade.OUTPUT
         return self.eligibility_expr if self.eligibility_expr is not None else ELIGIBILITIES[self.eligibility]
 
     def neuron_factor(self, output=False):
@@ -191,39 +206,6 @@ class ThreeFactorRule:
         if self.filtered:
             return self.learning_signal.replace("_post", "")
         return f"{self.learning_signal} * ({self.post_factor(output)})".replace("_post", "")
-
-    @property
-    def filtered(self):
-        """Whether the eligibility is a per-synapse trace (`FILTERED_ELIGIBILITIES`)."""
-        return self.eligibility in FILTERED_ELIGIBILITIES
-
-    #: the postsynaptic group's variable that holds ``phi`` for a filtered
-    #: eligibility, computed once per neuron and step like ``Lphi``
-    post_factor_variable = "phi"
-
-    def filtered_post_factor(self, output=False):
-        """``phi`` as an expression of the postsynaptic group's own variables."""
-        return self.post_factor(output).replace("_post", "")
-
-    @property
-    def eligibility_equations(self):
-        """The filter's lines of a `Synapses` model (forward Euler, with ``w``)."""
-        stages = FILTERED_ELIGIBILITIES.get(self.eligibility, ())
-        inputs = [f"{self.post_factor_variable}_post * x_pre", *(v for v, _ in stages[:-1])]
-        lines = [f"d{v}/dt = ({u} - {v}) / {tau} : 1 (clock-driven)" for (v, tau), u in zip(stages, inputs)]
-        return lines + [f"{tau} : second (shared, constant)" for _, tau in stages]
-
-    @property
-    def eligibility_sample_reset(self):
-        """A synapse's part of the reset at each sample's start (the traces
-        restart with the presynaptic traces they filter)."""
-        return "; ".join(f"{v} = 0" for v, _ in FILTERED_ELIGIBILITIES.get(self.eligibility, ()))
-
-    def eligibility_values(self):
-        """The filter's time constants as {name: Quantity}, run values."""
-        from brian2 import ms
-
-        return {tau: getattr(self, tau) * ms for _, tau in FILTERED_ELIGIBILITIES.get(self.eligibility, ())}
 
     #: the postsynaptic group's variable that holds ``L * phi`` for
     #: clock-driven rules: computed once per neuron and step instead of once
@@ -373,3 +355,7 @@ class ThreeFactorRule:
     def describe(self):
         """Equations of the rule as text, for `brianrules rules --show` (`describe.describe`)."""
         return _describe(self)
+
+
+# `dataclasses.replace(rule, tau_elig=7.0)` replaces the last stage (`cascade.taking_stage_times`)
+ThreeFactorRule.__init__ = cascade.taking_stage_times(ThreeFactorRule.__init__)

@@ -1,20 +1,36 @@
 """A rule as text: its law, its factors and the Brian2 code it makes
 (`brianrules rules --show`)."""
 
-from .factors import FILTERED_ELIGIBILITIES
+
+def law(rule):
+    """The three-factor law of ``rule`` as a sympy equation: ``dw/dt = -eta
+    L phi eps``, or ``-eta L eps`` when a filtered eligibility holds ``phi``
+    (`brianrules rules --show`, `brianrules show`)."""
+    import sympy
+
+    eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
+    return sympy.Eq(sympy.Derivative(w, t), -eta * L * eps if rule.filtered else -eta * L * phi * eps)
+
+
+def cascade_text(rule):
+    """The stages of a filtered eligibility in words, input first:
+    ``tau_elig_rise = 5.0 ms then tau_elig = 10.0 ms``."""
+    return " then ".join(f"{tau} = {value} ms" for _, tau, value in rule.eligibility_stages)
+
+
+def _stages(n):
+    return f"{n} unit-area low-pass stage{'s' if n > 1 else ''}"
 
 
 def describe(rule):
     """Equations of ``rule`` (a `ThreeFactorRule`) as text, for `brianrules rules --show`."""
     import sympy
 
-    eta, L, phi, eps, w, t = sympy.symbols("eta L_j phi_j epsilon_ij w_ij t")
     per = "/s" if rule.timing == "clock" or rule.deferred else "per spike"
-    law = sympy.Eq(sympy.Derivative(w, t), -eta * L * eps if rule.filtered else -eta * L * phi * eps)
     lines = [
         f"rule: {rule.name}",
         "",
-        sympy.pretty(law, use_unicode=False),
+        sympy.pretty(law(rule), use_unicode=False),
         "",
         f"  L_j   (learning signal)     = {rule.learning_signal}   [{rule.feedback} feedback]",
         f"  phi_j (postsynaptic factor) = {rule.post_factor()} in hidden layers   "
@@ -26,8 +42,8 @@ def describe(rule):
         + f"   [{rule.eligibility}]",
         *([f"  {rule.neuron_factor_variable}_j = L_j phi_j, computed once per neuron and time step"]
           if rule.timing == "clock" and not rule.filtered else []),
-        *([f"  elig_ij = phi_j x_i through {' then '.join(f'{tau} = {getattr(rule, tau)} ms' for _, tau in FILTERED_ELIGIBILITIES[rule.eligibility])}"
-           " (unit-area low-pass stages, per synapse): eps_ij = F(phi_j x_i)",
+        *([f"  elig_ij = phi_j x_i through {cascade_text(rule)} ({_stages(len(rule.eligibility_filter))}, "
+           "per synapse): eps_ij = F(phi_j x_i)",
            f"  neuron variables {rule.neuron_factor_variable} = L_j, {rule.post_factor_variable} = phi_j, each "
            "computed once per neuron and time step"] if rule.filtered else []),
         f"  eta = {rule.lr} {per} (output), {rule.lr_hidden} {per} (hidden)",

@@ -36,7 +36,7 @@ def eprop(**parameters):
         raise TypeError("eprop() got an unexpected keyword argument 'eligibility'")
     return dataclasses.replace(
         dfa(**parameters), name="eprop",
-        eligibility="lowpass", tau_elig=20.0,
+        eligibility="lowpass", eligibility_filter=(20.0,),
         paper="Bellec, Scherr, Subramoney, Hajek, Salaj, Legenstein & Maass (2020) Nat. Commun. 11:3625",
     )
 

@@ -16,7 +16,7 @@ feedback).  Here
   default), the paper's 1 / (1 + |beta (U - theta)|)^2;
 - eps * S_i is this package's presynaptic trace x_i (one exponential,
   ``tau_trace``), where the paper uses a double-exponential PSP kernel;
-- alpha is the cascade of two unit-area low-pass filters with
+- alpha is the cascade of two unit-area low-pass stages (`cascade`) with
   ``tau_elig_rise`` = 5 ms and ``tau_elig`` = 10 ms, the rise and decay
   times of the paper's kernel (as in the published GeNN port of its
   simulation); unit area keeps eta comparable with dfa's;
@@ -38,7 +38,7 @@ def superspike(**parameters):
         raise TypeError("superspike() got an unexpected keyword argument 'eligibility'")
     return dataclasses.replace(
         dfa(**parameters), name="superspike",
-        eligibility="alpha", tau_elig=10.0, tau_elig_rise=5.0,
+        eligibility="alpha", eligibility_filter=(5.0, 10.0),  # rise, then decay (ms)
         paper="Zenke & Ganguli (2018) Neural Comput. 30:1514-1541",
     )
 

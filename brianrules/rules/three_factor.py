@@ -10,8 +10,11 @@ ports: ``psi_post`` (the surrogate derivative), ``x_pre`` / ``x_post`` (the
 traces), ``boxcar_post`` (eRBP's window on the input variable) and, in a
 user's own rule, any variable of the declared neuron (``a_post``).  The
 presynaptic spike itself is the eligibility ``"1"``, which makes the
-updates event-driven; a filtered per-synapse eligibility is named
-(``lowpass``, ``alpha``) with its time constants.  ``per_presynaptic``
+updates event-driven.  ``eligibility_filter`` makes the eligibility a
+per-synapse trace: ``phi_j x_pre`` through a cascade of unit-area low-pass
+stages, one time constant (ms) per stage, input first (`cascade`), with
+``eligibility = "x_pre"``; the names ``lowpass`` (one stage) and ``alpha``
+(two) stand for the cascades of e-prop and SuperSpike.  ``per_presynaptic``
 divides each projection's learning rate by its number of presynaptic
 neurons (PES).
 
@@ -23,8 +26,9 @@ weights (a test).
 
 import dataclasses
 
-from .core import (ELIGIBILITIES, EXPRESSION_ELIGIBILITY, FILTERED_ELIGIBILITIES, POST_FACTORS,
-                   ThreeFactorRule)
+from . import cascade
+from .core import ThreeFactorRule
+from .factors import ELIGIBILITIES, EXPRESSION_ELIGIBILITY, FILTERED_ELIGIBILITIES, POST_FACTORS
 
 #: expression -> name of the named postsynaptic factors
 _POST_NAMES = {expr: name for name, expr in POST_FACTORS.items()}
@@ -43,8 +47,9 @@ def post_name(expr):
 
 def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_output="psi_post",
                  eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, per_presynaptic=False,
-                 tau_elig=10.0, tau_elig_rise=5.0, name="three_factor"):
-    """A rule from its factors (see the module's docstring)."""
+                 eligibility_filter=None, name="three_factor"):
+    """A rule from its factors (see the module's docstring);
+    ``eligibility_filter`` None: no filter (or a named one's own stages)."""
     if not isinstance(learning_signal, str) or not learning_signal.isidentifier():
         raise ValueError(f"learning_signal must name a pathway, got {learning_signal!r}")
     for key, value in (("post_factor", post_factor), ("post_factor_output", post_factor_output),
@@ -61,20 +66,23 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
     else:
         kind = _ELIGIBILITY_NAMES.get(_normal(eligibility))
         expr = None if kind is not None else eligibility
+    if eligibility_filter is not None:
+        eligibility_filter = cascade.check(eligibility_filter, "eligibility_filter")
     return ThreeFactorRule(
         name=name, post=post or "surrogate", post_output=output,
         post_expr=None if post is not None else post_factor,
         eligibility=kind or EXPRESSION_ELIGIBILITY, eligibility_expr=expr,
         feedback=learning_signal, timing="event" if kind == "spike" else "clock",
         lr=lr, lr_hidden=lr_hidden, apply_every=apply_every, per_presynaptic=bool(per_presynaptic),
-        tau_elig=tau_elig, tau_elig_rise=tau_elig_rise)
+        eligibility_filter=eligibility_filter or ())
 
 
 def section(rule):
     """``rule`` as the keys of a model file's ``[rule]`` section (plain values)."""
     out = {"rule": "three_factor", "learning_signal": rule.feedback, "post_factor": rule.post_factor(False),
            "post_factor_output": rule.post_factor(True),
-           "eligibility": rule.eligibility if rule.filtered else rule.eligibility_factor}
+           # a filter's input: phi_j times the trace (`cascade`)
+           "eligibility": ELIGIBILITIES["trace"] if rule.filtered else rule.eligibility_factor}
     if rule.deferred:
         out["timing"] = "event"
     out["lr"] = rule.lr
@@ -84,13 +92,16 @@ def section(rule):
     if rule.per_presynaptic:
         out["per_presynaptic"] = True
     if rule.filtered:
-        for _, tau in FILTERED_ELIGIBILITIES[rule.eligibility]:
-            out[f"{tau}_ms"] = getattr(rule, tau)
+        out[FILTER_KEY] = list(rule.eligibility_filter)
     return out
 
 
+#: the key of a filter's time constants in a ``[rule]`` section (and in `TrainConfig`)
+FILTER_KEY = "eligibility_filter_ms"
+
+
 def toml_text(values, header="rule"):
-    """A flat mapping of strings, numbers and booleans as a TOML section."""
+    """A flat mapping of strings, numbers, booleans and lists of numbers as a TOML section."""
     import json
 
     def value(v):
@@ -98,6 +109,8 @@ def toml_text(values, header="rule"):
             return "true" if v else "false"
         if isinstance(v, str):
             return json.dumps(v)  # a TOML basic string
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         return repr(v)
 
     return "\n".join([f"[{header}]", *(f"{k} = {value(v)}" for k, v in values.items())])
@@ -108,3 +121,27 @@ def same_factors(a, b):
     parameters (so that they generate the same code)."""
     strip = {"name": "", "paper": "", "parameters": {}}
     return dataclasses.replace(a, **strip) == dataclasses.replace(b, **strip)
+
+
+def preset_factors(given, rule):
+    """The settings ``post_factor`` / ``post_factor_output`` of preset
+    ``rule`` (a name) as the named factors (``post``, ``post_output``) or
+    the expression (``post_expr``) its factory takes."""
+    given = dict(given)
+    if "post_factor" in given:
+        if "post" in given or "post_expr" in given:
+            raise ValueError(f"post_factor ({given['post_factor']}) and --post/--post-expr both set the hidden "
+                             "layers' postsynaptic factor: give one")
+        expr = given.pop("post_factor")
+        name = post_name(expr)
+        given["post" if name else "post_expr"] = name or expr
+    if "post_factor_output" in given:
+        expr = given.pop("post_factor_output")
+        if "post_output" in given:
+            raise ValueError("post_factor_output and --post-output both set the output's postsynaptic factor: give one")
+        name = post_name(expr)
+        if name is None:
+            raise ValueError(f"post_factor_output {expr!r}: rule {rule}'s output factor is one of "
+                             f"{', '.join(POST_FACTORS.values())}")
+        given["post_output"] = name
+    return given

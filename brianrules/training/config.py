@@ -12,6 +12,8 @@ import numpy as np
 from .. import data as datamod
 from .. import rules as rulemod
 from .. import surrogates as sgmod
+from ..rules import cascade
+from ..rules.three_factor import preset_factors
 from ..devices import check_device
 from ..floats import check_dtype
 
@@ -58,6 +60,9 @@ class TrainConfig:
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
+    # a filtered eligibility's cascade (`rules.cascade`): the time constant of every stage,
+    # input first, ms; then tau_elig_ms sets the last stage's, tau_elig_rise_ms the first of two
+    eligibility_filter_ms: list | None = None  # None: the rule's own (or none)
     tau_elig_ms: float | None = None  # None: the rule's own (filtered eligibilities)
     tau_elig_rise_ms: float | None = None
     surrogate: str = "fast_sigmoid"
@@ -135,6 +140,8 @@ class TrainConfig:
         for name in ("tau_elig_ms", "tau_elig_rise_ms"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
+        if self.eligibility_filter_ms is not None:
+            cascade.check(self.eligibility_filter_ms, "eligibility_filter_ms")
         if self.timing not in (None, "clock", "event"):
             raise ValueError(f"unknown timing '{self.timing}' (choose from clock, event)")
         rule = self.make_rule()  # a rule without the asked-for timing says so here
@@ -175,28 +182,46 @@ class TrainConfig:
                              "postsynaptic factor: give one")
         takes = rulemod.parameters_of(self.rule)
         if "post_factor" not in takes:  # a preset: its factors by expression are its named factors
-            given = _preset_factors(given, self.rule)
+            given = preset_factors(given, self.rule)
         for key in given:
             if key not in takes:
                 flag = "--" + key.replace("_", "-")
                 raise ValueError(f"rule {self.rule} does not take {flag}: its factors are those of its paper "
                                  f"(it takes {', '.join('--' + k.replace('_', '-') for k in self.RULE_OPTIONS if k in takes)})")
-        rule = rulemod.get(self.rule, **given)
-        taus = {k: v for k, v in (("tau_elig", self.tau_elig_ms), ("tau_elig_rise", self.tau_elig_rise_ms))
-                if v is not None}
-        used = list(rule.eligibility_values())
-        for key in taus:
+        rule = self._with_filter(rulemod.get(self.rule, **given), takes)
+        if self.timing == "event":
+            return rule.event_driven()
+        if self.timing == "clock" and rule.timing != "clock":
+            raise ValueError(f"rule {self.rule} updates on presynaptic spikes only: it has no clock-driven form")
+        return rule
+
+    def _with_filter(self, rule, takes):
+        """``rule`` with the eligibility filter of these settings:
+        ``eligibility_filter_ms`` gives every stage, then ``tau_elig_ms``
+        the last stage's and ``tau_elig_rise_ms`` the first of two.  A rule
+        that takes no eligibility may change the time constants of its own
+        filter, not the number of stages."""
+        if self.eligibility_filter_ms is not None:
+            taus = cascade.check(self.eligibility_filter_ms, "eligibility_filter_ms")
+            own = len(rule.eligibility_filter)
+            if "eligibility" not in takes and own != len(taus):
+                raise ValueError(f"rule {self.rule} does not take --eligibility-filter"
+                                 + (f" with {len(taus)} stage(s): its eligibility '{rule.eligibility}' is a filter "
+                                    f"of {own}, whose time constants it takes" if own else
+                                    f": its eligibility '{rule.eligibility}' is that of its paper"))
+            rule = cascade.with_stages(rule, taus, "eligibility_filter_ms", event=self.timing == "event")
+        times = {k: v for k, v in (("tau_elig", self.tau_elig_ms), ("tau_elig_rise", self.tau_elig_rise_ms))
+                 if v is not None}
+        used = cascade.shorthand_times(len(rule.eligibility_filter))
+        for key in times:
             if key not in used:
                 kinds = ", ".join(f"{name} with {' and '.join(tau for _, tau in stages)}"
                                   for name, stages in rulemod.FILTERED_ELIGIBILITIES.items())
                 raise ValueError(f"{key}_ms sets a filter of the eligibility, and rule {self.rule} with eligibility "
                                  f"'{rule.eligibility}' has {'only ' + ' and '.join(used) if used else 'none'} "
-                                 f"(filtered eligibilities: {kinds})")
-        rule = dataclasses.replace(rule, **taus)
-        if self.timing == "event":
-            return rule.event_driven()
-        if self.timing == "clock" and rule.timing != "clock":
-            raise ValueError(f"rule {self.rule} updates on presynaptic spikes only: it has no clock-driven form")
+                                 f"(filtered eligibilities: {kinds}; any number of stages: eligibility_filter_ms)")
+        if times:
+            rule = dataclasses.replace(rule, eligibility_filter=cascade.with_times(rule.eligibility_filter, **times))
         return rule
 
     def make_neuron(self):
@@ -280,6 +305,8 @@ class TrainConfig:
                 values[key] = float(value)
             elif _FIELD_TYPES[key] == "ints":
                 values[key] = list(value)
+            elif _FIELD_TYPES[key] == "floats?" and value is not None:
+                values[key] = [float(v) for v in value]
             elif _FIELD_TYPES[key] in ("table", "table?") and value is not None:
                 values[key] = dict(value)
         return cls(**values)
@@ -290,12 +317,12 @@ _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
     "epochs": "int", "hidden": "ints", "projections": "tables?", "populations": "table?", "device": "str", "threads": "int", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
-    "eligibility": "str?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
+    "eligibility": "str?", "eligibility_filter_ms": "floats?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
 }
-_TYPE_NAMES = {"tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -316,12 +343,17 @@ def _has_type(value, expected):
         return isinstance(value, dict) or (expected == "table?" and value is None)
     if expected == "ints":
         return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
+    if expected == "floats?":
+        return value is None or (isinstance(value, (list, tuple)) and all(_finite_type(v) for v in value))
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 #: settings that say the same thing in two ways: one given later (an option
 #: after a model file, a sweep axis over its base) replaces the other
 ALTERNATIVES = (("post", "post_expr"),)
+#: a setting given later replaces these (one way: a later ``tau_elig_ms`` sets
+#: one stage of an earlier filter; a later eligibility brings its own filter)
+REPLACES = {"eligibility_filter_ms": ("tau_elig_ms", "tau_elig_rise_ms"), "eligibility": ("eligibility_filter_ms",)}
 
 
 def override(settings, given):
@@ -335,6 +367,12 @@ def override(settings, given):
         if any(key in given for key in group):
             for key in group:
                 out.pop(key, None)
+    for key, replaced in REPLACES.items():
+        if key in given:
+            for other in replaced:
+                out.pop(other, None)
+    if "eligibility_filter_ms" in given and out.get("eligibility") in rulemod.FILTERED_ELIGIBILITIES:
+        out.pop("eligibility")  # a named cascade: the stages given replace it
     params = {key[len(NEURON_PREFIX):]: given.pop(key) for key in list(given) if key.startswith(NEURON_PREFIX)}
     if "neuron" in given and "neuron_parameters" not in given:  # another neuron: the old one's values go
         out.pop("neuron_parameters", None)
@@ -348,34 +386,12 @@ def override(settings, given):
 NEURON_PREFIX = "neuron."
 
 
-def _preset_factors(given, rule):
-    """``post_factor`` / ``post_factor_output`` of a preset as the named
-    factors (``post``, ``post_output``) or the expression (``post_expr``)
-    it takes."""
-    from ..rules.three_factor import post_name
-
-    given = dict(given)
-    if "post_factor" in given:
-        if "post" in given or "post_expr" in given:
-            raise ValueError(f"post_factor ({given['post_factor']}) and --post/--post-expr both set the hidden "
-                             "layers' postsynaptic factor: give one")
-        expr = given.pop("post_factor")
-        name = post_name(expr)
-        given["post" if name else "post_expr"] = name or expr
-    if "post_factor_output" in given:
-        expr = given.pop("post_factor_output")
-        if "post_output" in given:
-            raise ValueError("post_factor_output and --post-output both set the output's postsynaptic factor: give one")
-        name = post_name(expr)
-        if name is None:
-            raise ValueError(f"post_factor_output {expr!r}: rule {rule}'s output factor is one of "
-                             f"{', '.join(rulemod.POST_FACTORS.values())}")
-        given["post_output"] = name
-    return given
-
-
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _finite_type(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def _finite(v):
