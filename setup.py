@@ -16,7 +16,9 @@ setup(
         "mlxtend>=0.23",
     ],
     extras_require={
-        "test": ["pytest>=8", "dask[distributed]>=2024.1"],
+        "test": ["pytest>=8", "dask[distributed]>=2024.1", "jax[cpu]>=0.4"],
+        # the JAX engine (brianrules.engines.jax_step): the discretised network as a JAX function
+        "jax": ["jax[cpu]>=0.4"],
         # `brianrules sweep --executor dask`: points on a Dask distributed cluster
         "dask": ["dask[distributed]>=2024.1"],
         # device cuda_standalone: brian2cuda, and cuRAND for CUDA 13 (NVIDIA's wheel
