@@ -44,6 +44,15 @@ TRAIN_OPTIONS = {
     "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),
     "--lr-decay": ("lr_decay", float, "learning rates are multiplied by this factor after every epoch"),
     "--lr-scale": ("lr_scale", float, "multiplies both learning rates (the rule's defaults or --lr, --lr-hidden)"),
+    "--optimizer": ("optimizer", str, "how accumulated updates reach the weights: sgd (added), rmsmax "
+                    "(SuperSpike's per-synapse normaliser), rmsprop or adam; with the last three --lr and "
+                    "--lr-hidden are the step sizes (default 1e-3)"),
+    "--opt-beta1": ("opt_beta1", float, "adam's decay of the first moment (default 0.9)"),
+    "--opt-beta2": ("opt_beta2", float, "adam's decay of the second moment (default 0.999)"),
+    "--opt-rho": ("opt_rho", float, "rmsprop's decay of the mean square (default 0.9)"),
+    "--opt-gamma": ("opt_gamma", float, "rmsmax's decay of the running maximum per application (default 0.99)"),
+    "--opt-eps": ("opt_eps", float, "the normalising optimizers' epsilon (default 1e-8)"),
+    "--w-clip": ("w_clip", float, "bound every weight to [-W, W] after each application (default: no bound)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
     "--timing": ("timing", str, "when weights change: clock (every time step, with the presynaptic "

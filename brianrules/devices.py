@@ -153,7 +153,8 @@ class RuntimeRunner:
         self.spec = spec
         self.n_samples = n_samples
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, monitors=None):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, monitors=None,
+            optimizer_state=None):
         """Run the model once in this process; a run cut short by a stop
         request raises `interrupt.Interrupted` (see `CompiledProgram.run`)."""
         from brian2 import TimedArray, prefs, set_device, start_scope
@@ -167,7 +168,8 @@ class RuntimeRunner:
         t0 = time.perf_counter()
         with float_dtype(self.spec.dtype):
             model = Model(self.spec, self.n_samples, stim=stim, tgt=tgt, learn=learn)
-            for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale):
+            for target, value in model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale,
+                                              optimizer_state):
                 if not isinstance(target, TimedArray):  # those were set at construction
                     target[:] = value
             extra = monitors(model) if monitors else []
@@ -178,7 +180,7 @@ class RuntimeRunner:
                 model.network.run(model.duration, namespace={})  # stops early on a stop request
             _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, model.read_optimizer_state())
         self.last_model = model
         self.last_monitors = extra
         return result

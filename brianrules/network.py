@@ -20,6 +20,7 @@ from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF
 from .model.architecture import chain, is_chain, parse as parse_projections, population_names
 from .rules import ThreeFactorRule
+from .rules.optimizers import SGD
 from .surrogates import Surrogate
 
 
@@ -236,7 +237,9 @@ class NetworkSpec:
 
     @property
     def accumulate(self):
-        return self.rule.apply_every != 1
+        """Whether updates accumulate in ``w_acc`` until an application
+        (always with an optimizer other than plain sgd)."""
+        return self.rule.apply_every != 1 or self.rule.optimizer != SGD
 
     @property
     def apply_every(self):
@@ -272,6 +275,8 @@ class NetworkSpec:
             "eligibility_stages": len(self.rule.eligibility_filter),
             "timing": self.rule.timing,
             "feedback": self.rule.feedback,
+            **({"optimizer": self.rule.optimizer.name, "clip": self.rule.optimizer.clip is not None}
+               if self.rule.optimizer != SGD else {}),
             "apply_every": self.apply_every,
             "dt_us": round(float(self.dt / ms) * 1000, 6),
             "t_sample_us": round(float(self.t_sample / ms) * 1000, 6),

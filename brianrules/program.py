@@ -33,6 +33,8 @@ class RunResult:
     counts: np.ndarray  # output spike counts, samples x n_out
     hidden_rates: list  # mean rate per hidden layer (Hz)
     wall_s: float
+    #: per plastic projection, {variable: matrix} of the optimizer's state after the run
+    optimizer_state: list = None
 
 
 #: file of a finished C++ build: what the binary was built from and with
@@ -269,7 +271,7 @@ class CompiledProgram:
             json.dump(identity, f, indent=1, sort_keys=True)
         os.replace(tmp, path)
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
         """Run the program once with these values and read its results.
 
         A run that a signal cut short is never returned: Brian2's program
@@ -287,7 +289,8 @@ class CompiledProgram:
         stops = interrupt.active()
         stops.check()  # a stop requested before the program starts: it does not start
         t0 = time.perf_counter()
-        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale))
+        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale,
+                                          optimizer_state))
         # results are read through the current device: make it this program's
         switched = get_device() is not self._device
         if switched:
@@ -305,7 +308,8 @@ class CompiledProgram:
                     raise
             _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
-                               self.model.hidden_rates(), time.perf_counter() - t0)
+                               self.model.hidden_rates(), time.perf_counter() - t0,
+                               self.model.read_optimizer_state())
         finally:
             if switched:
                 reset_device()

@@ -205,8 +205,11 @@ class Model:
         return self.n_samples * self.spec.t_sample
 
     # -- values that change between runs of one program ----------------
-    def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
-        """A list of (target, value) pairs: target is a VariableView or TimedArray."""
+    def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
+        """A list of (target, value) pairs: target is a VariableView or
+        TimedArray.  ``optimizer_state``: per plastic projection {variable:
+        matrix n_pre x n_post} of the optimizer's state (None: zeros, a
+        fresh start)."""
         spec = self.spec
         stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
         pairs = [
@@ -236,8 +239,17 @@ class Model:
                 pairs.append((S.w_unit, unit))
             if S in self.plastic_projections:
                 prule = spec.projection_rule(k)
-                pairs.append((S.eta, prule.eta(S.target is self.output, S.source.N, lr_scale) * prule.eta_unit))
+                eta, alpha = prule.step(S.target is self.output, S.source.N, lr_scale)
+                pairs.append((S.eta, eta * prule.eta_unit))
                 pairs += [(getattr(S, name), value) for name, value in prule.eligibility_values().items()]
+                if spec.accumulate:
+                    pairs += [(getattr(S, name), value) for name, value in prule.optimizer.values(alpha).items()]
+                    state = (optimizer_state or [{}] * len(self.plastic_projections))[
+                        self.plastic_projections.index(S)]
+                    for name in prule.optimizer.state:
+                        M = state.get(name)
+                        pairs.append((getattr(S, name), np.zeros(len(i)) if M is None else
+                                      np.ascontiguousarray(M, dtype=float)[i, j]))
         pairs += self.pathway.values(self, feedback, noise_seed)
         return pairs
 
@@ -253,6 +265,20 @@ class Model:
             W = np.zeros((S.source.N, S.target.N))
             W[i, j] = np.asarray(S.w[:], dtype=float)
             out.append(W)
+        return out
+
+    def read_optimizer_state(self):
+        """Per plastic projection, {variable: matrix n_pre x n_post} of the
+        optimizer's state (empty for sgd)."""
+        out = []
+        for S in self.plastic_projections:
+            i, j = self.pairs[self.projections.index(S)]
+            state = {}
+            for name in self.spec.rule.optimizer.state if self.spec.accumulate else ():
+                M = np.zeros((S.source.N, S.target.N))
+                M[i, j] = np.asarray(getattr(S, name)[:], dtype=float)
+                state[name] = M
+            out.append(state)
         return out
 
     def output_counts(self):

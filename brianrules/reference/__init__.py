@@ -61,14 +61,14 @@ import time
 import numpy as np
 
 from .params import (NEVER_SPIKED, LIFConstants, Params, check_supported, learning_rates, lif_constants,
-                     make_params, surrogate_function)
+                     make_params, optimizer_steps, surrogate_function)
 from .step import (LIFState, NetState, StepOutput, SynapseState, add_change, apply_accumulated, feedback_signal,
                    filtered_update, initial_state, input_spikes, lif_integrate, lif_reset, lif_rest,
                    lif_sample_reset, lif_threshold, output_error, plastic_update, post_factor, propagate,
                    simulate, step, timed_index)
 
 __all__ = ["NEVER_SPIKED", "LIFConstants", "Params", "check_supported", "learning_rates", "lif_constants",
-           "make_params", "surrogate_function", "LIFState", "NetState", "StepOutput", "SynapseState", "add_change",
+           "make_params", "optimizer_steps", "surrogate_function", "LIFState", "NetState", "StepOutput", "SynapseState", "add_change",
            "apply_accumulated", "feedback_signal", "filtered_update", "initial_state", "input_spikes",
            "lif_integrate", "lif_reset", "lif_rest", "lif_sample_reset", "lif_threshold", "output_error",
            "plastic_update", "post_factor", "propagate", "simulate", "step", "timed_index", "ReferenceRunner"]
@@ -86,7 +86,7 @@ class ReferenceRunner:
         self.n_samples = int(n_samples)
         self.params = make_params(spec)
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
         from ..program import RunResult
 
         from ..network import run_arrays
@@ -99,12 +99,13 @@ class ReferenceRunner:
         t_sim = time.perf_counter()
         state, counts, hidden_counts = simulate(
             self.params, weights, feedback, stim, tgt, learn, seed,
-            learning_rates(spec, lr_scale))
+            learning_rates(spec, lr_scale), optimizer_steps(spec, lr_scale), optimizer_state)
         #: seconds spent in the time-step loop of the last run
         self.last_sim_s = time.perf_counter() - t_sim
         duration = self.n_samples * float(spec.t_sample)
         rates = [float(c / n / duration) for c, n in zip(hidden_counts, spec.hidden)]
-        return RunResult([a.w.copy() for a in state.synapses], counts, rates, time.perf_counter() - t0)
+        return RunResult([a.w.copy() for a in state.synapses], counts, rates, time.perf_counter() - t0,
+                         [dict(a.opt or {}) for a in state.synapses])
 
     def close(self):
         pass

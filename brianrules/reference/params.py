@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..rules.optimizers import SGD
 from ..singularities import SWITCH
 
 #: Brian2 stores the last spike time of a neuron that never fired as this (s)
@@ -133,6 +134,7 @@ class Params:
     psi: object  # surrogate function of the scaled distance to threshold
     inv_th_span: float  # 1 / (v_th - v_reset)
     elig_taus: tuple = ()  # time constant (s) of each stage of a filtered eligibility's cascade, input first
+    optimizer: object = SGD  # how accumulated updates are applied (`rules.optimizers.Optimizer`)
 
     @property
     def filtered(self):
@@ -204,13 +206,22 @@ def make_params(spec) -> Params:
         psi=surrogate_function(spec.surrogate),
         inv_th_span=1.0 / (float(nrn.v_th) - float(nrn.v_reset)),
         elig_taus=tuple(float(tau) for tau in spec.rule.eligibility_values().values()),
+        optimizer=spec.rule.optimizer,
     )
 
 
 # ---------------------------------------------------------------------------
 def learning_rates(spec, lr_scale=1.0):
-    """eta of each projection (`ThreeFactorRule.eta`)."""
+    """eta of each projection (`ThreeFactorRule.step`)."""
     n_proj = len(spec.sizes) - 1
-    return [spec.rule.eta(k == n_proj - 1, spec.sizes[k], lr_scale) for k in range(n_proj)]
+    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale)[0] for k in range(n_proj)]
+
+
+def optimizer_steps(spec, lr_scale=1.0):
+    """alpha of each projection for a normalising optimizer, else None."""
+    if not spec.rule.optimizer.normalising:
+        return None
+    n_proj = len(spec.sizes) - 1
+    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale)[1] for k in range(n_proj)]
 
 

@@ -26,6 +26,7 @@ class SynapseState(NamedTuple):
     w: np.ndarray  # n_pre x n_post
     w_acc: np.ndarray  # accumulated change (zeros when updates apply every step)
     elig: tuple = ()  # the stages of a filtered eligibility (n_pre x n_post each), input first
+    opt: dict = None  # the optimizer's state {variable: n_pre x n_post}
 
 
 class NetState(NamedTuple):
@@ -48,14 +49,17 @@ def lif_rest(n, c: LIFConstants) -> LIFState:
     )
 
 
-def initial_state(p: Params, weights, feedback=None) -> NetState:
+def initial_state(p: Params, weights, feedback=None, optimizer_state=None) -> NetState:
     sizes = p.sizes
     syn = []
     for k, W in enumerate(weights):
         W = np.array(W, dtype=float, copy=True)
         if W.shape != (sizes[k], sizes[k + 1]):
             raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(sizes[k], sizes[k + 1])}")
-        syn.append(SynapseState(W, np.zeros_like(W), tuple(np.zeros_like(W) for _ in p.elig_taus)))
+        given = optimizer_state[k] if optimizer_state else {}
+        opt = {name: np.array(given[name], dtype=float) if name in given else np.zeros_like(W)
+               for name in p.optimizer.state} if p.accumulate else {}
+        syn.append(SynapseState(W, np.zeros_like(W), tuple(np.zeros_like(W) for _ in p.elig_taus), opt))
     if len(syn) != len(sizes) - 1:
         raise ValueError(f"expected {len(sizes) - 1} weight matrices, got {len(syn)}")
     return NetState(
@@ -174,8 +178,33 @@ def filtered_update(syn: SynapseState, x_pre, phi, signal, scale, accumulate, dt
     return syn._replace(elig=tuple(e + dt * ((u - e) / tau) for e, u, tau in zip(syn.elig, inputs, taus)))
 
 
-def apply_accumulated(syn: SynapseState) -> SynapseState:
-    return syn._replace(w=syn.w + syn.w_acc, w_acc=np.zeros_like(syn.w_acc))
+def apply_accumulated(syn: SynapseState, optimizer=None, alpha=None, plastic=1.0) -> SynapseState:
+    """An application of the accumulated update ``g = w_acc`` by the
+    optimizer (`rules.optimizers`), its state changed only where the
+    synapse learned (``plastic``, the gate of the steps before)."""
+    g, w, opt = syn.w_acc, syn.w, dict(syn.opt or {})
+    name = "sgd" if optimizer is None else optimizer.name
+    keep = 1.0 - plastic
+    if name == "sgd":
+        w = w + g
+    elif name == "rmsmax":
+        opt["opt_v"] = plastic * np.maximum(g ** 2, optimizer.gamma * opt["opt_v"]) + keep * opt["opt_v"]
+        w = w + plastic * alpha * g / (np.sqrt(opt["opt_v"]) + optimizer.eps)
+    elif name == "rmsprop":
+        rho = optimizer.rho
+        opt["opt_v"] = plastic * (rho * opt["opt_v"] + (1 - rho) * g ** 2) + keep * opt["opt_v"]
+        w = w + plastic * alpha * g / (np.sqrt(opt["opt_v"]) + optimizer.eps)
+    else:  # adam, bias-corrected
+        b1, b2 = optimizer.beta1, optimizer.beta2
+        opt["opt_m"] = plastic * (b1 * opt["opt_m"] + (1 - b1) * g) + keep * opt["opt_m"]
+        opt["opt_v"] = plastic * (b2 * opt["opt_v"] + (1 - b2) * g ** 2) + keep * opt["opt_v"]
+        opt["opt_n"] = opt["opt_n"] + plastic
+        n = opt["opt_n"]
+        w = w + plastic * alpha * np.sqrt(1 - b2 ** n) / (1 - b1 ** (n + keep)) * opt["opt_m"] / (
+            np.sqrt(opt["opt_v"]) + optimizer.eps)
+    if optimizer is not None and optimizer.clip is not None:
+        w = np.clip(w, -optimizer.clip, optimizer.clip)
+    return syn._replace(w=w, w_acc=np.zeros_like(g), opt=opt)
 
 
 def propagate(i_syn, w, spikes, w_unit):
@@ -197,10 +226,11 @@ class StepOutput(NamedTuple):
     spikes: tuple  # bool arrays: input, each hidden layer, output
 
 
-def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_seed):
+def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_seed, alpha=None):
     """Advance the network by one time step ``n``; returns (state, spikes).
 
-    ``lr`` holds eta (1/s) per projection, ``stim``, ``tgt``, ``learn`` the
+    ``lr`` holds eta (1/s) per projection (``alpha``: the optimizer's step
+    per projection, for a normalising one), ``stim``, ``tgt``, ``learn`` the
     per-sample arrays of the run and ``feedback`` the matrices B
     (n_out x n_hidden) of the hidden layers.
     """
@@ -215,7 +245,8 @@ def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_see
 
     # -- start slot ----------------------------------------------------
     if p.accumulate and n % p.apply_every == 0:
-        syn = tuple(apply_accumulated(a) for a in syn)
+        syn = tuple(apply_accumulated(a, p.optimizer, None if alpha is None else alpha[k], plastic)
+                    for k, a in enumerate(syn))
     if n % p.steps_per_sample == 0:
         if p.reset_between_samples:
             hidden = tuple(lif_sample_reset(h, c) for h in hidden)
@@ -288,7 +319,7 @@ def step(p: Params, s: NetState, n, lr, *, stim, tgt, learn, feedback, noise_see
     return state, StepOutput((z_in, *spikes_h, z_out))
 
 
-def simulate(p: Params, weights, feedback, stim, tgt, learn, noise_seed, lr):
+def simulate(p: Params, weights, feedback, stim, tgt, learn, noise_seed, lr, alpha=None, optimizer_state=None):
     """Run ``len(stim)`` samples from rest; returns (final state, output
     spike counts per sample, spike count per hidden layer)."""
     n_samples = len(stim)
@@ -299,12 +330,12 @@ def simulate(p: Params, weights, feedback, stim, tgt, learn, noise_seed, lr):
             raise ValueError(f"feedback matrix has shape {B.shape}, expected {(p.sizes[-1], n_hid)}")
     if len(feedback) != p.n_hidden_layers:
         raise ValueError(f"expected {p.n_hidden_layers} feedback matrices, got {len(feedback)}")
-    state = initial_state(p, weights)
+    state = initial_state(p, weights, optimizer_state=optimizer_state)
     counts = np.zeros((n_samples, p.sizes[-1]), dtype=np.int64)
     hidden_counts = np.zeros(p.n_hidden_layers, dtype=np.int64)
     for n in range(n_samples * S):
         state, out = step(p, state, n, lr, stim=stim, tgt=tgt, learn=learn, feedback=feedback,
-                          noise_seed=noise_seed)
+                          noise_seed=noise_seed, alpha=alpha)
         z_out = out.spikes[-1]
         if z_out.any():
             counts[n // S] += z_out

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import cascade
+from .optimizers import SGD, Optimizer
 from .describe import describe as _describe
 from .factors import (CLOCK_ELIGIBILITIES, ELIGIBILITIES, EVENT_ELIGIBILITIES, EXPRESSION_ELIGIBILITY,
                       EXPRESSION_POST, POST_FACTORS, TIMINGS)
@@ -85,6 +86,8 @@ class ThreeFactorRule(cascade.FilteredEligibility):
     per_presynaptic: bool = False
     #: time constants (ms) of the filtered eligibility's stages, input first; () for none
     eligibility_filter: tuple = ()
+    #: how the accumulated update reaches w (`optimizers`); SGD adds it
+    optimizer: Optimizer = SGD
     paper: str = ""
     parameters: dict = field(default_factory=dict)
 
@@ -123,6 +126,8 @@ class ThreeFactorRule(cascade.FilteredEligibility):
             raise ValueError("the event-driven form of a trace rule adds its updates on presynaptic spikes and "
                              "when accumulated updates are applied; apply_every 1 would touch every synapse in "
                              "every step (use the clock-driven form)")
+        if not isinstance(self.optimizer, Optimizer):
+            raise ValueError(f"optimizer must be an Optimizer, got {self.optimizer!r}")
         _positive("learning rate (lr)", self.lr)
         _positive("hidden learning rate (lr_hidden)", self.lr_hidden)
         if self.apply_every is not None:
@@ -319,6 +324,8 @@ class ThreeFactorRule(cascade.FilteredEligibility):
         if w_unit is not None:  # the unit of the postsynaptic neuron's input variable
             lines.append(f"w_unit : {w_unit} (shared, constant)")
         lines.append("plastic : 1 (shared)")
+        if accumulate:
+            lines += self.optimizer.synapse_lines()
         return "\n".join(lines)
 
     def on_pre_code(self, accumulate, output=False, deliver="I_syn_post += w * w_unit"):
@@ -350,7 +357,17 @@ class ThreeFactorRule(cascade.FilteredEligibility):
 
         return Hz if self.timing == "clock" or self.deferred else 1
 
-    apply_code = "w += w_acc\nw_acc = 0"
+    @property
+    def apply_code(self):
+        """An application of the accumulated update (`optimizers.Optimizer.apply_code`)."""
+        return self.optimizer.apply_code()
+
+    def step(self, onto_output, n_pre, scale=1.0):
+        """(eta, alpha) of a projection: eta in `eta_unit` and the
+        optimizer's step (None for sgd).  A normalising optimizer takes
+        the learning rate as its step and accumulates with eta = 1."""
+        rate = self.eta(onto_output, n_pre, scale)
+        return (1.0, rate) if self.optimizer.normalising else (rate, None)
 
     def describe(self):
         """Equations of the rule as text, for `brianrules rules --show` (`describe.describe`)."""

@@ -11,10 +11,14 @@ import numpy as np
 from ..files import atomic_write
 
 
-def write_weights(path, weights, feedback, epoch):
+def write_weights(path, weights, feedback, epoch, optimizer_state=None):
+    """The weights file: forward weights ``w_K``, feedback matrices ``B_K``
+    and the optimizer's state ``opt_NAME_K`` of plastic projection K."""
     def w(tmp):
         arrays = {f"w_{k + 1}": W for k, W in enumerate(weights)}
         arrays.update({f"B_{k + 1}": B for k, B in enumerate(feedback)})
+        for k, state in enumerate(optimizer_state or []):
+            arrays.update({f"{name}_{k + 1}": M for name, M in state.items()})
         with open(tmp, "wb") as f:
             np.savez(f, epoch=epoch, **arrays)
 
@@ -26,6 +30,17 @@ def read_weights(path):
         weights = [z[f"w_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("w_")))]
         feedback = [z[f"B_{k + 1}"] for k in range(sum(1 for n in z.files if n.startswith("B_")))]
         return weights, feedback, int(z["epoch"])
+
+
+def read_optimizer_state(path, names, n_plastic):
+    """The optimizer's state of a weights file (`write_weights`), or None
+    where it holds none (a run of plain sgd, or a fresh start)."""
+    if not names:
+        return None
+    with np.load(path) as z:
+        if f"{names[0]}_1" not in z.files:
+            return None
+        return [{name: z[f"{name}_{k + 1}"] for name in names} for k in range(n_plastic)]
 
 
 def prepare_out_dir(out, force=False, resume=False):

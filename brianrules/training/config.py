@@ -12,7 +12,7 @@ import numpy as np
 from .. import data as datamod
 from .. import rules as rulemod
 from .. import surrogates as sgmod
-from ..rules import cascade
+from ..rules import cascade, optimizers
 from ..rules.three_factor import preset_factors
 from ..devices import check_device
 from ..floats import check_dtype
@@ -57,6 +57,15 @@ class TrainConfig:
     lr_hidden: float | None = None
     lr_decay: float = 0.7
     lr_scale: float = 1.0  # multiplies both learning rates (a sweep axis across rules)
+    # how accumulated updates reach the weights (`rules.optimizers`): sgd, rmsmax,
+    # rmsprop, adam; their constants (None: the default); |w| <= w_clip after each application
+    optimizer: str = "sgd"
+    opt_rho: float | None = None
+    opt_gamma: float | None = None
+    opt_beta1: float | None = None
+    opt_beta2: float | None = None
+    opt_eps: float | None = None
+    w_clip: float | None = None
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -189,6 +198,8 @@ class TrainConfig:
                 raise ValueError(f"rule {self.rule} does not take {flag}: its factors are those of its paper "
                                  f"(it takes {', '.join('--' + k.replace('_', '-') for k in self.RULE_OPTIONS if k in takes)})")
         rule = self._with_filter(rulemod.get(self.rule, **given), takes)
+        rule = optimizers.configure(rule, self.optimizer, self.w_clip, self.lr is not None, self.lr_hidden is not None,
+                                    **{k: getattr(self, k) for k in optimizers.SETTINGS})
         if self.timing == "event":
             return rule.event_driven()
         if self.timing == "clock" and rule.timing != "clock":
@@ -321,6 +332,8 @@ _FIELD_TYPES = {
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
+    "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
+    "opt_eps": "float?", "w_clip": "float?",
 }
 _TYPE_NAMES = {"floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

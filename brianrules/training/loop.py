@@ -22,7 +22,7 @@ from ..devices import check_runnable, is_built, make_runner, preflight
 from ..files import write_json
 from ..metrics import COLLAPSE_COLUMN, layer_columns, read_metrics, relative_change, write_metrics
 from ..randomness import mix_seed
-from .checkpoints import git_commit, prepare_out_dir, read_weights, versions, write_weights
+from .checkpoints import git_commit, prepare_out_dir, read_optimizer_state, read_weights, versions, write_weights
 from .config import TrainConfig
 
 
@@ -87,6 +87,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         if old != cfg.resolved() | {"epochs": old["epochs"]}:
             raise ValueError("--resume: the settings differ from those in config.json (only --epochs may change)")
         weights, feedback, start = read_weights(os.path.join(out, "weights.npz"))
+        optimizer_state = read_optimizer_state(os.path.join(out, "weights.npz"), spec.rule.optimizer.state,
+                                               sum(p.plastic for p in spec.projections))
         rows = [r for r in read_metrics(os.path.join(out, "metrics.csv")) if r["epoch"] <= start]
         log(f"resuming {out} after epoch {start}")
     else:
@@ -94,6 +96,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         from ..network import initial_weights
 
         weights, feedback = initial_weights(spec, rng)
+        optimizer_state = None  # zeros: a fresh start
 
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
     meta = {"train": asdict(cfg), "network": spec.to_dict(), "versions": versions(),
@@ -128,10 +131,13 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             order = epoch_order(cfg.seed, epoch, n_train)
             stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
             result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
-                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1))
+                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1),
+                                **({"optimizer_state": optimizer_state} if optimizer_state else {}))
             _check_weights(result.weights, epoch, cfg.w_bound)
             dw_rel = relative_change(weights, result.weights)
             weights = result.weights
+            if spec.rule.optimizer.state:
+                optimizer_state = result.optimizer_state
             counts = result.counts
             row = {
                 "epoch": epoch,
@@ -153,7 +159,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             rows.append(row)
             # metrics first: a process killed between the two resumes from the epoch before
             write_metrics(os.path.join(out, "metrics.csv"), rows)
-            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch)
+            write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch, optimizer_state)
             stops.saved(epoch, f"while epoch {epoch} was saved")
             log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
                 f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
