@@ -53,6 +53,10 @@ TRAIN_OPTIONS = {
     "--opt-gamma": ("opt_gamma", float, "rmsmax's decay of the running maximum per application (default 0.99)"),
     "--opt-eps": ("opt_eps", float, "the normalising optimizers' epsilon (default 1e-8)"),
     "--w-clip": ("w_clip", float, "bound every weight to [-W, W] after each application (default: no bound)"),
+    "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
+                   "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
+    "--rate-target": ("rate_target_hz", float, "the regulariser's target rate, Hz (default 10)"),
+    "--tau-rate": ("tau_rate_ms", float, "time constant of the regulariser's rate estimate, ms (default 1000)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
     "--timing": ("timing", str, "when weights change: clock (every time step, with the presynaptic "

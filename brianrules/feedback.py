@@ -172,3 +172,18 @@ def erbp_error_pathway(output, hidden_layers, namespace):
         pair.append(S)
     objects += [S for p in feedback for S in p] + pair
     return objects, label, (err_pos, err_neg), feedback, pair
+
+
+#: the firing-rate regulariser of a hidden group (`NetworkSpec.rate_reg`):
+#: r_reg, the neuron's rate low-pass filtered with tau_reg, against f_target
+RATE_REGULARISER_EQUATIONS = """
+dr_reg/dt = -r_reg / tau_reg : Hz
+L_reg = c_reg * (r_reg - f_target) / f_reg_scale : 1
+c_reg : 1 (shared, constant)
+f_target : Hz (shared, constant)
+tau_reg : second (shared, constant)
+f_reg_scale : Hz (shared, constant)
+"""
+RATE_REGULARISER_RESET = "r_reg += 1 / tau_reg"
+#: the learning signal of a regularised hidden neuron
+REGULARISED_SIGNAL = "L + L_reg"

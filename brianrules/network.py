@@ -65,6 +65,12 @@ class NetworkSpec:
     boxcar_lo: Quantity = _default(-10 * mV)
     boxcar_hi: Quantity = _default(30 * mV)
     tau_dend: Quantity = _default(20 * ms)
+    #: firing-rate regulariser of the hidden layers (e-prop's c_reg, Bellec et al. 2020): with
+    #: rate_reg > 0 each hidden neuron's learning signal is L + rate_reg (r_j - rate_target) / (f_high - f_low),
+    #: r_j its rate low-pass filtered with tau_rate
+    rate_reg: float = 0.0
+    rate_target: Quantity = _default(10 * Hz)
+    tau_rate: Quantity = _default(1 * second)
     dtype: str = "float64"
     #: the projections (`model.architecture`); None: the feed-forward stack
     projections: tuple | None = None
@@ -118,6 +124,7 @@ class NetworkSpec:
         if not (isinstance(self.w_init_mean, (int, float)) and math.isfinite(self.w_init_mean)):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
         check_dtype(self.dtype)
+        self._check_rate_regulariser()
         self._check_populations()
         if self.w_unit is None and self.neuron.input_variable is not None:
             object.__setattr__(self, "w_unit", self.neuron.weight_unit_value())
@@ -125,6 +132,25 @@ class NetworkSpec:
             self._check_neuron_ports(neuron)
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
+
+    def _check_rate_regulariser(self):
+        v = self.rate_reg
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
+            raise ValueError(f"rate_reg must be a non-negative number, got {v!r}")
+        q = Quantity(self.rate_target)
+        if not q.has_same_dimensions(Hz) or not (0 <= float(q) < math.inf):
+            raise ValueError(f"rate_target must be a non-negative rate, got {self.rate_target!r}")
+        q = Quantity(self.tau_rate)
+        if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
+            raise ValueError(f"tau_rate must be a positive time, got {self.tau_rate!r}")
+        if self.rate_reg and self.rule.timing == "event" and not self.rule.deferred:
+            raise ValueError(f"the rate regulariser adds to the learning signal that each neuron computes once per "
+                             f"step, and rule {self.rule.name} reads its signal on presynaptic spikes only")
+
+    @property
+    def regularised(self):
+        """Whether the hidden layers have the firing-rate regulariser."""
+        return self.rate_reg > 0
 
     def projection_rule(self, k):
         """The rule of plastic projection ``k``: the model's rule with the
@@ -282,6 +308,7 @@ class NetworkSpec:
             "t_sample_us": round(float(self.t_sample / ms) * 1000, 6),
             "reset_between_samples": self.reset_between_samples,
             "dtype": self.dtype,
+            **({"rate_regularised": True} if self.regularised else {}),
             # derived from tau_trace, a run value: the schedule of the re-bases
             **({"rebase_every": self.rebase_every} if self.rule.deferred else {}),
         }

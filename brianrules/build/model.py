@@ -107,13 +107,15 @@ class Model:
         def own_equations(population):
             return "".join(f"\n{var} : 1\n" for var, _ in own.get(population, []))
 
+        regulariser = (fb.RATE_REGULARISER_EQUATIONS, fb.RATE_REGULARISER_RESET) if spec.regularised else ("", "")
         self.layers = []
         for k, n in enumerate(spec.hidden):
             name = f"hidden_{k + 1}"
+            resets = [rule.PRESYNAPTIC_RESET if rule.deferred else "", regulariser[1]]
             self.layers.append(
                 make_group(spec.neuron_of(name), spec.surrogate, n, name,
-                           extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name), namespace=ns,
-                           set_values=False, extra_reset=rule.PRESYNAPTIC_RESET if rule.deferred else "")
+                           extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name) + regulariser[0],
+                           namespace=ns, set_values=False, extra_reset="; ".join(r for r in resets if r))
             )
         self.output = make_group(
             spec.neuron_of("output"), spec.surrogate, spec.n_out, "output",
@@ -123,9 +125,11 @@ class Model:
         self.layers.append(self.output)
 
         for g in self.layers:  # L * phi once per neuron and step
-            rule.add_neuron_factor(g, output=g is self.output)
+            signal = fb.REGULARISED_SIGNAL if spec.regularised and g is not self.output else None
+            rule.add_neuron_factor(g, output=g is self.output, signal=signal)
             for var, factor in own.get(g.name, []):  # computed where the model's is, read by one projection
-                g.run_regularly(f"{var} = {factor}", when="groups", order=-6, name=f"{g.name}_factor_{var}")
+                g.run_regularly(f"{var} = {rule.with_signal(factor, signal)}", when="groups", order=-6,
+                                name=f"{g.name}_factor_{var}")
 
         if spec.reset_between_samples:
             self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
@@ -229,6 +233,9 @@ class Model:
                 pairs.append((getattr(g, key), np.ones(g.N) * value))
             if spec.boxcar_of(g.name):
                 pairs += [(g.I_lo, spec.boxcar_lo), (g.I_hi, spec.boxcar_hi)]
+            if spec.regularised and g is not self.output:  # the rate estimate starts at the target
+                pairs += [(g.c_reg, float(spec.rate_reg)), (g.f_target, spec.rate_target), (g.tau_reg, spec.tau_rate),
+                          (g.f_reg_scale, spec.f_high - spec.f_low), (g.r_reg, np.ones(g.N) * spec.rate_target)]
         for k, (S, W) in enumerate(zip(self.projections, weights)):
             if W.shape != (S.source.N, S.target.N):
                 raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")

@@ -158,6 +158,8 @@ def check_supported(spec):
     if not spec.neuron.is_builtin_lif:
         raise ValueError(f"the reference simulator models the built-in LIF only, not neuron {spec.neuron.name} "
                          f"({spec.neuron.source})")
+    if getattr(spec, "rate_reg", 0):
+        raise ValueError("the reference simulator does not model the firing-rate regulariser (rate_reg)")
     if spec.neurons:
         raise ValueError("the reference simulator models one neuron in every population, not a neuron of its own for "
                          + ", ".join(spec.neurons))

@@ -228,17 +228,27 @@ class ThreeFactorRule(cascade.FilteredEligibility):
             return f"\n{self.neuron_factor_variable} : 1\n{self.post_factor_variable} : 1\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
 
-    def add_neuron_factor(self, group, output=False):
+    def add_neuron_factor(self, group, output=False, signal=None):
         """Compute ``Lphi`` in ``group`` every step, just before plastic
         synapses of order -5 integrate it: it reads the state they would have
-        read; the event-driven form of a trace rule adds it to ``Y``."""
-        code = f"{self.neuron_factor_variable} = {self.neuron_factor(output)}"
+        read; the event-driven form of a trace rule adds it to ``Y``.
+        ``signal`` replaces the learning signal ``L`` (e.g. ``L + L_reg``
+        with a rate regulariser)."""
+        code = f"{self.neuron_factor_variable} = {self.with_signal(self.neuron_factor(output), signal)}"
         if self.filtered:
             code += f"\n{self.post_factor_variable} = {self.filtered_post_factor(output)}"
         if self.deferred:
             code += f"\nY += dt * exp(-(t - t0) / tau_trace) * {self.neuron_factor_variable}"
         if self.timing == "clock" or self.deferred:
             group.run_regularly(code, when="groups", order=-6, name=f"{group.name}_factor")
+
+    def with_signal(self, expr, signal=None):
+        """``expr`` (of a group's own variables) with ``L`` replaced by ``signal``."""
+        if signal is None:
+            return expr
+        from brian2.utils.stringtools import word_substitute
+
+        return word_substitute(expr, {self.learning_signal.replace("_post", ""): f"({signal})"})
 
     @property
     def neuron_sample_reset(self):

@@ -66,6 +66,10 @@ class TrainConfig:
     opt_beta2: float | None = None
     opt_eps: float | None = None
     w_clip: float | None = None
+    # the hidden layers' firing-rate regulariser (e-prop's c_reg): strength, target rate, filter
+    rate_reg: float = 0.0
+    rate_target_hz: float = 10.0
+    tau_rate_ms: float = 1000.0
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -128,7 +132,7 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
-                     "tau_err_ms", "f_high_hz", "w_init", "w_bound", "lr_scale"):
+                     "tau_err_ms", "f_high_hz", "w_init", "w_bound", "lr_scale", "tau_rate_ms"):
             _positive(name, getattr(self, name))
         for name in self.NEURON_TIMES:
             if getattr(self, name) is not None:
@@ -136,6 +140,9 @@ class TrainConfig:
         self.make_neuron()
         if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
             raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
+        for name in ("rate_reg", "rate_target_hz"):
+            if not _finite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
         if not _finite(self.w_init_mean):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
         if not _finite(self.lr_decay) or not 0 < self.lr_decay <= 1:
@@ -297,6 +304,7 @@ class TrainConfig:
             w_init=self.w_init, w_init_mean=self.w_init_mean,
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
+            rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
         )
 
     @classmethod
