@@ -79,3 +79,29 @@ def read_metrics(path):
         out.append({k: (int(v) if k == "epoch" else v if k in TEXT_COLUMNS else float(v) if v != "" else math.nan)
                     for k, v in r.items()})
     return out
+
+
+#: the per-layer column of the angle between a feedback matrix and the forward weights it stands for
+ANGLE_PREFIX = "angle_B_"
+
+
+def matrix_angle_deg(A, B):
+    """The angle between two matrices as vectors, arccos(<A, B>_F / (||A|| ||B||)), in degrees."""
+    a, b = np.ravel(A), np.ravel(B)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if norm == 0:
+        return math.nan
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b) / norm))))
+
+
+def feedback_angles(weights, feedback):
+    """For layer-wise feedback (B_k carries hidden layer k's signal from
+    layer k + 1, as W_(k+1)^T would): the angle between B_k and W_(k+1)^T
+    per hidden layer, in degrees (Lillicrap et al. 2016 follow it as the
+    forward weights come to align with fixed B; Kolen-Pollack learning
+    shrinks it)."""
+    out = []
+    for k, B in enumerate(feedback):
+        W = weights[k + 1]
+        out.append(matrix_angle_deg(B, W.T) if np.shape(B) == np.shape(W.T) else math.nan)
+    return out

@@ -104,3 +104,18 @@ def test_an_expression_given_later_replaces_the_model_files_post():
     assert override({"post_expr": "x_post"}, {"post": "none"}) == {"post": "none"}
     with pytest.raises(ValueError, match="both set the hidden layers' postsynaptic factor"):
         TrainConfig(post="none", post_expr="x_post").make_rule()
+
+
+def test_feedback_angles_against_their_definition():
+    from brianrules.metrics import feedback_angles, matrix_angle_deg
+
+    rng = np.random.default_rng(0)
+    W = [rng.normal(size=(8, 6)), rng.normal(size=(6, 4)), rng.normal(size=(4, 3))]
+    assert matrix_angle_deg(W[1], W[1]) == pytest.approx(0.0, abs=1e-6)
+    assert matrix_angle_deg(W[1], -W[1]) == pytest.approx(180.0)
+    B = [W[1].T.copy(), rng.normal(size=(3, 4))]
+    angles = feedback_angles(W, B)
+    assert angles[0] == pytest.approx(0.0, abs=1e-6)
+    a, b = B[1].ravel(), W[2].T.ravel()
+    assert angles[1] == pytest.approx(np.degrees(np.arccos(a @ b / np.linalg.norm(a) / np.linalg.norm(b))))
+    assert 30 < angles[1] < 150  # independent random matrices are far from aligned

@@ -87,11 +87,11 @@ import sys, time
 import brianrules.training.loop as loop  # where `train` looks the name up
 marker, argv = sys.argv[1], sys.argv[2:]
 write_weights = loop.write_weights
-def paused(path, weights, feedback, epoch):
+def paused(path, weights, feedback, epoch, *more):
     if epoch == 1:
         open(marker, "w").close()
         time.sleep(3)
-    write_weights(path, weights, feedback, epoch)
+    write_weights(path, weights, feedback, epoch, *more)
 loop.write_weights = paused
 from brianrules.cli import main
 sys.exit(main(argv))

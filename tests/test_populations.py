@@ -139,7 +139,7 @@ BAD_POPULATIONS = [
     ('neuron = "neurons/lif.toml"', 'neuron = "neurons/lif.toml"\nsize = 3',
      ["[network.populations.output]", "unknown key 'size'"]),
     ('neuron = "neurons/lif.toml"', 'neuron = "neurons/lif.toml"\nparameters = { tau_m = "20" }',
-     ["[network.populations.output.neuron.parameters]", "tau_m = 20.0 has another unit than its declared value"]),
+     ["[network.populations.output.neuron.parameters]", "tau_m must be in units of s, got 20.0"]),
 ]
 
 

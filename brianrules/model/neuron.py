@@ -127,8 +127,12 @@ def _same_unit(key, old, new, source):
     except TypeError:
         return  # not a quantity: the builder's checks name it
     if not same:
-        raise DeclarationError(f"{source}: parameter {key} = {new!r} has another unit than its declared value "
-                               f"{old} (write the value with its unit)")
+        from brian2 import get_unit
+
+        dims = get_dimensions(old)
+        unit = "1 (dimensionless)" if dims.is_dimensionless else str(get_unit(dims))
+        raise DeclarationError(f"{source}: parameter {key} must be in units of {unit}, got {new!r} (its declared "
+                               f"value: {old}; write the value with its unit)")
 
 
 def unit_text(value):
