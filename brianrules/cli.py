@@ -26,8 +26,8 @@ TRAIN_OPTIONS = {
                     "the postsynaptic neuron's variables with the suffix _post (replaces --post)"),
     # a rule written out as its factors (--rule three_factor; a preset takes the postsynaptic ones)
     "--learning-signal": ("learning_signal", str, "the pathway that writes the learning signal L_j of a rule "
-                          "written as its factors (--rule three_factor): direct, layerwise, symmetric, encoders, "
-                          "erbp"),
+                          "written as its factors (--rule three_factor): direct, layerwise, symmetric, signsym, kp, "
+                          "encoders, erbp"),
     "--post-factor": ("post_factor", str, "postsynaptic factor phi_j of hidden layers as a Brian2 expression, "
                       "e.g. psi_post, 1, x_post"),
     "--post-factor-output": ("post_factor_output", str, "postsynaptic factor of the output layer as an "
@@ -53,6 +53,11 @@ TRAIN_OPTIONS = {
     "--opt-gamma": ("opt_gamma", float, "rmsmax's decay of the running maximum per application (default 0.99)"),
     "--opt-eps": ("opt_eps", float, "the normalising optimizers' epsilon (default 1e-8)"),
     "--w-clip": ("w_clip", float, "bound every weight to [-W, W] after each application (default: no bound)"),
+    "--feedback-scale": ("feedback_scale", str, "scale of the random feedback matrices: fan_in, N(0, 1/n_from), "
+                         "or launay, N(0, 1/(n_from n_to)) (Launay et al. 2019)"),
+    "--fb-scale": ("fb_scale", float, "signsym: the feedback is fb_scale * sign(W^T) (default: the std of the "
+                   "initial weights, w_init / sqrt(n_pre))"),
+    "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
     "--rate-target": ("rate_target_hz", float, "the regulariser's target rate, Hz (default 10)"),
@@ -239,10 +244,18 @@ def _show_rule(rule):
     elif rule.feedback == "layerwise":
         print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
         print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
+    elif rule.feedback == "signsym":
+        print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
+        print(_dedent(feedback.SIGNSYM_FEEDBACK_LINES))
+    elif rule.feedback == "kp":
+        print("\nlearning signal of each hidden layer (the forward synapses hold B, summed into their source):")
+        print(_dedent(feedback.KP_FEEDBACK_LINES))
+        print("before each application (B learns the forward update, both decay by kp_decay):")
+        print(_dedent(feedback.KP_APPLY))
     else:
         print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
         print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
-    if rule.feedback in ("layerwise", "symmetric"):
+    if rule.feedback in ("layerwise", "symmetric", "signsym", "kp"):
         print("\nwhat each layer passes down:")
         print(_dedent(feedback.delta_equation(rule.post_factor(False))))
     print("\nneuron (LIF, fast-sigmoid surrogate):")

@@ -180,7 +180,7 @@ class RuntimeRunner:
                 model.network.run(model.duration, namespace={})  # stops early on a stop request
             _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
-                           time.perf_counter() - t0, model.read_optimizer_state())
+                           time.perf_counter() - t0, model.read_optimizer_state(), model.read_feedback())
         self.last_model = model
         self.last_monitors = extra
         return result

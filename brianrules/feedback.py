@@ -18,7 +18,10 @@ the generated program:
   postsynaptic factor;
 - symmetric (backprop-like): ``L_j = sum_k w_jk delta_k`` with the forward
   weights themselves, summed by the forward synapses into their
-  presynaptic neurons.
+  presynaptic neurons;
+- sign-symmetric: ``L_j = s sum_k sign(w_jk) delta_k``, summed the same way;
+- Kolen-Pollack: ``L_j = sum_k B_kj delta_k`` where B learns with the
+  forward weights' own update, transposed.
 """
 
 #: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets)
@@ -52,6 +55,30 @@ LAYERWISE_FEEDBACK_MODEL = RANDOM_FEEDBACK_MODEL.replace("SOURCE", "delta")
 #: symmetric feedback: an extra line of the forward synapses, which send
 #: ``sum_k w_jk delta_k`` back to their presynaptic layer (transposed weights)
 SYMMETRIC_FEEDBACK_LINE = "L_pre = w * delta_post : 1 (summed)"
+
+#: sign-symmetric feedback (Liao, Leibo & Poggio 2016): the signs of the
+#: forward weights, scaled by a shared ``fb_scale`` (Xiao et al. 2018's
+#: uSF: the standard deviation of the initial weights)
+SIGNSYM_FEEDBACK_LINES = """
+fb_scale : 1 (shared, constant)
+L_pre = fb_scale * sign(w) * delta_post : 1 (summed)
+"""
+
+#: Kolen-Pollack feedback (Akrout et al. 2019): forward synapse ij also
+#: holds B_ji, the weight of the feedback from neuron j of the layer above
+#: back to neuron i, which learns with the same accumulated product as w_ij
+#: (`KP_APPLY`); ``kp_decay`` shrinks both at each application
+KP_FEEDBACK_LINES = """
+B : 1
+kp_decay : 1 (shared, constant)
+L_pre = B * delta_post : 1 (summed)
+"""
+#: before each application of the accumulated update ``w_acc`` to ``w``:
+#: B_ji gets the same update, and both decay by ``kp_decay`` while learning
+KP_APPLY = """
+B = B * (1 - plastic * kp_decay) + w_acc
+w = w * (1 - plastic * kp_decay)
+"""
 
 
 def delta_equation(post_factor):

@@ -39,7 +39,8 @@ class NetworkSpec:
     Gaussian with standard deviation ``w_init / sqrt(n_pre)`` and mean
     ``w_init_mean / n_pre`` (in units of ``w_unit``); the random feedback
     matrices are Gaussian with standard deviation ``1 / sqrt(n_from)``, with
-    ``n_from`` the size of the layer the feedback comes from.  ``dtype``
+    ``n_from`` the size of the layer the feedback comes from (``feedback_scale``
+    "launay": ``1 / sqrt(n_from n_to)``).  ``dtype``
     ("float64" or "float32") is the floating-point type of every state
     variable, weight and parameter of the generated code (Brian2's
     ``core.default_float_dtype`` while the model is built, see
@@ -65,6 +66,9 @@ class NetworkSpec:
     boxcar_lo: Quantity = _default(-10 * mV)
     boxcar_hi: Quantity = _default(30 * mV)
     tau_dend: Quantity = _default(20 * ms)
+    #: how the random feedback matrices are scaled (`build.pathways.FEEDBACK_SCALES`): "fan_in",
+    #: N(0, 1/n_from), or "launay", N(0, 1/(n_from n_to)) (Launay, Poli & Krzakala 2019)
+    feedback_scale: str = "fan_in"
     #: firing-rate regulariser of the hidden layers (e-prop's c_reg, Bellec et al. 2020): with
     #: rate_reg > 0 each hidden neuron's learning signal is L + rate_reg (r_j - rate_target) / (f_high - f_low),
     #: r_j its rate low-pass filtered with tau_rate
@@ -95,6 +99,7 @@ class NetworkSpec:
         if not is_chain(projections, n_hidden) and pathways.get(self.rule.feedback).needs_chain:
             raise ValueError(f"the {self.rule.feedback} pathway sends each layer's signal to the layer below: it "
                              "needs the feed-forward stack, not the declared projections (use direct feedback)")
+        pathways.check_scale(self.feedback_scale)
         for name in ("dt", "t_sample", "tau_err"):
             q = Quantity(getattr(self, name))
             if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
@@ -130,6 +135,7 @@ class NetworkSpec:
             object.__setattr__(self, "w_unit", self.neuron.weight_unit_value())
         for neuron in self.all_neurons():
             self._check_neuron_ports(neuron)
+        pathways.get(self.rule.feedback).check(self)  # what the pathway cannot follow, when the spec is made
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
 

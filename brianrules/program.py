@@ -35,6 +35,8 @@ class RunResult:
     wall_s: float
     #: per plastic projection, {variable: matrix} of the optimizer's state after the run
     optimizer_state: list = None
+    #: the feedback matrices after the run when the pathway learns them (kp); None: fixed
+    feedback: list = None
 
 
 #: file of a finished C++ build: what the binary was built from and with
@@ -309,7 +311,7 @@ class CompiledProgram:
             _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
                                self.model.hidden_rates(), time.perf_counter() - t0,
-                               self.model.read_optimizer_state())
+                               self.model.read_optimizer_state(), self.model.read_feedback())
         finally:
             if switched:
                 reset_device()

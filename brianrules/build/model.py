@@ -274,6 +274,11 @@ class Model:
             out.append(W)
         return out
 
+    def read_feedback(self):
+        """The feedback matrices after the last run when the pathway learns
+        them (kp), else None: the run's fixed matrices stand."""
+        return self.pathway.read(self)
+
     def read_optimizer_state(self):
         """Per plastic projection, {variable: matrix n_pre x n_post} of the
         optimizer's state (empty for sgd)."""

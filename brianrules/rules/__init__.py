@@ -6,14 +6,17 @@ from .eprop import eprop
 from .erbp import erbp
 from .factors import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
 from .fa import fa
+from .kp import kp
 from .pes import pes
+from .signsym import signsym
 from .superspike import superspike
 from .symmetric import symmetric
 from .three_factor import three_factor
 
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
 RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
-         "symmetric": symmetric, "three_factor": three_factor}
+         "symmetric": symmetric, "three_factor": three_factor,
+         "signsym": signsym, "kp": kp}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

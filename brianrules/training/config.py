@@ -66,6 +66,9 @@ class TrainConfig:
     opt_beta2: float | None = None
     opt_eps: float | None = None
     w_clip: float | None = None
+    feedback_scale: str = "fan_in"  # random feedback matrices: fan_in N(0, 1/n_from), launay N(0, 1/(n_from n_to))
+    fb_scale: float | None = None  # signsym: feedback fb_scale * sign(W^T); None: the std of the initial weights
+    kp_decay: float | None = None  # kp: decay of W and B per application; None: the rule's own (0)
     # the hidden layers' firing-rate regulariser (e-prop's c_reg): strength, target rate, filter
     rate_reg: float = 0.0
     rate_target_hz: float = 10.0
@@ -163,6 +166,7 @@ class TrainConfig:
         rule = self.make_rule()  # a rule without the asked-for timing says so here
         from ..build import pathways
 
+        pathways.check_scale(self.feedback_scale)
         if rule.feedback not in pathways.PATHWAYS:
             what = "learning_signal" if self.rule == "three_factor" else f"rule {self.rule}'s pathway"
             raise ValueError(f"{what}: unknown feedback pathway '{rule.feedback}' "
@@ -174,7 +178,7 @@ class TrainConfig:
 
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
     RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
-                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic")
+                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", "fb_scale", "kp_decay")
     #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
@@ -304,7 +308,7 @@ class TrainConfig:
             w_init=self.w_init, w_init_mean=self.w_init_mean,
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
-            rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
+            feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
         )
 
     @classmethod
@@ -341,7 +345,7 @@ _FIELD_TYPES = {
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
-    "opt_eps": "float?", "w_clip": "float?",
+    "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
 }
 _TYPE_NAMES = {"floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

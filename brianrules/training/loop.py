@@ -136,6 +136,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             _check_weights(result.weights, epoch, cfg.w_bound)
             dw_rel = relative_change(weights, result.weights)
             weights = result.weights
+            if result.feedback is not None:  # learned feedback matrices (kp): the next epoch starts from them
+                feedback = result.feedback
             if spec.rule.optimizer.state:
                 optimizer_state = result.optimizer_state
             counts = result.counts

@@ -9,16 +9,18 @@ for the groups' extra equations, the feedback synapses, their initial
 matrices and their run values.
 
 The shipped pathways: `direct` (DFA/SRBP), `encoders` (PES), `layerwise`
-(FA), `symmetric` (backprop-like), `erbp` (error neurons).
+(FA), `symmetric` (backprop-like), `signsym` (sign-symmetric), `kp`
+(Kolen-Pollack, learned feedback), `erbp` (error neurons).  Random feedback
+matrices are scaled as `FEEDBACK_SCALES` says (`random_matrices`).
 """
 
 import importlib
 import pkgutil
 
-from .base import PATHWAYS, Pathway, get, names, register
+from .base import FEEDBACK_SCALES, PATHWAYS, Pathway, check_scale, get, names, random_matrices, register
 
 for _info in pkgutil.iter_modules(__path__):
     if _info.name != "base":
         importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["PATHWAYS", "Pathway", "get", "names", "register"]
+__all__ = ["FEEDBACK_SCALES", "PATHWAYS", "Pathway", "check_scale", "get", "names", "random_matrices", "register"]

@@ -7,6 +7,45 @@ from ... import feedback as fb
 #: name -> Pathway subclass
 PATHWAYS = {}
 
+# -- the scale of random feedback matrices --------------------------------
+#: name -> the standard deviation of each entry of an n_from x n_to random
+#: feedback matrix (n_from: the size of the layer the signal comes from,
+#: n_to: the size of the layer it reaches).
+#: - ``fan_in``: 1 / sqrt(n_from), so that each neuron's summed feedback has
+#:   the variance of one source entry (the default);
+#: - ``launay``: 1 / sqrt(n_from * n_to), the normalisation of Launay, Poli &
+#:   Krzakala (2019, "Principled training of neural networks with direct
+#:   feedback alignment", arXiv:1906.04554): B_l ~ N(0, 1 / (n_l C)) with C the
+#:   size of the signal (the output's for direct feedback, the layer above's
+#:   for layer-wise feedback), scaled by the width n_l of the layer it reaches.
+FEEDBACK_SCALES = {
+    "fan_in": lambda n_from, n_to: 1.0 / math.sqrt(n_from),
+    "launay": lambda n_from, n_to: 1.0 / math.sqrt(n_from * n_to),
+}
+DEFAULT_SCALE = "fan_in"
+
+
+def check_scale(scale):
+    """``scale`` if it names a scale of `FEEDBACK_SCALES`, else ValueError."""
+    if scale not in FEEDBACK_SCALES:
+        raise ValueError(f"unknown feedback scale {scale!r} (choose from {', '.join(FEEDBACK_SCALES)})")
+    return scale
+
+
+def random_matrices(shapes, rng, scale=DEFAULT_SCALE):
+    """Gaussian feedback matrices of the given (n_from, n_to) shapes, drawn
+    from ``rng`` one after the other, with zero mean and the standard
+    deviation of ``scale`` (`FEEDBACK_SCALES`).  Every scale makes the same
+    calls of ``rng``: the scale changes the numbers, not what follows."""
+    std = FEEDBACK_SCALES[check_scale(scale)]
+    return [rng.normal(0.0, std(n_from, n_to), size=(n_from, n_to)) for n_from, n_to in shapes]
+
+
+def spec_scale(spec, scale=None):
+    """The scale asked for: ``scale``, else the spec's ``feedback_scale``
+    (a `NetworkSpec` field once it has one), else `DEFAULT_SCALE`."""
+    return check_scale(scale if scale is not None else getattr(spec, "feedback_scale", None) or DEFAULT_SCALE)
+
 
 def register(cls):
     """Class decorator: make ``cls`` the builder of the pathway ``cls.name``."""
@@ -36,9 +75,12 @@ class Pathway:
     - `forward_line`: a line added to the plastic forward synapses;
     - `matrices`: the initial feedback matrices, drawn from ``rng`` after
       the forward weights (their order is part of a seed's meaning);
+    - `check`: refuse a spec the pathway cannot build;
     - `build`: the feedback objects of a `Model` (``model.feedback[k]``:
       the synapses that share matrix k);
-    - `values`: run values of the pathway's objects.
+    - `values`: run values of the pathway's objects;
+    - `read`: the feedback matrices after a run, for a pathway whose
+      matrices learn (None: they are fixed, the run's own stay).
     """
 
     name = None
@@ -64,8 +106,13 @@ class Pathway:
         """(n_from, n_to) of each feedback matrix."""
         return []
 
-    def matrices(self, spec, rng):
-        return [rng.normal(0.0, 1.0 / math.sqrt(n_up), size=(n_up, n_low)) for n_up, n_low in self.shapes(spec)]
+    def matrices(self, spec, rng, scale=None):
+        """Random matrices of `shapes` (``scale``: a name of `FEEDBACK_SCALES`;
+        None: the spec's)."""
+        return random_matrices(self.shapes(spec), rng, spec_scale(spec, scale))
+
+    def check(self, spec):
+        """Raise ValueError if this pathway cannot build ``spec``."""
 
     def build(self, model):
         """Feedback objects of ``model``; sets ``model.feedback``."""
@@ -84,3 +131,7 @@ class Pathway:
             for S in group:
                 pairs.append((S.B, model.flat(S, B)))
         return pairs
+
+    def read(self, model):
+        """The feedback matrices after a run (None: fixed matrices)."""
+        return None

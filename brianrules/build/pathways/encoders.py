@@ -15,7 +15,9 @@ class Encoders(Direct):
     def shapes(self, spec):
         return []
 
-    def matrices(self, spec, rng):
+    def matrices(self, spec, rng, scale=None):
+        if (scale or getattr(spec, "feedback_scale", "fan_in")) != "fan_in":
+            raise ValueError("the encoders pathway's matrices are unit encoders: they take no feedback scale")
         out = []
         for n_hid in spec.hidden:
             E = rng.normal(size=(spec.n_out, n_hid))
