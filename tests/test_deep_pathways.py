@@ -3,6 +3,7 @@ learned feedback, and the scale of random feedback matrices."""
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 import pytest
@@ -276,3 +277,29 @@ def test_deep_pathways_learn_digits(rule, tmp_path, capsys):
             np.testing.assert_allclose(dB, dW.T, rtol=0, atol=1e-9)
     else:
         assert not [k for k in saved if k.startswith("B_")]
+
+
+# -- the alignment of feedback with the forward weights, per epoch ------------------
+@pytest.mark.parametrize("rule", ["fa", "kp"])
+def test_metrics_record_the_angle_of_feedback_and_forward_weights(tmp_path, rule):
+    """metrics.csv's angle_B_K is angle(B_K, W_(K+1)^T) of the epoch's saved
+    matrices (kp's B learned, fa's fixed)."""
+    from brianrules import data as datamod
+    from brianrules.metrics import feedback_angles, read_metrics
+    from brianrules.training import TrainConfig, train
+    from brianrules.training.checkpoints import read_weights
+    from test_interrupt import _write_idx
+
+    d = datamod.load("digits")
+    _write_idx(tmp_path, d.x_train[:24], d.y_train[:24], "train")
+    _write_idx(tmp_path, d.x_test[:8], d.y_test[:8], "test")
+    cfg = TrainConfig(rule=rule, dataset=f"idx:{tmp_path}", hidden=[12, 12], epochs=2, device="runtime",
+                      t_sample_ms=20.0, lr_hidden=2.0)
+    out = str(tmp_path / "run")
+    train(cfg, out, log=lambda *a: None, progress=False)
+    rows = read_metrics(os.path.join(out, "metrics.csv"))
+    weights, feedback, epoch = read_weights(os.path.join(out, "weights.npz"))
+    assert epoch == 2
+    expected = feedback_angles(weights, feedback)
+    assert [rows[-1][f"angle_B_{k + 1}"] for k in range(2)] == pytest.approx(expected, rel=1e-9)
+    assert all(0 < a < 180 for a in expected)

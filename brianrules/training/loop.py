@@ -20,7 +20,9 @@ from .. import health
 from .. import interrupt
 from ..devices import check_runnable, is_built, make_runner, preflight
 from ..files import write_json
-from ..metrics import COLLAPSE_COLUMN, layer_columns, read_metrics, relative_change, write_metrics
+from ..build import pathways
+from ..metrics import (ANGLE_PREFIX, COLLAPSE_COLUMN, feedback_angles, layer_columns, read_metrics, relative_change,
+                       write_metrics)
 from ..randomness import mix_seed
 from .checkpoints import git_commit, prepare_out_dir, read_optimizer_state, read_weights, versions, write_weights
 from .config import TrainConfig
@@ -152,6 +154,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                 "max_abs_w": float(max(np.abs(W).max() for W in weights)),
             }
             row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
+            if pathways.get(spec.rule.feedback).stands_for_forward:  # angle(B_k, W_(k+1)^T) per hidden layer
+                row.update({f"{ANGLE_PREFIX}{k + 1}": a for k, a in enumerate(feedback_angles(weights, feedback))})
             diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
                                         [float(spec.neuron_of(f"hidden_{k + 1}").t_ref)
                                          for k in range(len(spec.hidden))], float(spec.dt))

@@ -86,6 +86,8 @@ class Pathway:
     name = None
     #: whether hidden layer k's signal comes from layer k + 1 (a feed-forward chain)
     needs_chain = False
+    #: whether feedback matrix k stands for the forward weights W_(k+1)^T (layer-wise pathways)
+    stands_for_forward = False
 
     def hidden_equations(self, rule):
         return fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))

@@ -10,6 +10,8 @@ from .base import Pathway, register
 class Layerwise(Pathway):
     name = "layerwise"
     needs_chain = True
+    #: B_k stands for W_(k+1)^T: the angle between them is recorded per epoch (`metrics.feedback_angles`)
+    stands_for_forward = True
 
     def shapes(self, spec):  # n_(l+1) x n_l, from each layer to the one below
         sizes = spec.sizes
