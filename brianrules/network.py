@@ -352,8 +352,8 @@ def with_factors(rule, overrides, onto_output, where="projection"):
     must be clock-driven without a filtered eligibility for that."""
     import dataclasses
 
-    from .rules import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
-    from .rules.three_factor import post_name
+    from .rules import POST_FACTORS
+    from .rules.three_factor import eligibility_name, post_name
 
     changes = {}
     if "lr" in overrides:
@@ -379,12 +379,14 @@ def with_factors(rule, overrides, onto_output, where="projection"):
             changes.update(post="surrogate", post_expr=expr)
     if "eligibility" in overrides:
         expr = " ".join(overrides["eligibility"].split())
-        named = {e: n for n, e in ELIGIBILITIES.items() if n not in FILTERED_ELIGIBILITIES}
-        kind = named.get(expr)
+        kind = eligibility_name(expr)
         if kind == "spike":
             raise ValueError(f"{where}: eligibility '1' (the presynaptic spike) makes updates event-driven, and the "
                              "timing is the model's")
-        changes.update(eligibility=kind, eligibility_expr=None) if kind else changes.update(eligibility_expr=expr)
+        if kind:
+            changes.update(eligibility=kind, eligibility_expr=None)
+        else:
+            changes.update(eligibility_expr=expr)
     try:
         return dataclasses.replace(rule, **changes)
     except ValueError as e:

@@ -45,6 +45,11 @@ def post_name(expr):
     return _POST_NAMES.get(_normal(expr))
 
 
+def eligibility_name(expr):
+    """The named (unfiltered) eligibility an expression is, or None."""
+    return _ELIGIBILITY_NAMES.get(_normal(expr))
+
+
 def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_output="psi_post",
                  eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, per_presynaptic=False,
                  eligibility_filter=None, name="three_factor"):
@@ -64,7 +69,7 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
     if eligibility in FILTERED_ELIGIBILITIES:
         kind, expr = eligibility, None
     else:
-        kind = _ELIGIBILITY_NAMES.get(_normal(eligibility))
+        kind = eligibility_name(eligibility)
         expr = None if kind is not None else eligibility
     if eligibility_filter is not None:
         eligibility_filter = cascade.check(eligibility_filter, "eligibility_filter")
