@@ -60,6 +60,9 @@ TRAIN_OPTIONS = {
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
+    "--alignment": ("alignment", bool, "record, per epoch, the cosine of each hidden projection's update with "
+                    "the one backprop-like feedback would make from the same error, factors and traces (two "
+                    "more integrations per synapse and step; clock-driven rules on the stack)"),
     "--rate-target": ("rate_target_hz", float, "the regulariser's target rate, Hz (default 10)"),
     "--tau-rate": ("tau_rate_ms", float, "time constant of the regulariser's rate estimate, ms (default 1000)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
@@ -105,7 +108,7 @@ def _train_parser(sub):
     for flag, (name, typ, text) in TRAIN_OPTIONS.items():
         if typ is bool:  # a flag
             p.add_argument(flag, dest=name, action="store_const", const=True, default=argparse.SUPPRESS,
-                           help=f"{text} (default: the rule's own)")
+                           help=f"{text} (default: {'the rule' + chr(39) + 's own' if getattr(d, name) is None else 'off'})")
             continue
         extra = ({"nargs": "+"} if name == "hidden" else
                  {"nargs": "+", "metavar": "MS"} if name == "eligibility_filter_ms" else {})

@@ -180,7 +180,8 @@ class RuntimeRunner:
                 model.network.run(model.duration, namespace={})  # stops early on a stop request
             _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
-                           time.perf_counter() - t0, model.read_optimizer_state(), model.read_feedback())
+                           time.perf_counter() - t0, model.read_optimizer_state(), model.read_feedback(),
+                           model.read_diagnostics())
         self.last_model = model
         self.last_monitors = extra
         return result

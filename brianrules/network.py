@@ -14,7 +14,7 @@ import numpy as np
 from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
 
 from . import feedback as fb
-from .build import pathways
+from .build import diagnostics, pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF
@@ -80,6 +80,9 @@ class NetworkSpec:
     projections: tuple | None = None
     #: {population: NeuronModel} of populations whose neuron is not ``neuron``
     neurons: dict = _default({})
+    #: the alignment shadow (`build.diagnostics`): the cosine of each hidden projection's update with
+    #: the backprop-like one, computed in the program (two more integrations per synapse and step)
+    alignment: bool = False
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -100,6 +103,10 @@ class NetworkSpec:
             raise ValueError(f"the {self.rule.feedback} pathway sends each layer's signal to the layer below: it "
                              "needs the feed-forward stack, not the declared projections (use direct feedback)")
         pathways.check_scale(self.feedback_scale)
+        if self.alignment:
+            why = diagnostics.alignment_refusal(self)
+            if why:
+                raise ValueError(f"the alignment diagnostics {why}")
         for name in ("dt", "t_sample", "tau_err"):
             q = Quantity(getattr(self, name))
             if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
@@ -315,6 +322,7 @@ class NetworkSpec:
             "reset_between_samples": self.reset_between_samples,
             "dtype": self.dtype,
             **({"rate_regularised": True} if self.regularised else {}),
+            **({"alignment": True} if self.alignment else {}),
             # derived from tau_trace, a run value: the schedule of the re-bases
             **({"rebase_every": self.rebase_every} if self.rule.deferred else {}),
         }

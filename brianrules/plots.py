@@ -16,10 +16,15 @@ def learning_curve(rows, path, title=""):
     each hidden layer's rate and each projection's relative weight change."""
     from .metrics import layer_columns_in
 
+    from .build.diagnostics import COSINE_PREFIX, PHI_PREFIX
+
     epochs = [r["epoch"] for r in rows]
     rates, changes = layer_columns_in(rows[0])
     layers = bool(rates or changes)
-    fig, axes = plt.subplots(1, 3 if layers else 1, figsize=(13 if layers else 5, 3.5), constrained_layout=True)
+    cosines, phis = (sorted((c for c in rows[0] if c.startswith(p)), key=lambda c: int(c[len(p):]))
+                     for p in (COSINE_PREFIX, PHI_PREFIX))
+    panels = 1 + 2 * layers + bool(layers and (cosines or phis))
+    fig, axes = plt.subplots(1, panels, figsize=(4.3 * panels if panels > 1 else 5, 3.5), constrained_layout=True)
     ax = axes[0] if layers else axes
     ax.plot(epochs, [100 * r["train_acc"] for r in rows], "o-", label="train (online, learning on)")
     ax.plot(epochs, [100 * r["test_acc"] for r in rows], "s-", label="test (frozen weights)")
@@ -49,6 +54,17 @@ def learning_curve(rows, path, title=""):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, title="projection (1: input)", title_fontsize=8)
+    if panels == 4:  # the diagnostics of `build.diagnostics`
+        ax = axes[3]
+        for k, c in enumerate(cosines, 1):
+            ax.plot(epochs, [r[c] for r in rows], "o-", ms=3, color=f"C{k - 1}", label=f"cos W{k}, backprop-like")
+        for k, c in enumerate(phis, 1):
+            ax.plot(epochs, [r[c] for r in rows], "--", color=f"C{k - 1}", label=f"mean phi, hidden {k}")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cosine / mean postsynaptic factor")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     for ax in np.atleast_1d(axes):
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     fig.savefig(path, dpi=120)

@@ -37,6 +37,8 @@ class RunResult:
     optimizer_state: list = None
     #: the feedback matrices after the run when the pathway learns them (kp); None: fixed
     feedback: list = None
+    #: {metrics.csv column: value} of the per-layer diagnostics (`build.diagnostics`)
+    diagnostics: dict = None
 
 
 #: file of a finished C++ build: what the binary was built from and with
@@ -311,7 +313,8 @@ class CompiledProgram:
             _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
                                self.model.hidden_rates(), time.perf_counter() - t0,
-                               self.model.read_optimizer_state(), self.model.read_feedback())
+                               self.model.read_optimizer_state(), self.model.read_feedback(),
+                               self.model.read_diagnostics())
         finally:
             if switched:
                 reset_device()

@@ -21,7 +21,7 @@ from ..neurons import make_group
 from ..randomness import make_function
 from ..stateupdate import exact
 from ..topology import all_to_all, connect_pairs
-from . import pathways
+from . import diagnostics, pathways
 
 
 def run_arrays(spec, n_samples, stim, tgt, learn):
@@ -93,8 +93,8 @@ class Model:
         hidden_eqs = pathway.hidden_equations(rule)
         output_eqs = pathway.output_equations(rule)
         output_reset = pathway.output_reset
-        hidden_eqs += rule.neuron_factor_equations
-        output_eqs += rule.neuron_factor_equations
+        hidden_eqs += rule.neuron_factor_equations + diagnostics.hidden_equations(spec)
+        output_eqs += rule.neuron_factor_equations + diagnostics.output_equations(spec)
         # projections with a postsynaptic factor of their own: L * phi of
         # their own, a variable of the postsynaptic group
         own = {}  # population -> [(variable, L * phi)]
@@ -126,7 +126,8 @@ class Model:
 
         for g in self.layers:  # L * phi once per neuron and step
             signal = fb.REGULARISED_SIGNAL if spec.regularised and g is not self.output else None
-            rule.add_neuron_factor(g, output=g is self.output, signal=signal)
+            rule.add_neuron_factor(g, output=g is self.output, signal=signal,
+                                   extra="" if g is self.output else diagnostics.hidden_factor_code(spec))
             for var, factor in own.get(g.name, []):  # computed where the model's is, read by one projection
                 g.run_regularly(f"{var} = {rule.with_signal(factor, signal)}", when="groups", order=-6,
                                 name=f"{g.name}_factor_{var}")
@@ -150,6 +151,7 @@ class Model:
             if proj.plastic:
                 prule = spec.projection_rule(k)
                 model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
+                model += diagnostics.synapse_lines(spec, pre in self.layers, post is not self.output)
                 var = spec.own_factor_variable(k)
                 if var is not None:
                     model = word_substitute(model, {f"{rule.neuron_factor_variable}_post": f"{var}_post"})
@@ -216,6 +218,7 @@ class Model:
         fresh start)."""
         spec = self.spec
         stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
+        self.learn_time = float(np.sum(learn)) * float(spec.t_sample)  # the diagnostics' averages are over it
         pairs = [
             (self.stim, stim),
             (self.tgt, tgt),
@@ -302,6 +305,10 @@ class Model:
         ok = sample < self.n_samples
         np.add.at(counts, (sample[ok], i[ok]), 1)
         return counts
+
+    def read_diagnostics(self):
+        """{metrics.csv column: value} of the last run (`diagnostics.read`)."""
+        return diagnostics.read(self)
 
     def hidden_rates(self):
         """Mean firing rate of each hidden layer over the last run, in Hz."""

@@ -228,17 +228,20 @@ class ThreeFactorRule(cascade.FilteredEligibility):
             return f"\n{self.neuron_factor_variable} : 1\n{self.post_factor_variable} : 1\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
 
-    def add_neuron_factor(self, group, output=False, signal=None):
+    def add_neuron_factor(self, group, output=False, signal=None, extra=""):
         """Compute ``Lphi`` in ``group`` every step, just before plastic
         synapses of order -5 integrate it: it reads the state they would have
         read; the event-driven form of a trace rule adds it to ``Y``.
         ``signal`` replaces the learning signal ``L`` (e.g. ``L + L_reg``
-        with a rate regulariser)."""
+        with a rate regulariser); ``extra``: statements run with it (the
+        diagnostics of `build.diagnostics`)."""
         code = f"{self.neuron_factor_variable} = {self.with_signal(self.neuron_factor(output), signal)}"
         if self.filtered:
             code += f"\n{self.post_factor_variable} = {self.filtered_post_factor(output)}"
         if self.deferred:
             code += f"\nY += dt * exp(-(t - t0) / tau_trace) * {self.neuron_factor_variable}"
+        if extra:
+            code += "\n" + extra
         if self.timing == "clock" or self.deferred:
             group.run_regularly(code, when="groups", order=-6, name=f"{group.name}_factor")
 

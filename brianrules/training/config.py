@@ -73,6 +73,8 @@ class TrainConfig:
     rate_reg: float = 0.0
     rate_target_hz: float = 10.0
     tau_rate_ms: float = 1000.0
+    # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
+    alignment: bool = False
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -309,6 +311,7 @@ class TrainConfig:
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
             feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
+            alignment=bool(self.alignment),
         )
 
     @classmethod
@@ -346,8 +349,9 @@ _FIELD_TYPES = {
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
+    "alignment": "bool",
 }
-_TYPE_NAMES = {"floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
@@ -364,6 +368,8 @@ def _has_type(value, expected):
         return value is None or (isinstance(value, (list, tuple)) and all(isinstance(v, dict) for v in value))
     if expected == "bool?":
         return value is None or isinstance(value, bool)
+    if expected == "bool":
+        return isinstance(value, bool)
     if expected in ("table", "table?"):
         return isinstance(value, dict) or (expected == "table?" and value is None)
     if expected == "ints":
