@@ -60,6 +60,14 @@ TRAIN_OPTIONS = {
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
+    "--zero-mean-error": ("zero_mean_error", bool, "subtract from each output's error the mean error of all "
+                          "outputs, in every step"),
+    "--init": ("init", str, "how the forward weights start: fan_in (w_init, w_init_mean) or fluctuation "
+               "(every layer fluctuation-driven, Rossbroich et al. 2022)"),
+    "--init-mu-u": ("init_mu_u", float, "fluctuation init: mean free membrane potential, in threshold distances "
+                    "from rest"),
+    "--init-sigma-u": ("init_sigma_u", float, "fluctuation init: its standard deviation, in threshold distances"),
+    "--init-rate": ("init_rate_hz", float, "fluctuation init: the rate assumed for hidden layers (Hz)"),
     "--alignment": ("alignment", bool, "record, per epoch, the cosine of each hidden projection's update with "
                     "the one backprop-like feedback would make from the same error, factors and traces (two "
                     "more integrations per synapse and step; clock-driven rules on the stack)"),

@@ -29,12 +29,24 @@ OUTPUT_ERROR_EQUATIONS = """
 target = tgt(t, i) : 1
 target_rate = f_low + (f_high - f_low) * target : Hz
 dr/dt = -r / tau_err : Hz
-err = (r - target_rate) / (f_high - f_low) : 1
+OUTPUT_ERROR_LINE
 L = err : 1
 tau_err : second (shared, constant)
 f_high : Hz (shared, constant)
 f_low : Hz (shared, constant)
 """
+#: the output's rate error
+OUTPUT_ERROR_LINE = "err = (r - target_rate) / (f_high - f_low) : 1"
+OUTPUT_ERROR_EQUATIONS = OUTPUT_ERROR_EQUATIONS.replace("OUTPUT_ERROR_LINE", OUTPUT_ERROR_LINE)
+#: the zero-mean error: the rate error minus its mean over the outputs, which
+#: synapses from the output onto itself sum (`ZERO_MEAN_SYNAPSES`) before
+#: anything reads the error in a step
+ZERO_MEAN_ERROR_EQUATIONS = """
+err_raw = (r - target_rate) / (f_high - f_low) : 1
+err = err_raw - err_mean : 1
+err_mean : 1
+"""
+ZERO_MEAN_SYNAPSES = "err_mean_post = err_raw_pre / N_pre : 1 (summed)"
 OUTPUT_ERROR_RESET = "r += 1 / tau_err"
 OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz"
 

@@ -14,7 +14,7 @@ import numpy as np
 from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
 
 from . import feedback as fb
-from .build import diagnostics, pathways
+from .build import diagnostics, initial, pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF
@@ -83,6 +83,15 @@ class NetworkSpec:
     #: the alignment shadow (`build.diagnostics`): the cosine of each hidden projection's update with
     #: the backprop-like one, computed in the program (two more integrations per synapse and step)
     alignment: bool = False
+    #: the output error minus its mean over the outputs in every step, so that no common "fire less"
+    #: (or more) reaches the hidden layers (`feedback.ZERO_MEAN_ERROR_EQUATION`)
+    zero_mean_error: bool = False
+    #: how the forward weights start (`build.initial`): "fan_in" (w_init, w_init_mean) or "fluctuation",
+    #: with the target mean potential and fluctuations (threshold distances) and the hidden layers' rate
+    init: str = "fan_in"
+    init_mu_u: float = 0.0
+    init_sigma_u: float = 1.0
+    init_rate: Quantity = _default(20 * Hz)
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -103,6 +112,20 @@ class NetworkSpec:
             raise ValueError(f"the {self.rule.feedback} pathway sends each layer's signal to the layer below: it "
                              "needs the feed-forward stack, not the declared projections (use direct feedback)")
         pathways.check_scale(self.feedback_scale)
+        initial.check_init(self.init)
+        for name in ("init_mu_u", "init_sigma_u"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if not self.init_sigma_u > 0:
+            raise ValueError(f"init_sigma_u must be positive, got {self.init_sigma_u!r}")
+        q = Quantity(self.init_rate)
+        if not q.has_same_dimensions(Hz) or not (0 < float(q) < math.inf):
+            raise ValueError(f"init_rate must be a positive rate, got {self.init_rate!r}")
+        if self.zero_mean_error and fb.OUTPUT_ERROR_LINE not in pathways.get(self.rule.feedback).output_equations(
+                self.rule):
+            raise ValueError(f"the zero-mean error takes the mean of the output's rate error; the "
+                             f"{self.rule.feedback} pathway has no such error")
         if self.alignment:
             why = diagnostics.alignment_refusal(self)
             if why:
@@ -323,6 +346,7 @@ class NetworkSpec:
             "dtype": self.dtype,
             **({"rate_regularised": True} if self.regularised else {}),
             **({"alignment": True} if self.alignment else {}),
+            **({"zero_mean_error": True} if self.zero_mean_error else {}),
             # derived from tau_trace, a run value: the schedule of the re-bases
             **({"rebase_every": self.rebase_every} if self.rule.deferred else {}),
         }

@@ -8,7 +8,6 @@ by `Model.values`, which gives either attribute assignments (runtime) or
 run's arrays (`run_arrays`) are checked against the spec here.
 """
 
-import math
 
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
@@ -21,7 +20,7 @@ from ..neurons import make_group
 from ..randomness import make_function
 from ..stateupdate import exact
 from ..topology import all_to_all, connect_pairs
-from . import diagnostics, pathways
+from . import diagnostics, initial, pathways
 
 
 def run_arrays(spec, n_samples, stim, tgt, learn):
@@ -39,12 +38,15 @@ def run_arrays(spec, n_samples, stim, tgt, learn):
     return stim, tgt, learn
 
 
-def initial_weights(spec, rng):
+def initial_weights(spec, rng, input_rate=None):
     """Forward weights (one matrix n_pre x n_post per projection) and feedback
-    matrices (n_out x n_hidden per hidden layer) drawn from ``rng``."""
+    matrices (n_out x n_hidden per hidden layer) drawn from ``rng``, with the
+    mean and spread `initial.weight_parameters` gives (``input_rate``: the
+    input layer's mean rate, for the fluctuation-driven initialisation)."""
     weights = []
-    for proj, (n_pre, n_post) in zip(spec.projections, spec.projection_shapes):
-        W = rng.normal(spec.w_init_mean / n_pre, spec.w_init / math.sqrt(n_pre), size=(n_pre, n_post))
+    for proj, (n_pre, n_post), (mean, std) in zip(spec.projections, spec.projection_shapes,
+                                                  initial.weight_parameters(spec, input_rate)):
+        W = rng.normal(mean, std, size=(n_pre, n_post))
         if proj.recurrent and not proj.self_connections:
             np.fill_diagonal(W, 0.0)  # no synapse there
         weights.append(W)
@@ -95,6 +97,8 @@ class Model:
         output_reset = pathway.output_reset
         hidden_eqs += rule.neuron_factor_equations + diagnostics.hidden_equations(spec)
         output_eqs += rule.neuron_factor_equations + diagnostics.output_equations(spec)
+        if spec.zero_mean_error:
+            output_eqs = output_eqs.replace(fb.OUTPUT_ERROR_LINE, fb.ZERO_MEAN_ERROR_EQUATIONS)
         # projections with a postsynaptic factor of their own: L * phi of
         # their own, a variable of the postsynaptic group
         own = {}  # population -> [(variable, L * phi)]
@@ -191,6 +195,15 @@ class Model:
             for g in self.layers:
                 g.run_regularly(rule.REBASE_NEURON, dt=every, when="start", order=-13, name=f"{g.name}_rebase")
 
+        extra = []
+        if spec.zero_mean_error:
+            # the outputs' mean error, summed before the step's factors read it (order -6) from the
+            # state they read, so that the error has zero mean in every step
+            mean = Synapses(self.output, self.output, model=fb.ZERO_MEAN_SYNAPSES, namespace=ns, name="error_mean")
+            connect_pairs(mean, *all_to_all(spec.n_out, spec.n_out, False))
+            mean.summed_updaters["err_mean_post"].order = -7
+            extra.append(mean)
+
         # feedback pathway: self.feedback[k] lists the synapses that share
         # hidden layer k's feedback matrix
         feedback_objects = pathway.build(self)
@@ -198,7 +211,8 @@ class Model:
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
         self.network = Network(
-            self.input, *self.layers, *self.projections, *feedback_objects, self.output_spikes, *self.hidden_counts,
+            self.input, *self.layers, *self.projections, *feedback_objects, *extra, self.output_spikes,
+            *self.hidden_counts,
         )
 
     def _boxcar(self, population):

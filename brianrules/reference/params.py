@@ -160,6 +160,8 @@ def check_supported(spec):
                          f"({spec.neuron.source})")
     if getattr(spec, "rate_reg", 0):
         raise ValueError("the reference simulator does not model the firing-rate regulariser (rate_reg)")
+    if spec.zero_mean_error:
+        raise ValueError("the reference simulator does not model the zero-mean output error")
     if spec.neurons:
         raise ValueError("the reference simulator models one neuron in every population, not a neuron of its own for "
                          + ", ".join(spec.neurons))

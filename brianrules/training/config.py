@@ -75,6 +75,13 @@ class TrainConfig:
     tau_rate_ms: float = 1000.0
     # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
     alignment: bool = False
+    zero_mean_error: bool = False  # the output error minus its mean over the outputs, in every step
+    # how the forward weights start (`build.initial`): fan_in (w_init, w_init_mean) or fluctuation
+    # (mean potential init_mu_u and fluctuations init_sigma_u, in threshold distances; hidden rate guess)
+    init: str = "fan_in"
+    init_mu_u: float = 0.0
+    init_sigma_u: float = 1.0
+    init_rate_hz: float = 20.0
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -137,7 +144,8 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("sg_width", "sg_height", "dt_ms", "t_sample_ms", "max_rate_hz",
-                     "tau_err_ms", "f_high_hz", "w_init", "w_bound", "lr_scale", "tau_rate_ms"):
+                     "tau_err_ms", "f_high_hz", "w_init", "w_bound", "lr_scale", "tau_rate_ms",
+                     "init_sigma_u", "init_rate_hz"):
             _positive(name, getattr(self, name))
         for name in self.NEURON_TIMES:
             if getattr(self, name) is not None:
@@ -169,6 +177,11 @@ class TrainConfig:
         from ..build import pathways
 
         pathways.check_scale(self.feedback_scale)
+        from ..build.initial import check_init
+
+        check_init(self.init)
+        if not _finite(self.init_mu_u):
+            raise ValueError(f"init_mu_u must be finite, got {self.init_mu_u!r}")
         if rule.feedback not in pathways.PATHWAYS:
             what = "learning_signal" if self.rule == "three_factor" else f"rule {self.rule}'s pathway"
             raise ValueError(f"{what}: unknown feedback pathway '{rule.feedback}' "
@@ -311,7 +324,8 @@ class TrainConfig:
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
             feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
-            alignment=bool(self.alignment),
+            alignment=bool(self.alignment), zero_mean_error=bool(self.zero_mean_error),
+            init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
         )
 
     @classmethod
@@ -349,7 +363,7 @@ _FIELD_TYPES = {
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
-    "alignment": "bool",
+    "alignment": "bool", "zero_mean_error": "bool", "init": "str",
 }
 _TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

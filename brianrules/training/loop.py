@@ -97,7 +97,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         rng = np.random.default_rng(mix_seed(cfg.seed, 0, 0))
         from ..network import initial_weights
 
-        weights, feedback = initial_weights(spec, rng)
+        # the input layer's mean rate (the fluctuation-driven initialisation)
+        weights, feedback = initial_weights(spec, rng, input_rate=spec.max_rate * float(np.mean(dataset.x_train)))
         optimizer_state = None  # zeros: a fresh start
 
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
