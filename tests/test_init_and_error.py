@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from brian2 import Hz, NeuronGroup, PoissonGroup, StateMonitor, Synapses, mV, ms, run, second, start_scope
+from brian2 import Hz, NeuronGroup, PoissonGroup, StateMonitor, Synapses, ms, run, second, start_scope
 
 from brianrules.build import initial
 from brianrules.devices import RuntimeRunner
