@@ -38,9 +38,12 @@ f_low : Hz (shared, constant)
 #: the output's rate error
 OUTPUT_ERROR_LINE = "err = (r - target_rate) / (f_high - f_low) : 1"
 OUTPUT_ERROR_EQUATIONS = OUTPUT_ERROR_EQUATIONS.replace("OUTPUT_ERROR_LINE", OUTPUT_ERROR_LINE)
-#: the zero-mean error: the rate error minus its mean over the outputs, which
-#: synapses from the output onto itself sum (`ZERO_MEAN_SYNAPSES`) before
-#: anything reads the error in a step
+#: the zero-mean error: what the output sends down (``err`` for direct
+#: feedback, ``delta = err * phi`` for layer-wise feedback) is the rate error
+#: minus its mean over the outputs, which synapses from the output onto
+#: itself sum (`ZERO_MEAN_SYNAPSES`) before anything reads it in a step; the
+#: output's own learning signal stays the rate error, which also sets how
+#: much the outputs fire in all
 ZERO_MEAN_ERROR_EQUATIONS = """
 err_raw = (r - target_rate) / (f_high - f_low) : 1
 err = err_raw - err_mean : 1
@@ -91,6 +94,18 @@ KP_APPLY = """
 B = B * (1 - plastic * kp_decay) + w_acc
 w = w * (1 - plastic * kp_decay)
 """
+
+
+def zero_mean_error(output_equations):
+    """The output's equations (`OUTPUT_ERROR_EQUATIONS` and its ``delta``)
+    with the zero-mean error sent down (`ZERO_MEAN_ERROR_EQUATIONS`)."""
+    swaps = ((OUTPUT_ERROR_LINE, ZERO_MEAN_ERROR_EQUATIONS), ("L = err : 1", "L = err_raw : 1"),
+             ("delta = L * (", "delta = err * ("))
+    for old, new in swaps:
+        if old not in output_equations:
+            raise ValueError(f"the zero-mean error needs the output's rate error ({old!r} is missing)")
+        output_equations = output_equations.replace(old, new)
+    return output_equations
 
 
 def delta_equation(post_factor):

@@ -83,8 +83,8 @@ class NetworkSpec:
     #: the alignment shadow (`build.diagnostics`): the cosine of each hidden projection's update with
     #: the backprop-like one, computed in the program (two more integrations per synapse and step)
     alignment: bool = False
-    #: the output error minus its mean over the outputs in every step, so that no common "fire less"
-    #: (or more) reaches the hidden layers (`feedback.ZERO_MEAN_ERROR_EQUATION`)
+    #: what the output sends down is its error minus the mean over the outputs, in every step, so that
+    #: no common "fire less" (or more) reaches the hidden layers (`feedback.ZERO_MEAN_ERROR_EQUATIONS`)
     zero_mean_error: bool = False
     #: how the forward weights start (`build.initial`): "fan_in" (w_init, w_init_mean) or "fluctuation",
     #: with the target mean potential and fluctuations (threshold distances) and the hidden layers' rate
@@ -125,7 +125,7 @@ class NetworkSpec:
         if self.zero_mean_error and fb.OUTPUT_ERROR_LINE not in pathways.get(self.rule.feedback).output_equations(
                 self.rule):
             raise ValueError(f"the zero-mean error takes the mean of the output's rate error; the "
-                             f"{self.rule.feedback} pathway has no such error")
+                             f"{self.rule.feedback} pathway sends no such error down")
         if self.alignment:
             why = diagnostics.alignment_refusal(self)
             if why:

@@ -91,22 +91,33 @@ def test_fluctuation_init_refuses_what_it_cannot_compute(tmp_path):
 
 
 # -- the zero-mean output error -----------------------------------------------------
-def test_zero_mean_error_has_no_common_part_and_is_what_feedback_carries():
-    spec = dataclasses.replace(small_spec(hidden=(12,)), zero_mean_error=True)
+@pytest.mark.parametrize("rule", ["dfa", "symmetric"])
+def test_zero_mean_error_is_what_feedback_carries_and_the_output_keeps_its_own(rule):
+    """What the output sends down (err for direct feedback, delta = err * phi
+    for layer-wise feedback) has zero mean over the outputs in every step;
+    the output's own learning signal stays the rate error."""
+    from brianrules import rules
+
+    spec = dataclasses.replace(small_spec(hidden=(12,)), zero_mean_error=True,
+                               rule=rules.get(rule, lr=5.0, lr_hidden=2.0))
     W, B, stim, tgt, learn = small_inputs(spec, 3)
 
     def monitors(model):
-        return [StateMonitor(model.output, ["err", "err_raw"], record=True, when="groups", order=-6),
+        return [StateMonitor(model.output, ["err", "err_raw", "L", "delta", "psi"], record=True, when="groups",
+                             order=-6),
                 StateMonitor(model.layers[0], "L", record=True, when="before_groups")]
 
-    runner = RuntimeRunner(spec, 3)
-    res = runner.run(W, B, stim, tgt, learn, noise_seed=4, monitors=monitors)
+    runner = RuntimeRunner(spec, 3)  # learning off: the forward weights that carry delta stay W
+    res = runner.run(W, B, stim, tgt, np.zeros(3), noise_seed=4, monitors=monitors)
     out, hid = runner.last_monitors
     err, raw = np.asarray(out.err[:]), np.asarray(out.err_raw[:])
     assert res.counts.sum() > 10 and np.abs(raw.mean(axis=0)).max() > 0.1  # there is a common part to remove
     np.testing.assert_allclose(err, raw - raw.mean(axis=0), atol=1e-12)
-    # hidden L of step n is B err of step n - 1 (a summed variable)
-    np.testing.assert_allclose(np.asarray(hid.L[:])[:, 1:], B[0].T @ err[:, :-1], atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(out.L[:]), raw)
+    np.testing.assert_allclose(np.asarray(out.delta[:]), err * np.asarray(out.psi[:]), atol=1e-12)
+    # hidden L of step n is what the output sent in step n - 1 (a summed variable)
+    down = B[0].T @ err[:, :-1] if rule == "dfa" else W[-1] @ np.asarray(out.delta[:])[:, :-1]
+    np.testing.assert_allclose(np.asarray(hid.L[:])[:, 1:], down, atol=1e-9)
 
 
 def test_zero_mean_error_is_a_structure_of_its_own_and_the_reference_refuses_it():

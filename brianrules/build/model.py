@@ -98,7 +98,7 @@ class Model:
         hidden_eqs += rule.neuron_factor_equations + diagnostics.hidden_equations(spec)
         output_eqs += rule.neuron_factor_equations + diagnostics.output_equations(spec)
         if spec.zero_mean_error:
-            output_eqs = output_eqs.replace(fb.OUTPUT_ERROR_LINE, fb.ZERO_MEAN_ERROR_EQUATIONS)
+            output_eqs = fb.zero_mean_error(output_eqs)
         # projections with a postsynaptic factor of their own: L * phi of
         # their own, a variable of the postsynaptic group
         own = {}  # population -> [(variable, L * phi)]
