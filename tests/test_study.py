@@ -115,6 +115,22 @@ def test_a_folder_of_another_sweep_is_refused(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("path", sorted(
+    os.path.join("models", "sweeps", f) for f in os.listdir(os.path.join("models", "sweeps")) if f.endswith(".toml")))
+def test_every_shipped_sweep_expands_to_settings_that_build_a_network(path):
+    """Each point of a shipped study is a valid training: its settings pass
+    the checks and give a network (nothing is built)."""
+    from brianrules.study.spec import load_spec
+    from brianrules.training import TrainConfig
+
+    _, points = load_spec(path)
+    assert points
+    for p in points:
+        cfg = TrainConfig.from_dict(p.settings, source=path)
+        cfg.validate()
+        cfg.network_spec(784 if cfg.dataset == "mnist5k" else 64, 10)
+
+
 # -- running sweeps ------------------------------------------------------
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
