@@ -60,6 +60,8 @@ TRAIN_OPTIONS = {
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
+    "--lr-layer-scale": ("lr_layer_scale", float, "a factor of each plastic projection's learning rate (or "
+                         "optimizer step), one per projection, input first"),
     "--zero-mean-error": ("zero_mean_error", bool, "subtract from each output's error the mean error of all "
                           "outputs, in every step"),
     "--init": ("init", str, "how the forward weights start: fan_in (w_init, w_init_mean) or fluctuation "
@@ -119,7 +121,8 @@ def _train_parser(sub):
                            help=f"{text} (default: {'the rule' + chr(39) + 's own' if getattr(d, name) is None else 'off'})")
             continue
         extra = ({"nargs": "+"} if name == "hidden" else
-                 {"nargs": "+", "metavar": "MS"} if name == "eligibility_filter_ms" else {})
+                 {"nargs": "+", "metavar": "MS"} if name == "eligibility_filter_ms" else
+                 {"nargs": "+", "metavar": "S"} if name == "lr_layer_scale" else {})
         p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
                        help=f"{text} (default: {getattr(d, name)})", **extra)
     p.add_argument("--neuron", metavar="FILE.toml", default=argparse.SUPPRESS,

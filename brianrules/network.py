@@ -92,6 +92,9 @@ class NetworkSpec:
     init_mu_u: float = 0.0
     init_sigma_u: float = 1.0
     init_rate: Quantity = _default(20 * Hz)
+    #: a factor of each plastic projection's learning rate (or optimizer step), in the order of the
+    #: projections, input first (None: 1 for all); a run value
+    lr_layer_scale: tuple | None = None
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -113,6 +116,7 @@ class NetworkSpec:
                              "needs the feed-forward stack, not the declared projections (use direct feedback)")
         pathways.check_scale(self.feedback_scale)
         initial.check_init(self.init)
+        self._check_layer_scale()
         for name in ("init_mu_u", "init_sigma_u"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -168,6 +172,23 @@ class NetworkSpec:
         pathways.get(self.rule.feedback).check(self)  # what the pathway cannot follow, when the spec is made
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
+
+    def _check_layer_scale(self):
+        scale = self.lr_layer_scale
+        if scale is None:
+            return
+        n = sum(p.plastic for p in self.projections)
+        if (not isinstance(scale, (tuple, list)) or len(scale) != n
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in scale)):
+            raise ValueError(f"lr_layer_scale must be {n} positive numbers, one per plastic projection (input first), "
+                             f"got {scale!r}")
+        object.__setattr__(self, "lr_layer_scale", tuple(float(v) for v in scale))
+
+    def lr_scale_of(self, k):
+        """The factor of projection k's learning rate (`lr_layer_scale`; 1 for a fixed projection)."""
+        if self.lr_layer_scale is None or not self.projections[k].plastic:
+            return 1.0
+        return self.lr_layer_scale[sum(p.plastic for p in self.projections[:k])]
 
     def _check_rate_regulariser(self):
         v = self.rate_reg

@@ -128,9 +128,9 @@ def _inputs(spec, n_learn):
     return W, B, stim, tgt, learn
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_matches_runtime(name):
-    spec = _spec(name)
+@pytest.mark.parametrize("name, layer_scale", [*((n, None) for n in NAMES), ("adam", (0.5, 2.0)), ("sgd", (4.0, 2.0))])
+def test_reference_matches_runtime(name, layer_scale):
+    spec = dataclasses.replace(_spec(name), lr_layer_scale=layer_scale)
     inputs = _inputs(spec, 3)
     rt = RuntimeRunner(spec, N).run(*inputs, noise_seed=5)
     ref = ReferenceRunner(spec, N).run(*inputs, noise_seed=5)
@@ -182,3 +182,37 @@ def adam_program(build_root):
 def test_cpp_standalone_matches_runtime_with_adam(adam_program):
     spec, runner = adam_program
     assert_cpp_matches_runtime(spec, runner, 6)
+
+
+# -- per-layer learning-rate scaling ----------------------------------------------
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_layer_scale_multiplies_each_projections_first_change(optimizer):
+    """One learning sample, applied at the next sample's start: each
+    projection's change is its factor times the change without factors (sgd:
+    eta scaled; adam: its first step, alpha scaled)."""
+    base = small_spec(hidden=(12, 10))
+    base = dataclasses.replace(base, rule=optimizers_configured(base.rule, optimizer))
+    scaled = dataclasses.replace(base, lr_layer_scale=(1.0, 0.5, 3.0))
+    W, B, stim, tgt, _ = small_inputs(base, 2)
+    learn = np.array([1.0, 0.0])
+    ref = RuntimeRunner(base, 2).run(W, B, stim, tgt, learn, noise_seed=4)
+    out = RuntimeRunner(scaled, 2).run(W, B, stim, tgt, learn, noise_seed=4)
+    for k, s in enumerate((1.0, 0.5, 3.0)):
+        d_ref, d_out = ref.weights[k] - W[k], out.weights[k] - W[k]
+        assert np.abs(d_ref).max() > 1e-6
+        np.testing.assert_allclose(d_out, s * d_ref, rtol=1e-9, atol=1e-15)
+
+
+def optimizers_configured(rule, name):
+    from brianrules.rules import optimizers
+
+    return optimizers.configure(rule, name, None, False, False)
+
+
+def test_layer_scale_needs_one_positive_factor_per_plastic_projection():
+    with pytest.raises(ValueError, match="lr_layer_scale must be 2 positive numbers"):
+        dataclasses.replace(small_spec(hidden=(12,)), lr_layer_scale=(1.0,))
+    with pytest.raises(ValueError, match="lr_layer_scale must be 2 positive numbers"):
+        dataclasses.replace(small_spec(hidden=(12,)), lr_layer_scale=(1.0, -1.0))
+    spec = dataclasses.replace(small_spec(hidden=(12,)), lr_layer_scale=[1, 2])
+    assert spec.lr_layer_scale == (1.0, 2.0) and spec.lr_scale_of(1) == 2.0

@@ -263,7 +263,7 @@ class Model:
                 pairs.append((S.w_unit, unit))
             if S in self.plastic_projections:
                 prule = spec.projection_rule(k)
-                eta, alpha = prule.step(S.target is self.output, S.source.N, lr_scale)
+                eta, alpha = prule.step(S.target is self.output, S.source.N, lr_scale * spec.lr_scale_of(k))
                 pairs.append((S.eta, eta * prule.eta_unit))
                 pairs += [(getattr(S, name), value) for name, value in prule.eligibility_values().items()]
                 if spec.accumulate:

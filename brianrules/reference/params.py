@@ -218,7 +218,7 @@ def make_params(spec) -> Params:
 def learning_rates(spec, lr_scale=1.0):
     """eta of each projection (`ThreeFactorRule.step`)."""
     n_proj = len(spec.sizes) - 1
-    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale)[0] for k in range(n_proj)]
+    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale * spec.lr_scale_of(k))[0] for k in range(n_proj)]
 
 
 def optimizer_steps(spec, lr_scale=1.0):
@@ -226,6 +226,6 @@ def optimizer_steps(spec, lr_scale=1.0):
     if not spec.rule.optimizer.normalising:
         return None
     n_proj = len(spec.sizes) - 1
-    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale)[1] for k in range(n_proj)]
+    return [spec.rule.step(k == n_proj - 1, spec.sizes[k], lr_scale * spec.lr_scale_of(k))[1] for k in range(n_proj)]
 
 

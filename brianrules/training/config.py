@@ -82,6 +82,7 @@ class TrainConfig:
     init_mu_u: float = 0.0
     init_sigma_u: float = 1.0
     init_rate_hz: float = 20.0
+    lr_layer_scale: list | None = None  # a factor of each plastic projection's learning rate, input first
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -326,6 +327,7 @@ class TrainConfig:
             feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
             alignment=bool(self.alignment), zero_mean_error=bool(self.zero_mean_error),
             init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
+            lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
         )
 
     @classmethod
@@ -363,7 +365,7 @@ _FIELD_TYPES = {
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
-    "alignment": "bool", "zero_mean_error": "bool", "init": "str",
+    "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
 }
 _TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
