@@ -62,8 +62,8 @@ TRAIN_OPTIONS = {
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
     "--lr-layer-scale": ("lr_layer_scale", float, "a factor of each plastic projection's learning rate (or "
                          "optimizer step), one per projection, input first"),
-    "--zero-mean-error": ("zero_mean_error", bool, "subtract from each output's error the mean error of all "
-                          "outputs, in every step"),
+    "--zero-mean-error": ("zero_mean_error", bool, "subtract from what the output sends down (err, or delta for "
+                          "layer-wise feedback) its mean over the outputs, in every step"),
     "--init": ("init", str, "how the forward weights start: fan_in (w_init, w_init_mean) or fluctuation "
                "(every layer fluctuation-driven, Rossbroich et al. 2022)"),
     "--init-mu-u": ("init_mu_u", float, "fluctuation init: mean free membrane potential, in threshold distances "
@@ -117,7 +117,7 @@ def _train_parser(sub):
                    help="a model spec (see models/); options given on the command line override it")
     for flag, (name, typ, text) in TRAIN_OPTIONS.items():
         if typ is bool:  # a flag
-            p.add_argument(flag, dest=name, action="store_const", const=True, default=argparse.SUPPRESS,
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                            help=f"{text} (default: {'the rule' + chr(39) + 's own' if getattr(d, name) is None else 'off'})")
             continue
         extra = ({"nargs": "+"} if name == "hidden" else
