@@ -24,20 +24,19 @@ the generated program:
   forward weights' own update, transposed.
 """
 
+#: the output's rate error
+OUTPUT_ERROR_LINE = "err = (r - target_rate) / (f_high - f_low) : 1"
 #: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets)
-OUTPUT_ERROR_EQUATIONS = """
+OUTPUT_ERROR_EQUATIONS = f"""
 target = tgt(t, i) : 1
 target_rate = f_low + (f_high - f_low) * target : Hz
 dr/dt = -r / tau_err : Hz
-OUTPUT_ERROR_LINE
+{OUTPUT_ERROR_LINE}
 L = err : 1
 tau_err : second (shared, constant)
 f_high : Hz (shared, constant)
 f_low : Hz (shared, constant)
 """
-#: the output's rate error
-OUTPUT_ERROR_LINE = "err = (r - target_rate) / (f_high - f_low) : 1"
-OUTPUT_ERROR_EQUATIONS = OUTPUT_ERROR_EQUATIONS.replace("OUTPUT_ERROR_LINE", OUTPUT_ERROR_LINE)
 #: the zero-mean error: what the output sends down (``err`` for direct
 #: feedback, ``delta = err * phi`` for layer-wise feedback) is the rate error
 #: minus its mean over the outputs, which synapses from the output onto

@@ -34,14 +34,16 @@ def layer_columns(n_hidden):
             + [f"{CHANGE_PREFIX}{k + 1}" for k in range(n_hidden + 1)])
 
 
+def numbered_columns(columns, prefix):
+    """The columns ``prefix`` + a layer (or projection) number among ``columns``, in the order of the numbers."""
+    return sorted((c for c in columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
+                  key=lambda c: int(c[len(prefix):]))
+
+
 def layer_columns_in(columns):
     """The per-layer columns among ``columns``: (rates, weight changes), each
     in the order of the layers."""
-    def of(prefix):
-        return sorted((c for c in columns if c.startswith(prefix) and c[len(prefix):].isdigit()),
-                      key=lambda c: int(c[len(prefix):]))
-
-    return of(RATE_PREFIX), of(CHANGE_PREFIX)
+    return numbered_columns(columns, RATE_PREFIX), numbered_columns(columns, CHANGE_PREFIX)
 
 
 def columns_of(rows):

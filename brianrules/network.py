@@ -126,10 +126,12 @@ class NetworkSpec:
         q = Quantity(self.init_rate)
         if not q.has_same_dimensions(Hz) or not (0 < float(q) < math.inf):
             raise ValueError(f"init_rate must be a positive rate, got {self.init_rate!r}")
-        if self.zero_mean_error and fb.OUTPUT_ERROR_LINE not in pathways.get(self.rule.feedback).output_equations(
-                self.rule):
-            raise ValueError(f"the zero-mean error takes the mean of the output's rate error; the "
-                             f"{self.rule.feedback} pathway sends no such error down")
+        if self.zero_mean_error:
+            try:  # the rewrite the builder makes (`feedback.zero_mean_error`)
+                fb.zero_mean_error(pathways.get(self.rule.feedback).output_equations(self.rule))
+            except ValueError:
+                raise ValueError(f"the zero-mean error takes the mean of the output's rate error; the "
+                                 f"{self.rule.feedback} pathway sends no such error down") from None
         if self.alignment:
             why = diagnostics.alignment_refusal(self)
             if why:

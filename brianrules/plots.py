@@ -14,15 +14,13 @@ def learning_curve(rows, path, title=""):
     """Training (online) and test (frozen) accuracy per epoch; beside them,
     where the rows have the per-layer columns (`metrics.layer_columns`),
     each hidden layer's rate and each projection's relative weight change."""
-    from .metrics import layer_columns_in
-
     from .build.diagnostics import COSINE_PREFIX, PHI_PREFIX
+    from .metrics import layer_columns_in, numbered_columns
 
     epochs = [r["epoch"] for r in rows]
     rates, changes = layer_columns_in(rows[0])
     layers = bool(rates or changes)
-    cosines, phis = (sorted((c for c in rows[0] if c.startswith(p)), key=lambda c: int(c[len(p):]))
-                     for p in (COSINE_PREFIX, PHI_PREFIX))
+    cosines, phis = numbered_columns(rows[0], COSINE_PREFIX), numbered_columns(rows[0], PHI_PREFIX)
     panels = 1 + 2 * layers + bool(layers and (cosines or phis))
     fig, axes = plt.subplots(1, panels, figsize=(4.3 * panels if panels > 1 else 5, 3.5), constrained_layout=True)
     ax = axes[0] if layers else axes

@@ -8,7 +8,6 @@ by `Model.values`, which gives either attribute assignments (runtime) or
 run's arrays (`run_arrays`) are checked against the spec here.
 """
 
-
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
 from brian2.utils.stringtools import word_substitute
