@@ -135,7 +135,8 @@ def _train_parser(sub):
     p.add_argument("--out", default=None, help="output folder (default: runs/RULE-DATASET-TIME)")
     p.add_argument("--force", action="store_true", help="overwrite an output folder that holds results")
     p.add_argument("--resume", action="store_true", help="continue the training saved in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress lines from the simulation")
+    p.add_argument("--quiet", action="store_true", help="no progress bar: the epoch lines alone (for logs)")
+    p.add_argument("--verbose", action="store_true", help="Brian2's own progress lines instead of the bar")
     return p
 
 
@@ -168,7 +169,7 @@ def cmd_train(a):
     out = a.out or os.path.join("runs", f"{cfg.rule}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
     prepare_out_dir(out, force=a.force, resume=a.resume)
     try:
-        train(cfg, out, force=a.force, resume=a.resume, progress=not a.quiet,
+        train(cfg, out, force=a.force, resume=a.resume, progress=False if a.quiet else "text" if a.verbose else True,
               log=lambda *x: print(*x, flush=True), cuda_arch=a.cuda_arch)
     except TrainingError as e:
         print(f"brianrules: training stopped: {e}", file=sys.stderr)
@@ -184,7 +185,8 @@ def cmd_sweep(a):
 
     try:
         rows = sweep(a.spec, a.out, jobs=a.jobs, executor=a.executor, scheduler=a.scheduler,
-                     retry_failed=a.retry_failed, cuda_arch=a.cuda_arch, log=lambda *x: print(*x, flush=True))
+                     retry_failed=a.retry_failed, cuda_arch=a.cuda_arch, log=lambda *x: print(*x, flush=True),
+                     bar=not a.quiet)
     except KeyboardInterrupt:
         return 130
     return 0 if rows else 1
@@ -332,6 +334,7 @@ def main(argv=None):
     ps.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     ps.add_argument("--retry-failed", action="store_true", help="run failed points again (diverged ones stay)")
     ps.add_argument("--cuda-arch", default=None, metavar="CC", help="as for train")
+    ps.add_argument("--quiet", action="store_true", help="no progress bar over the points: their lines alone")
     pp = sub.add_parser("plot", help="figures and a summary table of a sweep's results")
     pp.add_argument("dir", metavar="DIR", help="a sweep's folder (holding results.csv)")
     pp.add_argument("--metric", default="test_acc", help="the final metric shown (default: test_acc)")

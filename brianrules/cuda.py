@@ -303,14 +303,16 @@ class CudaStandaloneRunner(CompiledProgram):
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
             raise RuntimeError(f"compiling the CUDA program in {self.build_dir} failed:\n{tail}")
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None,
+            on_progress=None):
         if not gpus():
             raise NoGPUError(
                 "cuda_standalone: the CUDA program is compiled "
                 f"({os.path.join(self.build_dir, 'main')}) but this machine has no NVIDIA GPU to run it "
                 "(no GPU from nvidia-smi, no /dev/nvidia0)"
             )
-        return super().run(weights, feedback, stim, tgt, learn, noise_seed, lr_scale, optimizer_state)
+        return super().run(weights, feedback, stim, tgt, learn, noise_seed, lr_scale, optimizer_state,
+                           on_progress=on_progress)
 
 
 def canonical_run_lines(queue):

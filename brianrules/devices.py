@@ -21,6 +21,7 @@ import time
 
 from .floats import float_dtype, state_check_quiet
 from .paths import cache_dir
+from .progress import REPORT_PERIOD_S
 from .program import (BuildError, CompiledProgram, RunResult, _check_complete,
                       _held_stderr, _quiet_fd, _read_stamp, build_interrupted, canonical_clock_order,
                       generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere)
@@ -154,10 +155,12 @@ class RuntimeRunner:
         self.n_samples = n_samples
 
     def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, monitors=None,
-            optimizer_state=None):
+            optimizer_state=None, on_progress=None):
         """Run the model once in this process; a run cut short by a stop
-        request raises `interrupt.Interrupted` (see `CompiledProgram.run`)."""
-        from brian2 import TimedArray, prefs, set_device, start_scope
+        request raises `interrupt.Interrupted` (see `CompiledProgram.run`).
+        ``on_progress(fraction)``: called as the run goes on (Brian2's
+        report hook, with a Python function)."""
+        from brian2 import TimedArray, prefs, second, set_device, start_scope
 
         from . import interrupt
         from .network import Model
@@ -177,7 +180,10 @@ class RuntimeRunner:
             stops = interrupt.active()
             stops.check()
             with state_check_quiet(self.spec.dtype):
-                model.network.run(model.duration, namespace={})  # stops early on a stop request
+                reports = {} if on_progress is None else {
+                    "report": lambda elapsed, completed, start, duration: on_progress(float(completed)),
+                    "report_period": REPORT_PERIOD_S * second}
+                model.network.run(model.duration, namespace={}, **reports)  # stops early on a stop request
             _check_complete(stops, float(model.network.t / model.duration))
         result = RunResult(model.read_weights(), model.output_counts(), model.hidden_rates(),
                            time.perf_counter() - t0, model.read_optimizer_state(), model.read_feedback(),

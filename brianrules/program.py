@@ -22,6 +22,7 @@ import numpy as np
 
 from .floats import state_check_quiet
 from .paths import cache_dir
+from .progress import REPORT_BODY, REPORT_PERIOD_S, follow
 
 class BuildError(RuntimeError):
     """Generating or compiling a program failed."""
@@ -233,8 +234,8 @@ class CompiledProgram:
         self.extra = monitors(self.model) if monitors else []
         self.model.network.add(*self.extra)
         sort_recorded_variables(self.model.network.objects)
-        self.model.network.run(self.model.duration, report="text" if progress else None,
-                               report_period=5 * _second(), namespace={})
+        self.progress = progress
+        self.model.network.run(self.model.duration, **report_arguments(progress), namespace={})
 
     @contextlib.contextmanager
     def _building(self):
@@ -275,8 +276,15 @@ class CompiledProgram:
             json.dump(identity, f, indent=1, sort_keys=True)
         os.replace(tmp, path)
 
-    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
+    def run(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None,
+            on_progress=None):
         """Run the program once with these values and read its results.
+
+        ``on_progress(fraction)`` is called, while the program runs, with
+        the part of the run it has simulated, where the program was built
+        with progress reports (``progress=True``).  The program's own output
+        goes to its results folder, except with ``progress="text"``
+        (Brian2's own progress lines, on standard output).
 
         A run that a signal cut short is never returned: Brian2's program
         stops at the first SIGINT (a terminal's Ctrl-C, or one forwarded by
@@ -304,8 +312,12 @@ class CompiledProgram:
             with self._locks.shared(), state_check_quiet(self.spec.dtype):
                 stops.check()  # (the lock may have waited for a build)
                 self._forget_last_run()
+                reports = on_progress is not None and self.progress is True
+                stdout = os.path.join(self.build_dir, self._results, "stdout.txt")
                 try:
-                    self._device.run(run_args=run_args, with_output=True, results_directory=self._results)
+                    with follow(stdout, on_progress) if reports else contextlib.nullcontext():
+                        self._device.run(run_args=run_args, with_output=self.progress == "text",
+                                         results_directory=self._results)
                 except Exception:
                     if stops.signum is not None:  # the program was stopped or killed by the signal
                         raise stops.interrupted() from None
@@ -467,10 +479,16 @@ def restore_runtime():
     set_device("runtime")
 
 
-def _second():
+def report_arguments(progress):
+    """The ``report`` arguments of the program's run: `progress.REPORT_BODY`
+    (True), Brian2's own text lines ("text") or none (False)."""
     from brian2 import second
 
-    return second
+    if not progress:
+        return {"report": None}
+    if progress == "text":
+        return {"report": "text", "report_period": 5 * second}
+    return {"report": REPORT_BODY, "report_period": REPORT_PERIOD_S * second}
 
 
 @contextlib.contextmanager

@@ -65,9 +65,10 @@ def prepare(spec_path, out):
 
 
 def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed=False, cuda_arch=None,
-          log=print):
+          log=print, bar=False):
     """Run every point of the spec that has not ended; returns the rows of
-    ``results.csv``."""
+    ``results.csv``.  ``bar``: a bar over the points on standard output
+    where it is a terminal (the line of each ended point above it)."""
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"--jobs must be a positive integer, got {jobs!r}")
     if executor not in ("local", "dask"):
@@ -139,12 +140,14 @@ def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed
         f"({jobs if executor == 'local' else 'Dask'} at a time)")
     write_results(out, points)
     if todo:
-        progress = _Progress(len(todo), jobs, log)
+        progress = _Progress(len(todo), jobs, log, bar)
         runner = _run_local if executor == "local" else _run_dask
         try:
             runner(todo, out, jobs, scheduler, cuda_arch, progress,
                    lambda: write_results(out, points))
+        progress.close()
         except KeyboardInterrupt:
+            progress.close()
             _stop_children()
             write_results(out, points)
             log(f"interrupted: finished points are kept in {out}; run the same command to finish the rest")
@@ -159,8 +162,15 @@ def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed
 
 
 class _Progress:
-    def __init__(self, total, jobs, log):
+    """A line per ended point; on a terminal (``bar``), a bar below them."""
+
+    def __init__(self, total, jobs, log, bar=False):
+        from ..progress import Bar
+
         self.total, self.jobs, self.log = total, jobs, log
+        self.bar = Bar(total, "points", "sweep", every_s=None) if bar else None
+        if self.bar is not None and not self.bar.tty:
+            self.bar = None  # the lines say it all
         self.done = self.failed = self.running = 0
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
@@ -168,6 +178,8 @@ class _Progress:
     def started(self):
         with self.lock:
             self.running += 1
+            if self.bar is not None:
+                self.bar.update(self.done)
 
     def ended(self, point, status):
         with self.lock:
@@ -179,8 +191,17 @@ class _Progress:
             # points end at about done/elapsed per second once the pipeline is full
             eta = elapsed / self.done * (left + self.running / 2)
             extra = f" [{status['error']}]" if status.get("error") else ""
-            self.log(f"[{self.done}/{self.total} ended ({self.failed} not done), {self.running} running, "
-                     f"{left} left, ~{_duration(eta)} to go] {point.id} {point.axes}: {status['status']}{extra}")
+            line = (f"[{self.done}/{self.total} ended ({self.failed} not done), {self.running} running, "
+                    f"{left} left, ~{_duration(eta)} to go] {point.id} {point.axes}: {status['status']}{extra}")
+            if self.bar is None:
+                self.log(line)
+                return
+            self.bar.write(line)
+            self.bar.update(self.done)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _duration(s):

@@ -23,6 +23,7 @@ from ..files import write_json
 from ..build import pathways
 from ..metrics import (ANGLE_PREFIX, COLLAPSE_COLUMN, feedback_angles, layer_columns, read_metrics, relative_change,
                        write_metrics)
+from ..progress import Bar
 from ..randomness import mix_seed
 from .checkpoints import git_commit, prepare_out_dir, read_optimizer_state, read_weights, versions, write_weights
 from .config import TrainConfig
@@ -64,6 +65,10 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     epoch's results are written, they are written whole (metrics.csv, then
     weights.npz) and kept.  A resume then repeats exactly what the
     uninterrupted training would have done.
+
+    ``progress``: True, a bar per epoch on standard output (from the
+    program's reports; `brianrules.progress`); "text", Brian2's own
+    progress lines; False, neither.
     """
     cfg.validate()
     check_runnable(cfg.device, cuda_arch)
@@ -133,9 +138,15 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             te = time.perf_counter()
             order = epoch_order(cfg.seed, epoch, n_train)
             stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
-            result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
-                                lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1),
-                                **({"optimizer_state": optimizer_state} if optimizer_state else {}))
+            bar = Bar(n_samples, "samples", f"epoch {epoch}") if progress is True else None
+            try:
+                result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
+                                    lr_scale=cfg.lr_scale * cfg.lr_decay ** (epoch - 1),
+                                    **({"on_progress": lambda f: bar.update(f * n_samples)} if bar else {}),
+                                    **({"optimizer_state": optimizer_state} if optimizer_state else {}))
+            finally:
+                if bar is not None:
+                    bar.close()
             _check_weights(result.weights, epoch, cfg.w_bound)
             dw_rel = relative_change(weights, result.weights)
             weights = result.weights
