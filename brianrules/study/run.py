@@ -145,13 +145,13 @@ def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed
         try:
             runner(todo, out, jobs, scheduler, cuda_arch, progress,
                    lambda: write_results(out, points))
-        progress.close()
         except KeyboardInterrupt:
             progress.close()
             _stop_children()
             write_results(out, points)
             log(f"interrupted: finished points are kept in {out}; run the same command to finish the rest")
             raise
+        progress.close()
     rows = write_results(out, points)
     counts = {}
     for p in points:
