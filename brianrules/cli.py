@@ -114,7 +114,8 @@ def _train_parser(sub):
     d = TrainConfig()
     p = sub.add_parser("train", help="train a network and write metrics, weights and a learning curve")
     p.add_argument("--model", metavar="FILE.toml",
-                   help="a model spec (see models/); options given on the command line override it")
+                   help="a model spec (see models/), or a NIR graph (FILE.nir) of the network to train, "
+                   "starting from its weights; options given on the command line override it")
     for flag, (name, typ, text) in TRAIN_OPTIONS.items():
         if typ is bool:  # a flag
             p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
@@ -193,10 +194,45 @@ def cmd_sweep(a):
 
 
 def cmd_plot(a):
-    from .study import report
+    if _is_run(a.dir):
+        from .run_plots import plot_run
 
-    for path in report(a.dir, metric=a.metric, heatmap=a.heatmap, curves=a.curves, stability=a.stability):
+        paths = plot_run(a.dir, n_samples=a.samples, log=print)
+    else:
+        from .study import report
+
+        paths = report(a.dir, metric=a.metric, heatmap=a.heatmap, curves=a.curves, stability=a.stability)
+    for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def _is_run(folder):
+    """A training's folder (config.json and weights.npz), not a sweep's."""
+    return all(os.path.isfile(os.path.join(folder, name)) for name in ("config.json", "weights.npz"))
+
+
+def cmd_export(a):
+    import warnings
+
+    from .io.nir_graph import NIRExportWarning, require_nir, to_nir, write
+    from .runs import load
+
+    require_nir()  # before the run is read
+    run = load(a.run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NIRExportWarning)
+        graph = to_nir(run.network_spec(), run.weights, metadata={
+            "rule": run.config.rule, "dataset": run.config.dataset, "epoch": int(run.epoch),
+            "seed": int(run.config.seed), "test_acc": float(run.final_metrics["test_acc"]) if run.metrics else -1.0})
+    write(a.nir, graph)
+    for w in caught:
+        if issubclass(w.category, NIRExportWarning):
+            print(f"brianrules: warning: {w.message}", file=sys.stderr)
+    sizes = "-".join(str(int(v.input_type["input"][0])) for k, v in graph.nodes.items()
+                     if type(v).__name__ in ("Input", "CubaLIF"))
+    print(f"wrote {a.nir}: NIR graph of {len(graph.nodes)} nodes ({sizes} CubaLIF network, dt "
+          f"{graph.metadata['dt_s'] * 1e3:g} ms)")
     return 0
 
 
@@ -335,8 +371,15 @@ def main(argv=None):
     ps.add_argument("--retry-failed", action="store_true", help="run failed points again (diverged ones stay)")
     ps.add_argument("--cuda-arch", default=None, metavar="CC", help="as for train")
     ps.add_argument("--quiet", action="store_true", help="no progress bar over the points: their lines alone")
-    pp = sub.add_parser("plot", help="figures and a summary table of a sweep's results")
-    pp.add_argument("dir", metavar="DIR", help="a sweep's folder (holding results.csv)")
+    pe = sub.add_parser("export", help="write a trained network as a NIR graph")
+    pe.add_argument("run", metavar="RUN", help="a training's folder (holding config.json and weights.npz)")
+    pe.add_argument("--nir", required=True, metavar="FILE", help="the NIR file to write (HDF5, e.g. net.nir)")
+    pp = sub.add_parser("plot", help="figures of a training run (rasters, membrane traces, weights, confusion "
+                        "matrix), or figures and a summary table of a sweep's results")
+    pp.add_argument("dir", metavar="DIR", help="a training's folder (config.json, weights.npz) or a sweep's "
+                    "(results.csv)")
+    pp.add_argument("--samples", type=int, default=3, metavar="N",
+                    help="a run: test samples in the raster and membrane traces (default: 3)")
     pp.add_argument("--metric", default="test_acc", help="the final metric shown (default: test_acc)")
     pp.add_argument("--heatmap", nargs=2, metavar=("X", "Y"), default=None,
                     help="two axes of the heatmap (default: the first two axes with several values)")
@@ -347,7 +390,7 @@ def main(argv=None):
                     "(default: lr_scale, lr_hidden or lr if swept)")
     a = parser.parse_args(argv)
     handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
-                "sweep": cmd_sweep, "plot": cmd_plot}
+                "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export}
     try:
         return handlers[a.command](a)
     except ValueError as e:

@@ -84,7 +84,7 @@ def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed
     preflight_points(points, log=log)
     os.makedirs(os.path.join(out, "points"), exist_ok=True)
     with _only_sweep(out), _interrupts_raise():
-        return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log)
+        return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log, bar)
 
 
 @contextlib.contextmanager
@@ -121,7 +121,7 @@ def _interrupts_raise():
             signal.signal(sig, handler)
 
 
-def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log):
+def _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log, bar):
     write_json(os.path.join(out, "sweep.json"), {"spec": spec, "spec_path": os.path.abspath(spec_path),
                                                  "points": [asdict(p) for p in points]})
     todo = []

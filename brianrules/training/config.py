@@ -83,6 +83,8 @@ class TrainConfig:
     init_sigma_u: float = 1.0
     init_rate_hz: float = 20.0
     lr_layer_scale: list | None = None  # a factor of each plastic projection's learning rate, input first
+    # a NIR graph (`io.nir_graph`) whose weights the forward projections start from; None: drawn (init)
+    weights_from: str | None = None
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -181,6 +183,11 @@ class TrainConfig:
         from ..build.initial import check_init
 
         check_init(self.init)
+        if self.weights_from is not None:
+            import os
+
+            if not os.path.isfile(self.weights_from):
+                raise ValueError(f"weights_from: NIR file {self.weights_from} does not exist")
         if not _finite(self.init_mu_u):
             raise ValueError(f"init_mu_u must be finite, got {self.init_mu_u!r}")
         if rule.feedback not in pathways.PATHWAYS:
@@ -366,6 +373,7 @@ _FIELD_TYPES = {
     "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
     "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
+    "weights_from": "str?",
 }
 _TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -27,6 +27,7 @@ from ..progress import Bar
 from ..randomness import mix_seed
 from .checkpoints import git_commit, prepare_out_dir, read_optimizer_state, read_weights, versions, write_weights
 from .config import TrainConfig
+from .records import record_epoch
 
 
 class TrainingError(RuntimeError):
@@ -79,6 +80,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if labels_max >= n_out:
         raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
+    start_weights = None if cfg.weights_from is None or resume else _weights_from(cfg, spec)
     n_samples = len(dataset.y_train) + len(dataset.y_test)
     # Brian2 checks every equation before anything is compiled or written,
     # unless the finished program of this very structure is in the cache
@@ -104,6 +106,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
 
         # the input layer's mean rate (the fluctuation-driven initialisation)
         weights, feedback = initial_weights(spec, rng, input_rate=spec.max_rate * float(np.mean(dataset.x_train)))
+        if start_weights is not None:  # the feedback matrices are drawn as always, the weights are the graph's
+            weights = start_weights
         optimizer_state = None  # zeros: a fresh start
 
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
@@ -115,6 +119,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if not resume:  # epoch 0: an interruption before epoch 1 is saved can be resumed
         write_metrics(os.path.join(out, "metrics.csv"), rows)
         write_weights(os.path.join(out, "weights.npz"), weights, feedback, 0)
+        record_epoch(out, 0, weights)
     stops.saved(start, "while the output folder was prepared")
     stops.at("while the program was built", defer=False)
 
@@ -179,6 +184,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             # metrics first: a process killed between the two resumes from the epoch before
             write_metrics(os.path.join(out, "metrics.csv"), rows)
             write_weights(os.path.join(out, "weights.npz"), weights, feedback, epoch, optimizer_state)
+            record_epoch(out, epoch, weights, counts[n_train:], labels[n_train:])
             stops.saved(epoch, f"while epoch {epoch} was saved")
             log(f"{epoch:>5} {row['train_acc']:>9.3f} {row['test_acc']:>8.3f} {row['run_s']:>6.1f} "
                 f"{row['samples_per_s']:>9.0f} {'/'.join(f'{r:.1f}' for r in result.hidden_rates):>9}"
@@ -198,6 +204,22 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
     log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
     return rows
+
+
+def _weights_from(cfg, spec):
+    """The forward weights of the NIR graph ``cfg.weights_from``, checked
+    against the network (sizes of the data set and of every projection)."""
+    from ..io.nir_graph import read
+
+    graph = read(cfg.weights_from, dt_s=cfg.dt_ms * 1e-3)
+    where = f"weights_from {cfg.weights_from}"
+    if (graph.n_in, graph.n_out) != (spec.n_in, spec.n_out):
+        raise ValueError(f"{where}: the graph has {graph.n_in} inputs and {graph.n_out} outputs; data set "
+                         f"{cfg.dataset} has {spec.n_in} inputs and {spec.n_out} classes")
+    shapes = [W.shape for W in graph.weights]
+    if shapes != list(spec.projection_shapes):
+        raise ValueError(f"{where}: its projections have shapes {shapes}, the network's {list(spec.projection_shapes)}")
+    return graph.weights
 
 
 def _check_weights(weights, epoch, bound):

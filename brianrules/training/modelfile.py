@@ -30,7 +30,17 @@ def load_model_file(path):
     file) with ``[neuron.parameters]`` replacing that file's values; a top-level
     ``neuron = "neurons/NAME.toml"`` says the same.  A ``[rule]`` with a
     ``learning_signal`` and no ``rule`` is a rule written out as its factors
-    (`rules.three_factor`)."""
+    (`rules.three_factor`).
+
+    A NIR file (``.nir``, `io.nir_graph`) gives the network it describes:
+    its sizes, projections, neuron parameters and time step, and its
+    weights as the forward projections' start (``weights_from``)."""
+    if path.endswith(".nir"):
+        from ..io.nir_graph import read
+
+        flat = {**read(path).settings, "weights_from": path}
+        TrainConfig.from_dict(flat, source=path)
+        return flat
     spec = read_toml(path, "model file")
     flat = {}
     neuron = spec.pop("neuron", None)
