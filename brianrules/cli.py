@@ -46,7 +46,8 @@ TRAIN_OPTIONS = {
     "--lr-scale": ("lr_scale", float, "multiplies both learning rates (the rule's defaults or --lr, --lr-hidden)"),
     "--optimizer": ("optimizer", str, "how accumulated updates reach the weights: sgd (added), rmsmax "
                     "(SuperSpike's per-synapse normaliser), rmsprop or adam; with the last three --lr and "
-                    "--lr-hidden are the step sizes (default 1e-3)"),
+                    "--lr-hidden are the step sizes (default 1e-3); default: the rule's own, sgd (adam for bptt)"),
+    "--batch-size": ("batch_size", int, "bptt: samples per gradient step (default 32)"),
     "--opt-beta1": ("opt_beta1", float, "adam's decay of the first moment (default 0.9)"),
     "--opt-beta2": ("opt_beta2", float, "adam's decay of the second moment (default 0.999)"),
     "--opt-rho": ("opt_rho", float, "rmsprop's decay of the mean square (default 0.9)"),
@@ -243,6 +244,14 @@ def cmd_rules(a):
         from .rules.three_factor import section, toml_text
 
         rule = rules.get(a.show)
+        if rule.gradient:  # no three factors to write out: its section names it, its docstring says what it is
+            from .rules.three_factor import toml_text
+
+            print(f"# rule {a.show}: a gradient, not a three-factor product\n"
+                  f"{toml_text({'rule': a.show, 'lr': rule.lr, 'lr_hidden': rule.lr_hidden, 'optimizer': rule.optimizer.name})}\n")
+            with _commented():
+                print((sys.modules[rules.RULES[a.show].__module__].__doc__ or "").strip())
+            return 0
         # a valid model-file section first, then the equations as TOML comments
         print(f"# rule {a.show} written out as its factors: a [rule] section of a model file\n"
               f"{toml_text(section(rule))}\n")

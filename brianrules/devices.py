@@ -130,8 +130,15 @@ def is_built(spec, n_samples, threads=1, build_dir=None):
 
 
 def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, progress=True,
-                cuda_arch=None):
+                cuda_arch=None, batch_size=None):
+    """The runner of ``spec`` on ``device``; a rule that learns by a
+    gradient (`rules.bptt`) runs on the JAX engine (`engines.bptt`)
+    whatever the device."""
     check_device(device)
+    if spec.rule.gradient == "bptt":
+        from .engines.bptt import BpttRunner
+
+        return BpttRunner(spec, n_samples, batch_size=batch_size, log=log)
     if device == "runtime":
         return RuntimeRunner(spec, n_samples)
     if device == "cuda_standalone":

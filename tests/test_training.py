@@ -151,9 +151,9 @@ def test_second_start_generates_and_compiles_nothing(trained, tmp_path, capfd, m
     assert main(ARGS + ["--epochs", "1", "--out", str(tmp_path / "third")]) == 0
     assert "build: reused the cached program" in capfd.readouterr().out
     assert any(json.load(open(p))["brian2"] == "2.10.1" for p in stamps)
-    # progress reports are code of their own: the quiet program is not reused for them
+    # progress reports are code of their own: the quiet program is not reused for Brian2's text lines
     loud = [a for a in ARGS if a != "--quiet"]
-    assert main(loud + ["--epochs", "1", "--out", str(tmp_path / "loud")]) == 0
+    assert main(loud + ["--epochs", "1", "--out", str(tmp_path / "loud"), "--verbose"]) == 0
     out = capfd.readouterr().out
     assert "build: reused the cached program" in out and "Starting simulation at t=0 s" in out
 

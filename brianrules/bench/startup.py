@@ -11,7 +11,8 @@ import time
 
 #: the command whose start-up is timed: the small network's training defaults
 START_ARGS = ("train", "--rule", "dfa", "--dataset", "digits", "--hidden", "100", "--epochs", "1")
-#: what the compiled program prints when its first step begins (Brian2's text report)
+#: what the compiled program prints when its first step begins (Brian2's text report, which
+#: ``--verbose`` asks for in place of the progress bar)
 FIRST_STEP = "Starting simulation at t=0"
 
 
@@ -20,6 +21,8 @@ def time_to_first_step(args, timeout=900):
     the compiled program reports its first simulated step, with the
     command's ``build:`` line.  The command is stopped there."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if args and args[0] == "train" and "--verbose" not in args:
+        args = (*args, "--verbose")
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "brianrules.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)

@@ -34,12 +34,10 @@ inside this engine's calls (`float64`, a context manager); wrap your own
 ``jax.grad``/``jax.jit`` of them in ``with float64():``.
 """
 
-from types import SimpleNamespace
-
 import numpy as np
 
 from ..model.architecture import population_names
-from ..reference import NEVER_SPIKED, timed_index
+from ..reference import NEVER_SPIKED
 from .jax_code import neuron_code, printer
 
 
@@ -68,24 +66,32 @@ def check_supported(spec):
                          f"({' -> '.join(names)}); {what}")
 
 
-def input_spikes(spec, stim, noise_seed):
+def input_spikes(spec, stim, noise_seed, samples=None):
     """The input spikes (steps x n_in, bool) of a run of ``len(stim)``
     samples: those Brian2's input group draws, ``hash_uniform(noise_seed,
     n, i) < max_rate * stim(t, i) * dt``, with the stimulus row looked up as
-    Brian2's TimedArray does and the seed stored as a 32-bit integer."""
+    Brian2's TimedArray does and the seed stored as a 32-bit integer.
+    ``samples``: only the steps of these samples of the run (their steps
+    one after another), with n counted from the run's start as always."""
     from brian2.input.timedarray import _find_K
 
-    from ..reference import input_spikes as draw
+    from ..randomness import hash_uniform_numpy
 
     stim = np.asarray(stim, dtype=float)
     if stim.ndim != 2 or stim.shape[1] != spec.n_in:
         raise ValueError(f"stimulus has shape {stim.shape}, expected (n_samples, {spec.n_in})")
     dt, t_sample = float(spec.dt), float(spec.t_sample)
-    p = SimpleNamespace(dt=dt, max_rate=float(spec.max_rate), t_sample=t_sample, timed_k=_find_K(dt, t_sample))
+    K = _find_K(dt, t_sample)
     seed = int(np.int64(int(noise_seed)).astype(np.int32))
-    n_steps = len(stim) * spec.steps_per_sample
-    return np.array([draw(p, seed, n, stim[timed_index(p, n * dt, len(stim))]) for n in range(n_steps)],
-                    dtype=bool).reshape(n_steps, spec.n_in)
+    S = spec.steps_per_sample
+    samples = np.arange(len(stim)) if samples is None else np.asarray(samples, dtype=np.int64)
+    n = (samples[:, None] * S + np.arange(S)[None, :]).ravel()
+    # the row `timed_index` finds, for every step at once (the same float arithmetic)
+    rows = np.clip(((n * dt) / (t_sample / K) + 0.5) / K, 0, None).astype(np.int64)
+    rows = np.minimum(rows, len(stim) - 1)
+    rate = float(spec.max_rate) * stim[rows]
+    u = hash_uniform_numpy(seed, n[:, None], np.arange(spec.n_in)[None, :])
+    return u < dt * rate
 
 
 def surrogate_derivative(surrogate):
@@ -123,10 +129,14 @@ def spike_function(surrogate):
 class JaxNetwork:
     """The step of a `NetworkSpec`'s network: ``init_state`` (population ->
     variable -> array) and ``step(state, weights, z_in, n)``, which returns
-    the state after step ``n`` and ``{"spikes": {population: z}, "state": ...}``."""
+    the state after step ``n`` and ``{"spikes": {population: z}, "state": ...}``.
+    ``reset_gradient=False`` detaches the reset from the gradient (the
+    spikes are the same): Zenke & Vogels (2021, Neural Comput. 33:899)
+    found surrogate-gradient learning better without it."""
 
-    def __init__(self, spec, smooth=None):
+    def __init__(self, spec, smooth=None, reset_gradient=True):
         check_supported(spec)
+        self.reset_gradient = bool(reset_gradient)
         if smooth is not None and not (float(smooth) > 0):
             raise ValueError(f"smooth must be a positive width, got {smooth!r}")
         self.spec, self.smooth = spec, None if smooth is None else float(smooth)
@@ -203,6 +213,8 @@ class JaxNetwork:
 
         if not jnp.issubdtype(dtype, jnp.floating):
             return jnp.where(spiked, new, old).astype(dtype)
+        if not self.reset_gradient:  # the reset detached: no gradient through z
+            return jnp.where(spiked, new, old)
         if self.smooth is not None:
             return old + z * (new - old)
         return jnp.where(spiked, new, old) + (z - jax.lax.stop_gradient(z)) * (new - old)

@@ -39,10 +39,13 @@ the feed-forward stack, the neuron's time constants and reset, the time
 step when the graph records one) and the forward weights in the package's
 (pre, post) order, in units of the neuron's ``v_th - v_reset``.
 
-`simulate` steps a graph as the importers do, with the exact solution of
-the linear equations over each step in place of their forward Euler step:
-the graph of a run gives the spikes of the run's Brian2 program for the
-same input spikes.
+`simulate` steps a graph in the order of the package's Brian2 programs
+(integrate, threshold, deliver the step's spikes, reset), with the exact
+solution of the linear equations over each step: the graph of a run gives
+the spikes of the run's Brian2 program for the same input spikes.  The
+importers differ in two ways (`scripts/check_nir_importers.py`): they
+integrate by forward Euler, and they pass a spike on within its step, so
+each layer fires one step earlier than here.
 """
 
 import math
@@ -85,19 +88,6 @@ def require_nir():
 
 # -- export ------------------------------------------------------------------
 
-def _is_builtin_lif(neuron):
-    """Whether a neuron declaration is the package's LIF (any parameter values)."""
-    from ..model.neuron import LIF_DECLARATION
-
-    def norm(text):
-        return " ".join(str(text or "").split())
-
-    d = neuron.to_dict()
-    same = all(norm(d.get(k)) == norm(LIF_DECLARATION.get(k))
-               for k in ("equations", "threshold", "reset", "refractory", "input", "surrogate_of"))
-    return same and set(neuron.parameters) == set(LIF_DECLARATION["parameters"]) and neuron.method in (None, "exact")
-
-
 def node_name(population):
     return OUTPUT_POPULATION_NODE if population == "output" else population
 
@@ -117,7 +107,7 @@ def to_nir(spec, weights, metadata=None, warn=True):
     notes = []
     for population in [p for p in sizes if p != "input"]:
         neuron = spec.neuron_of(population)
-        if not _is_builtin_lif(neuron):
+        if not neuron.is_builtin_lif:
             raise NIRError(f"population {population} has neuron '{neuron.name}': NIR's CubaLIF stands for the "
                            "package's LIF only (models/neurons/lif.toml)")
         p = {k: float(v) for k, v in neuron.parameters.items()}

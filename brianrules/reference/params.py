@@ -148,6 +148,9 @@ class Params:
 def check_supported(spec):
     """Raise ValueError when the reference does not model ``spec``."""
     rule = spec.rule
+    if rule.gradient:
+        raise ValueError(f"the reference simulator models the local rules' product, not rule {rule.name} "
+                         f"(a gradient, trained by the JAX engine)")
     if getattr(spec, "dtype", "float64") != "float64":
         raise ValueError(f"the reference simulator computes in float64 only, not {spec.dtype}")
     from ..model.architecture import is_chain

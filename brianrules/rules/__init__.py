@@ -1,5 +1,6 @@
 """Learning rules: presets of the three-factor core (see `core`)."""
 
+from .bptt import bptt
 from .core import ThreeFactorRule
 from .dfa import dfa
 from .eprop import eprop
@@ -16,7 +17,7 @@ from .three_factor import three_factor
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
 RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
          "symmetric": symmetric, "three_factor": three_factor,
-         "signsym": signsym, "kp": kp}
+         "signsym": signsym, "kp": kp, "bptt": bptt}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

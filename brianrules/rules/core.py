@@ -90,6 +90,9 @@ class ThreeFactorRule(cascade.FilteredEligibility):
     optimizer: Optimizer = SGD
     paper: str = ""
     parameters: dict = field(default_factory=dict)
+    #: None: weights learn by the three-factor product in the generated program; "bptt": by
+    #: backpropagation through time of the output loss (`rules.bptt`, trained by `engines.bptt`)
+    gradient: str | None = None
 
     def __post_init__(self):
         expression = self.post_expr is not None and self.post == EXPRESSION_POST
@@ -126,6 +129,8 @@ class ThreeFactorRule(cascade.FilteredEligibility):
             raise ValueError("the event-driven form of a trace rule adds its updates on presynaptic spikes and "
                              "when accumulated updates are applied; apply_every 1 would touch every synapse in "
                              "every step (use the clock-driven form)")
+        if self.gradient not in (None, "bptt"):
+            raise ValueError(f"unknown gradient '{self.gradient}' (None: the local product; bptt)")
         if not isinstance(self.optimizer, Optimizer):
             raise ValueError(f"optimizer must be an Optimizer, got {self.optimizer!r}")
         _positive("learning rate (lr)", self.lr)

@@ -144,7 +144,8 @@ def configure(rule, name="sgd", clip=None, lr_given=False, lr_hidden_given=False
     """``rule`` with the optimizer ``name`` and its constants (settings
     ``opt_*``, None for the default) and the bound ``clip`` on |w|.  A
     normalising optimizer takes the learning rates as its steps: where none
-    was given, they are `DEFAULT_STEP`."""
+    was given, they are `DEFAULT_STEP`, unless the rule comes with a
+    normalising optimizer and steps of its own (`bptt`)."""
     import dataclasses
 
     if name not in STATE:
@@ -158,7 +159,7 @@ def configure(rule, name="sgd", clip=None, lr_given=False, lr_hidden_given=False
                              f"is {name}" + (f" (it takes {', '.join('opt_' + c for c in takes)})" if takes else ""))
     optimizer = Optimizer(name, clip=None if clip is None else float(clip), **given)
     changes = {"optimizer": optimizer}
-    if optimizer.normalising:
+    if optimizer.normalising and not rule.optimizer.normalising:  # a rule with its own steps keeps them
         if not lr_given:
             changes["lr"] = DEFAULT_STEP
         if not lr_hidden_given:

@@ -59,7 +59,7 @@ class TrainConfig:
     lr_scale: float = 1.0  # multiplies both learning rates (a sweep axis across rules)
     # how accumulated updates reach the weights (`rules.optimizers`): sgd, rmsmax,
     # rmsprop, adam; their constants (None: the default); |w| <= w_clip after each application
-    optimizer: str = "sgd"
+    optimizer: str | None = None  # None: the rule's own (sgd; adam for bptt)
     opt_rho: float | None = None
     opt_gamma: float | None = None
     opt_beta1: float | None = None
@@ -85,6 +85,7 @@ class TrainConfig:
     lr_layer_scale: list | None = None  # a factor of each plastic projection's learning rate, input first
     # a NIR graph (`io.nir_graph`) whose weights the forward projections start from; None: drawn (init)
     weights_from: str | None = None
+    batch_size: int | None = None  # bptt: samples per gradient step (None: 32); the local rules learn online
     apply_every: int | None = None
     timing: str | None = None  # None: the rule's own; "event": its event-driven form
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
@@ -183,6 +184,11 @@ class TrainConfig:
         from ..build.initial import check_init
 
         check_init(self.init)
+        if self.batch_size is not None:
+            if not _is_int(self.batch_size) or self.batch_size < 1:
+                raise ValueError(f"batch_size must be a positive number of samples, got {self.batch_size!r}")
+            if rule.gradient is None:
+                raise ValueError(f"rule {self.rule} learns online, sample by sample: batch_size is for rule bptt")
         if self.weights_from is not None:
             import os
 
@@ -232,8 +238,8 @@ class TrainConfig:
                 raise ValueError(f"rule {self.rule} does not take {flag}: its factors are those of its paper "
                                  f"(it takes {', '.join('--' + k.replace('_', '-') for k in self.RULE_OPTIONS if k in takes)})")
         rule = self._with_filter(rulemod.get(self.rule, **given), takes)
-        rule = optimizers.configure(rule, self.optimizer, self.w_clip, self.lr is not None, self.lr_hidden is not None,
-                                    **{k: getattr(self, k) for k in optimizers.SETTINGS})
+        rule = optimizers.configure(rule, self.optimizer or rule.optimizer.name, self.w_clip, self.lr is not None,
+                                    self.lr_hidden is not None, **{k: getattr(self, k) for k in optimizers.SETTINGS})
         if self.timing == "event":
             return rule.event_driven()
         if self.timing == "clock" and rule.timing != "clock":
@@ -309,6 +315,7 @@ class TrainConfig:
         resolve alike (a resume compares these)."""
         out = asdict(self)
         out["neuron"] = self.make_neuron().to_dict()
+        out["optimizer"] = self.make_rule().optimizer.name
         out.update({"neuron_parameters": {}, "neuron_source": None, **{k: None for k in self.NEURON_TIMES}})
         if self.populations:
             out["populations"] = {name: {"neuron": entry["neuron"]} for name, entry in self.populations.items()}
@@ -370,10 +377,10 @@ _FIELD_TYPES = {
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
     "neuron": "table?", "neuron_parameters": "table", "neuron_source": "str?",
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
-    "optimizer": "str", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
+    "optimizer": "str?", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
     "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
-    "weights_from": "str?",
+    "weights_from": "str?", "batch_size": "int?",
 }
 _TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

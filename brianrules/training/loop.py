@@ -80,11 +80,17 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if labels_max >= n_out:
         raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
+    if spec.rule.gradient == "bptt":  # before anything is written
+        from ..engines.bptt import check_trainable, require_jax
+
+        require_jax()
+        check_trainable(spec)
     start_weights = None if cfg.weights_from is None or resume else _weights_from(cfg, spec)
     n_samples = len(dataset.y_train) + len(dataset.y_test)
     # Brian2 checks every equation before anything is compiled or written,
     # unless the finished program of this very structure is in the cache
-    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
+    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)
+            or spec.rule.gradient):
         preflight(spec)
 
     os.makedirs(out, exist_ok=True)
@@ -124,13 +130,13 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     stops.at("while the program was built", defer=False)
 
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
-        f"{n_train} train / {n_test} test samples, device {cfg.device}"
+        f"{n_train} train / {n_test} test samples, device {'jax' if spec.rule.gradient else cfg.device}"
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
-                         progress=progress, build_dir=build_dir, cuda_arch=cuda_arch)
+                         progress=progress, build_dir=build_dir, cuda_arch=cuda_arch, batch_size=cfg.batch_size)
     try:
-        if cfg.device != "runtime":
+        if runner.device not in ("runtime", "jax"):
             if runner.reused:
                 log(f"build: started the finished program, nothing generated or compiled ({runner.build_dir})")
             else:
@@ -202,7 +208,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if rows and rows[-1].get(COLLAPSE_COLUMN):
         log(f"warning: the network collapsed in the last epoch ({rows[-1][COLLAPSE_COLUMN]}): its test accuracy "
             f"{rows[-1]['test_acc']:.3f} is not a result of the rule")
-    log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png")
+    log(f"results in {out}: config.json metrics.csv weights.npz learning_curve.png "
+        f"(figures of the network: brianrules plot {out})")
     return rows
 
 
