@@ -183,3 +183,60 @@ def test_what_has_no_nir_form_is_refused_in_one_line(tmp_path):
     code = main(["train", "--model", str(bad), "--out", str(tmp_path / "r")])
     assert code == 2 and not (tmp_path / "r").exists()
     assert main(["export", str(tmp_path / "nothing"), "--nir", str(tmp_path / "x.nir")]) == 2
+
+
+def _delta(**values):
+    from brianrules.model.neuron import DELTA_LIF_DECLARATION, NeuronModel
+
+    return NeuronModel.from_dict(DELTA_LIF_DECLARATION).with_parameters(**values)
+
+
+@pytest.mark.parametrize("t_ref_ms", [0.0, 2.0])
+def test_delta_synapse_neurons_are_lif_nodes_with_the_programs_spikes(t_ref_ms):
+    """NIR's LIF node: a hidden layer of the delta-synapse LIF beside a
+    CubaLIF output; the same spikes in every step, the weights read back."""
+    spec = small_spec(hidden=(12,), w_init_mean=3.0,
+                      neurons={"hidden_1": _delta(t_ref=t_ref_ms * ms, tau_m=15 * ms)},
+                      neuron=_with_neuron(small_spec(), t_ref=t_ref_ms * ms).neuron)
+    weights, feedback, stim, _, _ = small_inputs(spec, 4)
+    graph, _ = _check_same_spikes(spec, weights, feedback, stim, refractory=True)
+    assert isinstance(graph.nodes["hidden_1"], nir.LIF) and isinstance(graph.nodes["output_lif"], nir.CubaLIF)
+    back = nir_graph.from_nir(graph)
+    for W, V in zip(weights, back.weights):
+        np.testing.assert_allclose(V, W, rtol=1e-12, atol=0)
+    hidden = back.settings["populations"]["hidden_1"]["neuron"]
+    assert hidden["name"] == "lif_delta" and hidden["parameters"]["tau_m"] == "15.0*ms"
+    assert "tau_syn" in back.settings["populations"]["output"]["neuron"]["parameters"]
+
+
+def test_a_graph_of_lif_nodes_trains_as_delta_synapse_neurons(tmp_path):
+    """A graph as another tool writes it (LIF nodes, no metadata): every
+    population the delta-synapse LIF, dt the training's, no refractory period."""
+    from brianrules.training import TrainConfig
+
+    rng = np.random.default_rng(0)
+    ones = lambda n: np.ones(n)  # noqa: E731
+    lif = lambda n: nir.LIF(tau=0.02 * ones(n), r=ones(n), v_leak=0 * ones(n), v_threshold=ones(n),  # noqa: E731
+                            v_reset=0 * ones(n))
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([64])), "fc1": nir.Linear(weight=rng.normal(
+        size=(20, 64))), "lif1": lif(20), "fc2": nir.Affine(weight=rng.normal(size=(10, 20)), bias=np.zeros(10)),
+        "lif2": lif(10), "output": nir.Output(output_type=np.array([10]))},
+        edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")])
+    path = str(tmp_path / "other.nir")
+    nir.write(path, graph)
+    back = nir_graph.read(path, dt_s=5e-4)
+    assert back.settings["neuron"]["name"] == "lif_delta" and back.settings["hidden"] == [20]
+    assert back.settings["neuron_parameters"]["t_ref"] == "0.0*ms"
+    # r W dt / tau threshold distances per spike, in units of v_th - v_reset (the same here)
+    np.testing.assert_allclose(back.weights[0], graph.nodes["fc1"].weight.T * 5e-4 / 0.02, rtol=1e-12)
+    cfg = TrainConfig.from_dict({**back.settings, "weights_from": path}).validate()
+    spec = cfg.network_spec(64, 10)
+    assert spec.neuron.name == "lif_delta" and float(spec.neuron.tau_m) == pytest.approx(0.02)
+
+
+def test_the_shipped_delta_synapse_neuron_file_is_the_declaration():
+    from brianrules.model.neuron import DELTA_LIF_DECLARATION, NeuronModel, load
+
+    shipped, declared = load("models/neurons/lif_delta.toml"), NeuronModel.from_dict(DELTA_LIF_DECLARATION)
+    assert shipped.declares(DELTA_LIF_DECLARATION) and shipped.parameters == declared.parameters
+    assert not shipped.is_builtin_lif and declared.weight_unit_value() == shipped.weight_unit_value()

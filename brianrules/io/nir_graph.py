@@ -24,6 +24,12 @@ snnTorch's own choice of the free factors (its exporter's and importer's):
 ``W_nir = (w w_unit / D)^T * dt / tau_mem``, in NIR's (out, in) order.
 Time constants are in seconds, as every importer reads them.
 
+A population of the delta-synapse LIF (`model.neuron.DELTA_LIF_DECLARATION`,
+``models/neurons/lif_delta.toml``: a spike raises v by w w_unit at once)
+becomes NIR's ``LIF`` node, ``tau dv/dt = (v_leak - v) + r I`` with I the
+projection's output: an importer's step adds ``r dt / tau * (W s)`` to v, so
+``r = tau / dt`` and ``W_nir = (w w_unit / D)^T``.
+
 What NIR has no field for goes into metadata: the graph's ``dt_s`` (the
 step the spike convention assumes), ``t_sample_s`` and ``max_rate_hz`` (how
 inputs are encoded); each node's ``refractory_period_s`` (NIR has no
@@ -32,8 +38,8 @@ zero), ``v_rest_V`` and ``threshold_distance_V`` (to read voltages back in
 volts) and ``population``.
 
 Import (`from_nir`) reads the same kind of graph, from this package or
-another tool: one Input, Linear or bias-free Affine projections, CubaLIF
-populations, one Output.  It gives the settings of a training
+another tool: one Input, Linear or bias-free Affine projections, CubaLIF or
+LIF populations, one Output.  It gives the settings of a training
 (`TrainConfig` keys: the hidden sizes, the projections where they are not
 the feed-forward stack, the neuron's time constants and reset, the time
 step when the graph records one) and the forward weights in the package's
@@ -54,6 +60,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..model.neuron import DELTA_LIF_DECLARATION, LIF_DECLARATION
 
 #: the graph's Input and Output nodes
 INPUT, OUTPUT = "input", "output"
@@ -95,7 +103,7 @@ def node_name(population):
 def to_nir(spec, weights, metadata=None, warn=True):
     """The network of ``spec`` with forward ``weights`` (n_pre x n_post
     each, in ``spec.projections``' order) as a ``nir.NIRGraph``.  Every
-    population must have the package's LIF neuron.  ``warn``: a
+    population must have the package's LIF neuron or its delta-synapse form.  ``warn``: a
     `warnings.warn` for what importers will not honour (a refractory period,
     a reset that is not the rest)."""
     nir = require_nir()
@@ -105,21 +113,28 @@ def to_nir(spec, weights, metadata=None, warn=True):
     nodes = {INPUT: nir.Input(input_type=np.array([spec.n_in]))}
     sizes = {"input": spec.n_in, **{f"hidden_{k + 1}": n for k, n in enumerate(spec.hidden)}, "output": spec.n_out}
     notes = []
+    delta = {}  # population -> whether its neuron is the delta-synapse LIF (a LIF node)
     for population in [p for p in sizes if p != "input"]:
         neuron = spec.neuron_of(population)
-        if not neuron.is_builtin_lif:
-            raise NIRError(f"population {population} has neuron '{neuron.name}': NIR's CubaLIF stands for the "
-                           "package's LIF only (models/neurons/lif.toml)")
+        delta[population] = neuron.declares(DELTA_LIF_DECLARATION)
+        if not (neuron.is_builtin_lif or delta[population]):
+            raise NIRError(f"population {population} has neuron '{neuron.name}': NIR's CubaLIF and LIF stand for "
+                           "the package's LIF (models/neurons/lif.toml) and its delta-synapse form "
+                           "(models/neurons/lif_delta.toml) only")
         p = {k: float(v) for k, v in neuron.parameters.items()}
         D = p["v_th"] - p["v_rest"]
-        n = sizes[population]
-        ones = np.ones(n)
+        ones = np.ones(sizes[population])
         reset = (p["v_reset"] - p["v_rest"]) / D
-        nodes[node_name(population)] = nir.CubaLIF(
-            tau_syn=p["tau_syn"] * ones, tau_mem=p["tau_m"] * ones, r=p["tau_m"] / dt * ones, v_leak=0 * ones,
-            v_threshold=ones.copy(), v_reset=reset * ones, w_in=p["tau_syn"] / dt * ones,
-            metadata={"population": population, "refractory_period_s": p["t_ref"], "v_rest_V": p["v_rest"],
-                      "threshold_distance_V": D, "neuron": neuron.name})
+        meta = {"population": population, "refractory_period_s": p["t_ref"], "v_rest_V": p["v_rest"],
+                "threshold_distance_V": D, "neuron": neuron.name}
+        if delta[population]:
+            node = nir.LIF(tau=p["tau_m"] * ones, r=p["tau_m"] / dt * ones, v_leak=0 * ones,
+                           v_threshold=ones.copy(), v_reset=reset * ones, metadata=meta)
+        else:
+            node = nir.CubaLIF(tau_syn=p["tau_syn"] * ones, tau_mem=p["tau_m"] * ones, r=p["tau_m"] / dt * ones,
+                               v_leak=0 * ones, v_threshold=ones.copy(), v_reset=reset * ones,
+                               w_in=p["tau_syn"] / dt * ones, metadata=meta)
+        nodes[node_name(population)] = node
         if p["t_ref"] > 0:
             notes.append(f"population {population} has a refractory period of {p['t_ref'] * 1e3:g} ms, which NIR "
                          "cannot express: it is in the node's metadata (refractory_period_s), and importers "
@@ -135,9 +150,10 @@ def to_nir(spec, weights, metadata=None, warn=True):
                            f"expected {(sizes[proj.pre], sizes[proj.post])}")
         post = spec.neuron_of(proj.post)
         scale = float(spec.w_unit_of(proj.post)) / (float(post.v_th) - float(post.v_rest))
+        if not delta[proj.post]:  # through the current: r w_in dt / tau_syn = tau_mem / dt
+            scale *= dt / float(post.tau_m)
         name = f"w_{k + 1}"
-        nodes[name] = nir.Linear(weight=(W * scale).T * (dt / float(post.tau_m)),
-                                 metadata={"plastic": bool(proj.plastic)})
+        nodes[name] = nir.Linear(weight=(W * scale).T, metadata={"plastic": bool(proj.plastic)})
         edges += [(node_name(proj.pre), name), (name, node_name(proj.post))]
     nodes[OUTPUT] = nir.Output(output_type=np.array([spec.n_out]))
     edges.append((OUTPUT_POPULATION_NODE, OUTPUT))
@@ -181,6 +197,32 @@ def _uniform(node_name_, node, field):
     return float(values[0])
 
 
+def _cell(name, node):
+    """A CubaLIF or LIF node's values, one per field: its declaration here,
+    its size, its time constants, its reset in threshold distances from
+    v_leak, and ``jump(dt)``, the threshold distances by which a spike
+    through a weight of 1 moves v (0/1 spikes per step of dt)."""
+    import nir
+
+    cuba = isinstance(node, nir.CubaLIF)
+    fields = ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in") if cuba else \
+        ("tau", "r", "v_leak", "v_threshold", "v_reset")
+    p = {f: _uniform(name, node, f) for f in fields}
+    tau_mem = p["tau_mem"] if cuba else p["tau"]
+    span = p["v_threshold"] - p["v_leak"]
+    if span <= 0 or tau_mem <= 0 or (cuba and p["tau_syn"] <= 0):
+        raise NIRError(f"node {name}: needs positive time constants and v_threshold above v_leak")
+    reset = (p["v_reset"] - p["v_leak"]) / span
+    if reset >= 1:
+        raise NIRError(f"node {name}: v_reset lies at or above v_threshold")
+    if cuba:  # through the current I: r w_in W dt / tau_syn
+        jump = lambda dt: p["r"] * p["w_in"] * dt / p["tau_syn"] / span  # noqa: E731
+    else:  # straight onto v: r W dt / tau
+        jump = lambda dt: p["r"] * dt / tau_mem / span  # noqa: E731
+    return {"declaration": LIF_DECLARATION if cuba else DELTA_LIF_DECLARATION, "n": int(np.asarray(node.v_threshold).size),
+            "tau_mem": tau_mem, "tau_syn": p["tau_syn"] if cuba else None, "reset": reset, "jump": jump}
+
+
 def from_nir(graph, dt_s=None):
     """The settings and initial weights of the network a graph describes
     (see the module's docstring).  ``dt_s``: the time step of the spike
@@ -194,9 +236,9 @@ def from_nir(graph, dt_s=None):
     for name, node in nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise NIRError(f"node {name} is a subgraph: flatten the graph first")
-        if not isinstance(node, (nir.Input, nir.Output, nir.CubaLIF, nir.Linear, nir.Affine)):
+        if not isinstance(node, (nir.Input, nir.Output, nir.CubaLIF, nir.LIF, nir.Linear, nir.Affine)):
             raise NIRError(f"node {name} is a {type(node).__name__}: a network here has Input, Linear or Affine, "
-                           "CubaLIF and Output nodes")
+                           "CubaLIF or LIF, and Output nodes")
         if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
             raise NIRError(f"node {name}: an Affine projection with a bias; projections here have none")
     meta = dict(graph.metadata or {})
@@ -205,12 +247,13 @@ def from_nir(graph, dt_s=None):
         raise NIRError("the graph records no time step (metadata dt_s): give the training's dt")
     into = {n: [a for a, b in edges if b == n] for n in nodes}
     out_of = {n: [b for a, b in edges if a == n] for n in nodes}
-    neurons = [n for n, v in nodes.items() if isinstance(v, nir.CubaLIF)]
+    neurons = [n for n, v in nodes.items() if isinstance(v, (nir.CubaLIF, nir.LIF))]
     if not neurons:
-        raise NIRError("the graph has no CubaLIF node")
+        raise NIRError("the graph has no CubaLIF or LIF node")
+    cells = {n: _cell(n, nodes[n]) for n in neurons}
     last = into[outputs[0]]
     if len(last) != 1 or last[0] not in neurons:
-        raise NIRError(f"the Output node must be fed by one CubaLIF node, it is fed by {last or 'nothing'}")
+        raise NIRError(f"the Output node must be fed by one CubaLIF or LIF node, it is fed by {last or 'nothing'}")
     # projections: Linear/Affine nodes between two populations
     links = []
     for name, node in nodes.items():
@@ -221,7 +264,7 @@ def from_nir(graph, dt_s=None):
                            f"{len(out_of[name])}")
         pre, post = into[name][0], out_of[name][0]
         if pre not in neurons + inputs or post not in neurons:
-            raise NIRError(f"node {name} must lead from the Input or a CubaLIF node to a CubaLIF node, "
+            raise NIRError(f"node {name} must lead from the Input or a neuron node to a neuron node, "
                            f"it leads from {pre} to {post}")
         links.append((name, pre, post))
     for a, b in edges:
@@ -246,38 +289,28 @@ def from_nir(graph, dt_s=None):
     # one neuron per population, from the node's fields
     params, populations = {}, {}
     for n in neurons:
-        node = nodes[n]
-        p = {f: _uniform(n, node, f) for f in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}
-        span = p["v_threshold"] - p["v_leak"]
-        if span <= 0 or p["tau_syn"] <= 0 or p["tau_mem"] <= 0:
-            raise NIRError(f"node {n}: needs tau_syn > 0, tau_mem > 0 and v_threshold above v_leak")
-        node_meta = dict(getattr(node, "metadata", None) or {})
+        c = cells[n]
+        node_meta = dict(getattr(nodes[n], "metadata", None) or {})
         t_ref = float(node_meta.get("refractory_period_s", 0.0))
         v_rest = float(node_meta.get("v_rest_V", -0.060))
         D = float(node_meta.get("threshold_distance_V", 0.010))
-        reset = (p["v_reset"] - p["v_leak"]) / span  # in threshold distances from rest
-        if reset >= 1:
-            raise NIRError(f"node {n}: v_reset lies at or above v_threshold")
-        params[population[n]] = {
-            "tau_m": f"{p['tau_mem'] * 1e3!r}*ms", "tau_syn": f"{p['tau_syn'] * 1e3!r}*ms",
-            "v_rest": f"{v_rest * 1e3!r}*mV", "v_th": f"{(v_rest + D) * 1e3!r}*mV",
-            "v_reset": f"{(v_rest + reset * D) * 1e3!r}*mV", "t_ref": f"{t_ref * 1e3!r}*ms"}
+        values = {"tau_m": f"{c['tau_mem'] * 1e3!r}*ms", "v_rest": f"{v_rest * 1e3!r}*mV",
+                  "v_th": f"{(v_rest + D) * 1e3!r}*mV", "v_reset": f"{(v_rest + c['reset'] * D) * 1e3!r}*mV",
+                  "t_ref": f"{t_ref * 1e3!r}*ms"}
+        if c["tau_syn"] is not None:
+            values["tau_syn"] = f"{c['tau_syn'] * 1e3!r}*ms"
+        params[population[n]] = (c["declaration"], values)
         populations[population[n]] = n
     weights, projections = [], []
     for name, pre, post in links:
-        node = nodes[name]
-        q = nodes[post]
-        r, w_in = _uniform(post, q, "r"), _uniform(post, q, "w_in")
-        tau_syn = _uniform(post, q, "tau_syn")
-        span = _uniform(post, q, "v_threshold") - _uniform(post, q, "v_leak")
-        reset = (_uniform(post, q, "v_reset") - _uniform(post, q, "v_leak")) / span
-        W = np.asarray(node.weight, dtype=float)
-        n_pre = nodes[pre].output_type["output"] if pre in inputs else np.asarray(nodes[pre].v_threshold).shape
-        if W.ndim != 2 or W.shape[0] != np.asarray(q.v_threshold).size or W.shape[1] != int(np.prod(n_pre)):
-            raise NIRError(f"node {name}: weight of shape {W.shape} does not join {pre} ({int(np.prod(n_pre))} "
-                           f"neurons) to {post} ({np.asarray(q.v_threshold).size} neurons)")
-        # a spike raises r I by r w_in W dt / tau_syn threshold distances; w_unit = (1 - reset) of them
-        weights.append(W.T * (r * w_in * dt / tau_syn / span / (1 - reset)))
+        c = cells[post]
+        W = np.asarray(nodes[name].weight, dtype=float)
+        n_pre = int(np.prod(nodes[pre].output_type["output"])) if pre in inputs else cells[pre]["n"]
+        if W.ndim != 2 or W.shape != (c["n"], n_pre):
+            raise NIRError(f"node {name}: weight of shape {W.shape} does not join {pre} ({n_pre} neurons) to "
+                           f"{post} ({c['n']} neurons)")
+        # a spike moves v by jump * W in threshold distances; w_unit is (1 - reset) of them
+        weights.append(W.T * (c["jump"](dt) / (1 - c["reset"])))
         projections.append((population[pre], population[post]))
     # the order of the projections: the exporter's (w_1, w_2, ...), else the feed-forward stack's first
     from ..model.architecture import chain
@@ -291,7 +324,7 @@ def from_nir(graph, dt_s=None):
                                                                if projections[k] in stack else len(stack) + k))
     weights = [weights[k] for k in order]
     projections = [projections[k] for k in order]
-    settings = {"hidden": [int(np.asarray(nodes[n].v_threshold).size) for n in hidden_nodes]}
+    settings = {"hidden": [cells[n]["n"] for n in hidden_nodes]}
     if projections != stack:
         settings["projections"] = [{"pre": a, "post": b} for a, b in projections]
     if "dt_s" in meta:
@@ -302,15 +335,15 @@ def from_nir(graph, dt_s=None):
         settings["max_rate_hz"] = float(meta["max_rate_hz"])
     first = next(iter(params.values()))
     if all(v == first for v in params.values()):
-        settings["neuron_parameters"] = dict(first)
+        if first[0] is not LIF_DECLARATION:
+            settings["neuron"] = dict(first[0])
+        settings["neuron_parameters"] = dict(first[1])
     else:
-        from ..model.neuron import LIF_DECLARATION
-
         settings["populations"] = {
-            pop: {"neuron": {**LIF_DECLARATION, "parameters": {**LIF_DECLARATION["parameters"], **values}},
-                  "neuron_source": f"NIR node {populations[pop]}"} for pop, values in params.items()}
+            pop: {"neuron": {**declaration, "parameters": {**declaration["parameters"], **values}},
+                  "neuron_source": f"NIR node {populations[pop]}"} for pop, (declaration, values) in params.items()}
     n_in = int(np.prod(nodes[inputs[0]].output_type["output"]))
-    n_out = int(np.asarray(nodes[last[0]].v_threshold).size)
+    n_out = cells[last[0]]["n"]
     return Imported(settings=settings, weights=weights, populations=populations, projections=projections,
                     n_in=n_in, n_out=n_out)
 
@@ -335,39 +368,49 @@ def read(path, dt_s=None):
 # -- stepping ------------------------------------------------------------------
 
 def simulate(graph, input_spikes, dt=None, refractory=True, reset_every=None):
-    """Step a graph of Input, Linear/Affine, CubaLIF and Output nodes on
-    given input spikes (steps x inputs, 0 or 1) and return {node: steps x
-    neurons of bool} of every CubaLIF node's spikes.
+    """Step a graph of Input, Linear/Affine, CubaLIF or LIF, and Output
+    nodes on given input spikes (steps x inputs, 0 or 1) and return {node:
+    steps x neurons of bool} of every neuron node's spikes.
 
-    One step, in the order of the package's Brian2 programs: every CubaLIF
+    One step, in the order of the package's Brian2 programs: every neuron
     node integrates its equations exactly over dt (I decays, v follows it;
     v stays put while the neuron is refractory); then each fires where
     v > v_threshold (and is not refractory); then each spike of the step
-    adds ``w_in * dt / tau_syn * (W s)`` to the I of the nodes its Linear
-    node leads to; then firing neurons reset to v_reset.  ``refractory``:
-    honour the nodes' ``refractory_period_s`` metadata (counted in whole
-    steps, as Brian2 does), else none.  ``reset_every``: every that many
-    steps, v returns to v_leak (but where refractory) and I to 0, as at
-    the start of each of the package's samples."""
+    adds ``w_in * dt / tau_syn * (W s)`` to the I of the CubaLIF nodes its
+    Linear node leads to, or ``r * dt / tau * (W s)`` to the v of LIF nodes
+    (lost while a neuron is refractory, as in Brian2, whose ``(unless
+    refractory)`` holds for synaptic writes too);
+    then firing neurons reset to v_reset.  ``refractory``: honour the nodes'
+    ``refractory_period_s`` metadata (counted in whole steps, as Brian2
+    does), else none.  ``reset_every``: every that many steps, v returns to
+    v_leak (but where refractory) and I to 0, as at the start of each of
+    the package's samples."""
     nir = require_nir()
     dt = float(graph.metadata.get("dt_s")) if dt is None else float(dt)
     s_in = np.asarray(input_spikes, dtype=float)
     nodes = graph.nodes
     inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input)]
-    cells = [n for n, v in nodes.items() if isinstance(v, nir.CubaLIF)]
+    cells = [n for n, v in nodes.items() if isinstance(v, (nir.CubaLIF, nir.LIF))]
     links = [(n, [a for a, b in graph.edges if b == n][0], [b for a, b in graph.edges if a == n][0])
              for n, v in nodes.items() if isinstance(v, (nir.Linear, nir.Affine))]
     c = {}
     for n in cells:
         node = nodes[n]
+        cuba = isinstance(node, nir.CubaLIF)
         f = {k: np.asarray(getattr(node, k), dtype=float).ravel()
-             for k in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}
-        a, b = np.exp(-dt / f["tau_mem"]), np.exp(-dt / f["tau_syn"])
-        same = np.isclose(f["tau_syn"], f["tau_mem"])
-        ratio = np.where(same, 1.0, f["tau_syn"] / np.where(same, 1.0, f["tau_syn"] - f["tau_mem"]))
-        gain = np.where(same, dt / f["tau_mem"] * a, ratio * (b - a))  # v per unit of r I over one step
+             for k in ("r", "v_leak", "v_threshold", "v_reset", *(("tau_syn", "tau_mem", "w_in") if cuba else ("tau",)))}
+        tau_mem = f["tau_mem"] if cuba else f["tau"]
+        a = np.exp(-dt / tau_mem)
+        if cuba:
+            b = np.exp(-dt / f["tau_syn"])
+            same = np.isclose(f["tau_syn"], tau_mem)
+            ratio = np.where(same, 1.0, f["tau_syn"] / np.where(same, 1.0, f["tau_syn"] - tau_mem))
+            gain = np.where(same, dt / tau_mem * a, ratio * (b - a))  # v per unit of r I over one step
+            into = f["w_in"] * dt / f["tau_syn"]  # what a spike through W adds to I
+        else:
+            b, gain, into = 0.0, 0.0, f["r"] * dt / tau_mem  # what a spike through W adds to v
         t_ref = float((getattr(node, "metadata", None) or {}).get("refractory_period_s", 0.0)) if refractory else 0.0
-        c[n] = dict(f, a=a, b=b, gain=gain, ref_steps=int(round(t_ref / dt)))
+        c[n] = dict(f, cuba=cuba, a=a, b=b, gain=gain, into=into, ref_steps=int(round(t_ref / dt)))
     v = {n: c[n]["v_leak"].copy() for n in cells}
     current = {n: np.zeros_like(v[n]) for n in cells}
     last = {n: np.full(v[n].shape, -10 ** 9) for n in cells}
@@ -393,7 +436,11 @@ def simulate(graph, input_spikes, dt=None, refractory=True, reset_every=None):
             fired[n] = z.astype(float)
         for name, pre, post in links:
             k = c[post]
-            current[post] = current[post] + k["w_in"] * (dt / k["tau_syn"]) * (np.asarray(nodes[name].weight) @ fired[pre])
+            arriving = k["into"] * (np.asarray(nodes[name].weight) @ fired[pre])
+            if k["cuba"]:
+                current[post] = current[post] + arriving
+            else:  # delta synapses: onto v, not while refractory (Brian2 gates the write as the equation)
+                v[post] = v[post] + np.where(free[post], arriving, 0.0)
         for n in cells:
             z = out[n][step]
             v[n] = np.where(z, c[n]["v_reset"], v[n])

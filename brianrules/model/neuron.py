@@ -73,6 +73,27 @@ LIF_DECLARATION = {
     },
 }
 
+#: a leaky integrate-and-fire neuron whose input jumps the membrane potential (delta synapses):
+#: NIR's ``LIF`` node (`io.nir_graph`); ``models/neurons/lif_delta.toml`` holds the same.  The
+#: parameters are the built-in LIF's without ``tau_syn``.
+DELTA_LIF_DECLARATION = {
+    "name": "lif_delta",
+    "equations": (
+        "dv/dt = (v_rest - v + I_ext) / tau_m : volt (unless refractory)\n"
+        "dx/dt = -x / tau_trace : 1\n"
+        "I_ext : volt\n"
+    ),
+    "threshold": "v > v_th",
+    "reset": "v = v_reset; x += 1",
+    "refractory": "t_ref",
+    "sample_reset": "v = v_rest; x = 0",
+    "surrogate_of": "(v - v_th) / (v_th - v_reset)",
+    "input": "v",
+    "trace": "x",
+    "initial": {"v": "v_rest"},
+    "parameters": {k: v for k, v in LIF_DECLARATION["parameters"].items() if k != "tau_syn"},
+}
+
 #: the keys of a neuron declaration (a ``[neuron]`` section)
 KEYS = ("name", "equations", "threshold", "reset", "refractory", "sample_reset", "surrogate_of", "input", "trace",
         "weight_unit", "initial", "method", "parameters")
@@ -368,8 +389,13 @@ class NeuronModel:
     def is_builtin_lif(self):
         """The built-in LIF with any parameter values: the NumPy reference
         simulator implements these equations."""
-        base = from_builtin()
-        return (replace(self, parameters=base.parameters, source=base.source) == base
+        return self.declares(LIF_DECLARATION)
+
+    def declares(self, declaration):
+        """Whether this is the neuron of ``declaration`` (a dict such as
+        `LIF_DECLARATION`) with any parameter values."""
+        base = NeuronModel.from_dict(declaration, source=self.source)
+        return (replace(self, parameters=base.parameters) == base
                 and set(self.parameters) == set(base.parameters))
 
 
