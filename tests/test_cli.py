@@ -105,7 +105,8 @@ def test_existing_results_are_not_overwritten(capsys, tmp_path):
 
 def test_rules_lists_and_shows(capsys):
     code, out, _ = _run(capsys, "rules")
-    assert code == 0 and out.startswith("dfa (alias: srbp):")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("bptt: ") and lines[1].startswith("dfa (alias: srbp):")
     code, out, _ = _run(capsys, "rules", "--show", "srbp")
     assert code == 0
     assert "dw_acc/dt = plastic * (-eta * Lphi_post * (x_pre))" in out

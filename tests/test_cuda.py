@@ -152,7 +152,9 @@ def test_second_start_runs_the_finished_program_without_generating_it(runner, sp
     # a fresh process, as a second `brianrules train` would be
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         reused, cached = pool.submit(_start_again, spec, runner.build_dir).result()
-    assert cached and reused
+    after = json.loads(_read(os.path.join(runner.build_dir, BUILD_STAMP)))
+    changed = {k: (stamp.get(k), after.get(k)) for k in sorted(set(stamp) | set(after)) if stamp.get(k) != after.get(k)}
+    assert cached and reused, f"the second start built again; what its stamp changed (before, after): {changed}"
     assert os.path.getmtime(main) == before
 
 

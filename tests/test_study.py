@@ -128,7 +128,11 @@ def test_every_shipped_sweep_expands_to_settings_that_build_a_network(path):
     for p in points:
         cfg = TrainConfig.from_dict(p.settings, source=path)
         cfg.validate()
-        cfg.network_spec(784 if cfg.dataset == "mnist5k" else 64, 10)
+        spec = cfg.network_spec(784 if cfg.dataset == "mnist5k" else 64, 10)
+        if spec.rule.gradient:  # what train() checks before anything is written
+            from brianrules.engines.bptt import check_trainable
+
+            check_trainable(spec)
 
 
 # -- running sweeps ------------------------------------------------------
