@@ -237,6 +237,33 @@ def cmd_export(a):
     return 0
 
 
+def cmd_align(a):
+    import numpy as np
+
+    from .engines.bptt import gradient_alignment, require_jax
+    from .randomness import mix_seed
+    from .runs import load
+
+    require_jax()
+    run = load(a.run)
+    spec = run.network_spec()
+    if spec.rule.gradient:
+        raise ValueError(f"{a.run} was trained by rule {spec.rule.name}, the gradient itself: nothing to align")
+    if a.samples < 1:
+        raise ValueError(f"--samples must be a positive number, got {a.samples}")
+    ds = run.dataset()
+    n = min(a.samples, len(ds.y_test))
+    cosines = gradient_alignment(spec, run.weights, run.feedback, ds.x_test[:n], np.eye(spec.n_out)[ds.y_test[:n]],
+                                 mix_seed(run.config.seed, run.epoch, 2))
+    print(f"cosine of {run.config.rule}'s update with BPTT's descent direction, {n} test samples, "
+          f"weights of epoch {run.epoch}:")
+    for k, proj in enumerate(spec.projections):
+        c = cosines[:, k][np.isfinite(cosines[:, k])]
+        text = f"{np.mean(c):+.3f} ± {np.std(c):.3f} ({len(c)} samples)" if len(c) else "no sample changed it"
+        print(f"  w_{k + 1} {proj.pre} -> {proj.post}: {text}")
+    return 0
+
+
 def cmd_rules(a):
     from . import rules
 
@@ -383,6 +410,9 @@ def main(argv=None):
     pe = sub.add_parser("export", help="write a trained network as a NIR graph")
     pe.add_argument("run", metavar="RUN", help="a training's folder (holding config.json and weights.npz)")
     pe.add_argument("--nir", required=True, metavar="FILE", help="the NIR file to write (HDF5, e.g. net.nir)")
+    pa = sub.add_parser("align", help="how a trained network's local updates align with BPTT's gradient")
+    pa.add_argument("run", metavar="RUN", help="a training's folder")
+    pa.add_argument("--samples", type=int, default=20, metavar="N", help="test samples (default: 20)")
     pp = sub.add_parser("plot", help="figures of a training run (rasters, membrane traces, weights, confusion "
                         "matrix), or figures and a summary table of a sweep's results")
     pp.add_argument("dir", metavar="DIR", help="a training's folder (config.json, weights.npz) or a sweep's "
@@ -399,7 +429,7 @@ def main(argv=None):
                     "(default: lr_scale, lr_hidden or lr if swept)")
     a = parser.parse_args(argv)
     handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
-                "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export}
+                "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export, "align": cmd_align}
     try:
         return handlers[a.command](a)
     except ValueError as e:
