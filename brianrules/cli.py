@@ -240,7 +240,8 @@ def cmd_export(a):
 def cmd_align(a):
     import numpy as np
 
-    from .engines.bptt import gradient_alignment, require_jax
+    from .engines.bptt import require_jax
+    from .training.alignment import gradient_alignment
     from .randomness import mix_seed
     from .runs import load
 

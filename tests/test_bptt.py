@@ -144,7 +144,7 @@ def test_alignment_with_the_gradient_tells_symmetric_from_random_feedback():
     (0.97 on six samples); the hidden update points along it through W^T
     (0.82) and not through a random B before any learning (-0.10)."""
     from brianrules import data as datamod
-    from brianrules.engines.bptt import gradient_alignment
+    from brianrules.training.alignment import gradient_alignment
     from brianrules.network import initial_weights
     from brianrules.training import TrainConfig
 
