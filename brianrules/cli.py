@@ -230,10 +230,9 @@ def cmd_export(a):
     for w in caught:
         if issubclass(w.category, NIRExportWarning):
             print(f"brianrules: warning: {w.message}", file=sys.stderr)
-    sizes = "-".join(str(int(v.input_type["input"][0])) for k, v in graph.nodes.items()
-                     if type(v).__name__ in ("Input", "CubaLIF"))
-    print(f"wrote {a.nir}: NIR graph of {len(graph.nodes)} nodes ({sizes} CubaLIF network, dt "
-          f"{graph.metadata['dt_s'] * 1e3:g} ms)")
+    kinds = sorted({type(v).__name__ for v in graph.nodes.values()} & {"CubaLIF", "LIF"})
+    print(f"wrote {a.nir}: NIR graph of {len(graph.nodes)} nodes ({'-'.join(map(str, run.sizes))} "
+          f"{'/'.join(kinds)} network, dt {graph.metadata['dt_s'] * 1e3:g} ms)")
     return 0
 
 
@@ -273,8 +272,6 @@ def cmd_rules(a):
 
         rule = rules.get(a.show)
         if rule.gradient:  # no three factors to write out: its section names it, its docstring says what it is
-            from .rules.three_factor import toml_text
-
             print(f"# rule {a.show}: a gradient, not a three-factor product\n"
                   f"{toml_text({'rule': a.show, 'lr': rule.lr, 'lr_hidden': rule.lr_hidden, 'optimizer': rule.optimizer.name})}\n")
             with _commented():

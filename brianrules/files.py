@@ -14,6 +14,17 @@ def atomic_write(path, write):
     os.replace(tmp, path)
 
 
+def write_npz(path, **arrays):
+    """NumPy arrays in one ``.npz`` file, written whole or not at all."""
+    import numpy as np
+
+    def w(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, w)
+
+
 def write_json(path, obj):
     def w(tmp):
         with open(tmp, "w") as f:

@@ -157,32 +157,28 @@ class BpttRunner:
         if len(stim) != self.n_samples:
             raise ValueError(f"stimulus has {len(stim)} samples, expected {self.n_samples}")
         optimizer = spec.rule.optimizer
+        # eta is 1 for a normalising optimizer, whose step is alpha (`ThreeFactorRule.step`)
         etas, alphas = learning_rates(spec, lr_scale), optimizer_steps(spec, lr_scale)
         state = optimizer_state or [{name: np.zeros_like(W) for name in optimizer.state} for W in weights]
         weights = [np.array(W, dtype=float) for W in weights]
-        n_layers = len(spec.hidden) + 1
         counts = [np.zeros((len(stim), n), dtype=np.int64) for n in spec.sizes[1:]]
         order = np.arange(len(stim))
+        batches = [(chosen, True) for chosen in self._batches(order[learn > 0])]
+        batches += [(chosen, False) for chosen in self._batches(order[learn == 0])]
         done = 0
         with float64():
-            for chosen in self._batches(order[learn > 0]):
+            for chosen, learning in batches:
                 z, t, mask = self._pad(stim, tgt, noise_seed, chosen)
-                (_, (_, batch_counts)), grads = self._grad(tuple(weights), z, t, mask)
-                for k in range(n_layers):
-                    counts[k][chosen] = np.asarray(batch_counts[k])[:len(chosen)]
-                for k, G in enumerate(grads):
-                    g = -np.asarray(G)
-                    syn = SynapseState(weights[k], g if optimizer.normalising else etas[k] * g, (), state[k])
-                    syn = apply_accumulated(syn, optimizer, None if alphas is None else alphas[k])
-                    weights[k], state[k] = syn.w, syn.opt
-                done += len(chosen)
-                if on_progress is not None:
-                    on_progress(done / len(stim))
-            for chosen in self._batches(order[learn == 0]):
-                z, t, mask = self._pad(stim, tgt, noise_seed, chosen)
-                _, batch_counts = self._forward(tuple(weights), z, t, mask)
-                for k in range(n_layers):
-                    counts[k][chosen] = np.asarray(batch_counts[k])[:len(chosen)]
+                if learning:
+                    (_, (_, batch_counts)), grads = self._grad(tuple(weights), z, t, mask)
+                    for k, G in enumerate(grads):
+                        syn = SynapseState(weights[k], etas[k] * -np.asarray(G), (), state[k])
+                        syn = apply_accumulated(syn, optimizer, None if alphas is None else alphas[k])
+                        weights[k], state[k] = syn.w, syn.opt
+                else:
+                    _, batch_counts = self._forward(tuple(weights), z, t, mask)
+                for k, c in enumerate(counts):
+                    c[chosen] = np.asarray(batch_counts[k])[:len(chosen)]
                 done += len(chosen)
                 if on_progress is not None:
                     on_progress(done / len(stim))

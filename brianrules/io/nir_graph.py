@@ -111,7 +111,7 @@ def to_nir(spec, weights, metadata=None, warn=True):
     if len(weights) != len(spec.projections):
         raise NIRError(f"{len(weights)} weight matrices for {len(spec.projections)} projections")
     nodes = {INPUT: nir.Input(input_type=np.array([spec.n_in]))}
-    sizes = {"input": spec.n_in, **{f"hidden_{k + 1}": n for k, n in enumerate(spec.hidden)}, "output": spec.n_out}
+    sizes = spec.population_sizes
     notes = []
     delta = {}  # population -> whether its neuron is the delta-synapse LIF (a LIF node)
     for population in [p for p in sizes if p != "input"]:

@@ -8,21 +8,17 @@ import sys
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import write_npz
 
 
 def write_weights(path, weights, feedback, epoch, optimizer_state=None):
     """The weights file: forward weights ``w_K``, feedback matrices ``B_K``
     and the optimizer's state ``opt_NAME_K`` of plastic projection K."""
-    def w(tmp):
-        arrays = {f"w_{k + 1}": W for k, W in enumerate(weights)}
-        arrays.update({f"B_{k + 1}": B for k, B in enumerate(feedback)})
-        for k, state in enumerate(optimizer_state or []):
-            arrays.update({f"{name}_{k + 1}": M for name, M in state.items()})
-        with open(tmp, "wb") as f:
-            np.savez(f, epoch=epoch, **arrays)
-
-    atomic_write(path, w)
+    arrays = {f"w_{k + 1}": W for k, W in enumerate(weights)}
+    arrays.update({f"B_{k + 1}": B for k, B in enumerate(feedback)})
+    for k, state in enumerate(optimizer_state or []):
+        arrays.update({f"{name}_{k + 1}": M for name, M in state.items()})
+    write_npz(path, epoch=epoch, **arrays)
 
 
 def read_weights(path):

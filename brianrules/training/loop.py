@@ -80,18 +80,18 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     if labels_max >= n_out:
         raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
-    if spec.rule.gradient == "bptt":  # before anything is written
+    n_samples = len(dataset.y_train) + len(dataset.y_test)
+    # before anything is compiled or written: a rule trained by its gradient runs no Brian2 program, and
+    # its engine checks the network; else Brian2 checks every equation, unless the finished program of
+    # this very structure is in the cache
+    if spec.rule.gradient:
         from ..engines.bptt import check_trainable, require_jax
 
         require_jax()
         check_trainable(spec)
-    start_weights = None if cfg.weights_from is None or resume else _weights_from(cfg, spec)
-    n_samples = len(dataset.y_train) + len(dataset.y_test)
-    # Brian2 checks every equation before anything is compiled or written,
-    # unless the finished program of this very structure is in the cache
-    if not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)
-            or spec.rule.gradient):
+    elif not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
         preflight(spec)
+    start_weights = None if cfg.weights_from is None or resume else _weights_from(cfg, spec)
 
     os.makedirs(out, exist_ok=True)
     rows, start = [], 0

@@ -24,13 +24,14 @@ import os
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import write_npz
 
 WEIGHT_HISTORY = "weight_history.npz"
 TEST_COUNTS = "test_counts.npz"
 
 #: bins of each projection's histogram; even, so that a doubled range merges pairs of bins exactly
 N_BINS = 80
+
 
 # -- what the training records ------------------------------------------------
 def record_epoch(out, epoch, weights, test_counts=None, test_labels=None):
@@ -57,7 +58,7 @@ def record_epoch(out, epoch, weights, test_counts=None, test_labels=None):
         row = np.histogram(W, bins=edges)[0]
         arrays[f"edges_{k + 1}"] = edges
         arrays[f"counts_{k + 1}"] = np.vstack([counts, row]).astype(np.int64)
-    _write_npz(path, arrays)
+    write_npz(path, **arrays)
     if test_counts is not None:
         write_test_counts(out, epoch, test_counts, test_labels)
 
@@ -86,14 +87,6 @@ def _widened(counts):
     return out
 
 
-def _write_npz(path, arrays):
-    def w(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(path, w)
-
-
 def read_weight_history(path):
     """``weight_history.npz`` as {"epochs": (R,), "edges": [per projection
     (N_BINS + 1,)], "counts": [per projection (R, N_BINS)]}."""
@@ -104,9 +97,8 @@ def read_weight_history(path):
 
 
 def write_test_counts(out, epoch, counts, labels):
-    _write_npz(os.path.join(out, TEST_COUNTS), {"counts": np.asarray(counts, dtype=np.int64),
-                                                "labels": np.asarray(labels, dtype=np.int64),
-                                                "epoch": int(epoch)})
+    write_npz(os.path.join(out, TEST_COUNTS), counts=np.asarray(counts, dtype=np.int64),
+              labels=np.asarray(labels, dtype=np.int64), epoch=int(epoch))
 
 
 def read_test_counts(path):
