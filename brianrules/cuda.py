@@ -32,8 +32,18 @@ What it needs, and what it does about it:
   brian2cuda's ``CUDAStandaloneDevice.build``).  brian2cuda 1.0b1 writes
   ``-std=c++11`` into its makefile, but the Thrust/CUB headers of CUDA 13 need
   C++17, so the runner replaces the flag and runs ``make`` itself.
+- brian2cuda 1.0b1's program lowercases every value it is given on its
+  command line before it reads it (``set_variable_by_name`` in its
+  ``objects.cu``, so that "True" reads as "true"), file names too; Brian2
+  names a value file after its group and variable (``init_B_1_B_<md5>.dat``
+  for the feedback matrix ``B_1.B``), so the program looked for a file that
+  did not exist, said so on standard error and ran on without the values.
+  The runner's device (`_lowercase_value_files`) writes those files under
+  lowercase names, and every standalone run fails when its program reports a
+  value file it could not read (`program.check_values_read`).
 """
 
+import functools
 import glob
 import logging
 import os
@@ -250,12 +260,14 @@ class CudaStandaloneRunner(CompiledProgram):
             link_dirs.insert(0, link_dir)
 
         same_code_everywhere()
-        self._device = CUDAStandaloneDevice()
+        self._device = _lowercase_value_files(CUDAStandaloneDevice)()
         set_device(self._device, directory=build_dir, build_on_run=False)
         saved = {name: _copy(prefs[name]) for name in _PREFS}
         chatter = logging.getLogger("brian2.brian2cuda")  # a line per preference at INFO level
         level = chatter.level
         chatter.setLevel(logging.WARNING)
+        generator = logging.getLogger("brian2.brian2cuda.cuda_generator")
+        generator.addFilter(_not_the_integer_warning)
         try:
             backend = prefs.devices.cuda_standalone.cuda_backend
             backend.cuda_path = os.path.dirname(os.path.dirname(nvcc))
@@ -290,6 +302,7 @@ class CudaStandaloneRunner(CompiledProgram):
             for name, value in saved.items():
                 prefs[name] = value
             chatter.setLevel(level)
+            generator.removeFilter(_not_the_integer_warning)
             restore_runtime()
 
     def _make(self, jobs=None):
@@ -372,6 +385,38 @@ _PREFS = (
     "codegen.cpp.library_dirs",
     "codegen.cpp.runtime_library_dirs",
 )
+
+
+def _not_the_integer_warning(record):
+    """brian2cuda warns, once per process and over 30 lines, where a 64-bit
+    integer and a C99 function share a line of generated code: a conversion
+    to double loses digits above 2**53.  The integers of the models' lines
+    are 0/1 flags (the exact integrator's ``int(|...| < 0.001)``) and time
+    step counts, far below that, so the warning is left out."""
+    return not str(record.msg).startswith("Detected code statement with default function and 64bit integer")
+
+
+@functools.cache
+def _lowercase_value_files(device_class):
+    """``device_class`` whose ``run_args`` value files have lowercase names:
+    the brian2cuda program lowercases the file name it is given before it
+    opens it (see the module's notes)."""
+
+    def lower(prepared):
+        name, string_value, value_name, value_ar = prepared
+        if value_name is not None:
+            value_name, string_value = value_name.lower(), os.path.join("static_arrays", value_name.lower())
+        return name, string_value, value_name, value_ar
+
+    class LowercaseValueFiles(device_class):
+        def _prepare_variableview_run_arg(self, key, value):
+            return lower(super()._prepare_variableview_run_arg(key, value))
+
+        def _prepare_timed_array_run_arg(self, key, value):
+            return lower(super()._prepare_timed_array_run_arg(key, value))
+
+    LowercaseValueFiles.__name__ = LowercaseValueFiles.__qualname__ = device_class.__name__
+    return LowercaseValueFiles
 
 
 def _copy(value):

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import socket
 import sys
@@ -314,14 +315,19 @@ class CompiledProgram:
                 self._forget_last_run()
                 reports = on_progress is not None and self.progress is True
                 stdout = os.path.join(self.build_dir, self._results, "stdout.txt")
+                stderr = os.path.join(self.build_dir, self._results, "stderr.txt")
                 try:
-                    with follow(stdout, on_progress) if reports else contextlib.nullcontext():
+                    with follow(stdout, on_progress) if reports else contextlib.nullcontext(), \
+                            stderr_to(stderr):
                         self._device.run(run_args=run_args, with_output=self.progress == "text",
                                          results_directory=self._results)
                 except Exception:
                     if stops.signum is not None:  # the program was stopped or killed by the signal
                         raise stops.interrupted() from None
                     raise
+                finally:
+                    errors = pass_on_stderr(stderr)
+                check_values_read(errors, self.device)
             _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
             result = RunResult(self.model.read_weights(), self.model.output_counts(),
                                self.model.hidden_rates(), time.perf_counter() - t0,
@@ -364,6 +370,59 @@ class CompiledProgram:
             self._locks = None
         restore_runtime()
         forget_device(self._device)
+
+
+#: what a standalone program prints (on standard error) for a ``run_args``
+#: value file that it could not read, and then runs on without the value:
+#: ``set_variable_from_file`` in Brian2's ``objects.cpp`` and brian2cuda's
+#: ``objects.cu`` templates
+UNREAD_VALUES = ("Error reading '", "Could not read '")
+
+
+@contextlib.contextmanager
+def stderr_to(path):
+    """While this is open, a standalone program that Brian2 starts writes its
+    standard error to ``path`` (its folder must exist when the program
+    starts).  Brian2 leaves the program's standard error on the terminal,
+    where nothing reads it: `check_values_read` needs to."""
+    from brian2 import prefs
+
+    if os.name == "nt":
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    saved = prefs.devices.cpp_standalone.run_cmd_unix
+    command = [saved] if isinstance(saved, str) else list(saved)
+    prefs.devices.cpp_standalone.run_cmd_unix = (
+        ["/bin/sh", "-c", 'exec "$@" 2>' + shlex.quote(os.path.abspath(path)), "sh"] + command)
+    try:
+        yield
+    finally:
+        prefs.devices.cpp_standalone.run_cmd_unix = saved
+
+
+def pass_on_stderr(path):
+    """The program's standard error (`stderr_to`), written to ours as it
+    would have been, and returned; "" when there was none."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    if text:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    return text
+
+
+def check_values_read(stderr, device):
+    """Raise if the program said it could not read a value file that it was
+    given (`UNREAD_VALUES`): it then ran on without those values, weights or
+    feedback say, and its results must not stand."""
+    lines = [line.strip() for line in stderr.splitlines() if line.startswith(UNREAD_VALUES)]
+    if lines:
+        raise RuntimeError(f"the {device} program did not read every value it was given, so its run is "
+                           f"not used: {'; '.join(lines[:3])}")
 
 
 def build_interrupted(error):

@@ -44,6 +44,30 @@ def runner(spec, build_root):
     r.close()
 
 
+def _value_file_names(device, pairs):
+    from brian2.core.variables import VariableView
+
+    names = [device._prepare_variableview_run_arg(key, value)[2] for key, value in pairs
+             if isinstance(key, VariableView)]
+    return [n for n in names if n is not None]  # None: a single value, given on the command line
+
+
+@pytest.mark.skipif(cuda.brian2cuda_version() is None, reason="needs brian2cuda")
+def test_value_files_are_named_in_lowercase():
+    """brian2cuda 1.0b1's program lowercases a value file's name before it
+    opens it: the runner's device writes the files under that name."""
+    from brian2 import NeuronGroup
+    from brian2cuda.device import CUDAStandaloneDevice
+
+    group = NeuronGroup(3, "B : 1", name="B_1")
+    device = cuda._lowercase_value_files(CUDAStandaloneDevice)()
+    name, string_value, value_name, _ = device._prepare_variableview_run_arg(group.B, np.arange(3.0))
+    assert name == "B_1.B"  # the variable is still found by its own name
+    assert value_name.startswith("init_b_1_b_") and string_value == os.path.join("static_arrays", value_name)
+    plain = CUDAStandaloneDevice()._prepare_variableview_run_arg(group.B, np.arange(3.0))
+    assert plain[2] == "init_B_1_B_" + value_name[len("init_b_1_b_"):]  # Brian2's own name, in capitals
+
+
 def _read(path):
     with open(path) as f:
         return f.read()
@@ -89,6 +113,15 @@ def test_generated_code_is_the_models(runner, spec):
     assert "0x94D049BB133111EBULL" in thresholder
     # the summed feedback variable L = B e of the hidden layer
     assert "B_1_summed_variable_L_post_codeobject" in names
+
+
+@needs_toolchain
+@pytest.mark.slow
+def test_every_value_file_of_the_model_has_a_lowercase_name(runner, spec):
+    pairs = runner.model.values(*small_inputs(spec, N_SAMPLES), noise_seed=3)
+    names = _value_file_names(runner._device, pairs)
+    assert len(names) >= 4 and any(n.startswith("init_b_1_b_") for n in names)  # B_1.B among them
+    assert all(n == n.lower() for n in names)
 
 
 @needs_toolchain

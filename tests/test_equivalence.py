@@ -67,6 +67,31 @@ def test_cpp_standalone_reruns_without_recompiling(spec, cpp_runner):
         assert np.array_equal(W0, Wf)  # the learning gate off: no change at all
 
 
+def test_a_value_file_the_program_cannot_read_fails_the_run(spec, cpp_runner, monkeypatch, capfd):
+    """A program that cannot open a value file says so on standard error and
+    runs on without the values (brian2cuda 1.0b1 did this with every file
+    named in capitals: it lowercases the name first).  Such a run is refused,
+    and the program's line reaches the user."""
+    import os
+
+    device = cpp_runner._device
+    prepare = type(device)._prepare_variableview_run_arg
+
+    def lowercased(key, value):  # what the brian2cuda program opened: the name in lowercase
+        name, string_value, value_name, value_ar = prepare(device, key, value)
+        if value_name is not None and value_name != value_name.lower():
+            string_value = os.path.join("static_arrays", value_name.lower())
+        return name, string_value, value_name, value_ar
+
+    inputs = small_inputs(spec, N_SAMPLES)
+    monkeypatch.setattr(device, "_prepare_variableview_run_arg", lowercased)
+    with pytest.raises(RuntimeError, match=r"did not read every value.*init_b_1_b_"):
+        cpp_runner.run(*inputs, noise_seed=11)
+    assert "Error reading 'static_arrays/init_b_1_b_" in capfd.readouterr().err
+    monkeypatch.undo()
+    assert cpp_runner.run(*inputs, noise_seed=11).counts.sum() > 0
+
+
 def test_openmp_threads_give_the_same_result(spec, cpp_runner, build_root):
     inputs = small_inputs(spec, N_SAMPLES)
     one = cpp_runner.run(*inputs, noise_seed=5)
