@@ -18,6 +18,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 #: train options: flag -> (TrainConfig field, type, help)
+def threads_value(text):
+    """--threads: a number (checked with the other settings) or auto."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 TRAIN_OPTIONS = {
     "--rule": ("rule", str, "learning rule (see `brianrules rules`)"),
     "--post": ("post", str, "postsynaptic factor of hidden layers: surrogate, none or activity"),
@@ -38,7 +46,9 @@ TRAIN_OPTIONS = {
     "--epochs": ("epochs", int, "number of epochs"),
     "--hidden": ("hidden", int, "hidden layer sizes"),
     "--device": ("device", str, "runtime or cpp_standalone"),
-    "--threads": ("threads", int, "OpenMP threads (cpp_standalone)"),
+    "--threads": ("threads", threads_value,
+                  "OpenMP threads of the cpp_standalone program, or auto: 1, and 2 for networks of 100,000 "
+                  "synapses or more (on small networks a second thread slows every step)"),
     "--seed": ("seed", int, "seed of weights, feedback matrices, sample order and input spikes"),
     "--lr": ("lr", float, "learning rate of the output layer (1/s)"),
     "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),

@@ -94,6 +94,58 @@ def check_runnable(device, cuda_arch=None):
                              "(no GPU from nvidia-smi, no /dev/nvidia0)")
 
 
+#: synapses of a network (every projection's n_pre x n_post) from which
+#: ``threads="auto"`` runs the C++ program on 2 threads, by the rule's
+#: timing.  Brian2's OpenMP code opens a parallel region in every code object
+#: of every time step, so a small network spends its step waking threads.
+#: Samples/s on 1 and 2 threads on this project's 2-core machine (dfa,
+#: BENCHMARKS.md, "Threads"):
+#:
+#:     network        synapses   clock-driven   event-driven
+#:     64-100-10         7,400     738 / 307     1403 / 115
+#:     784-30-10        23,820     241 / 196
+#:     784-100-10       79,400      49 / 68       212 / 114
+#:     784-400-10      317,600      16 / 22        54 / 55
+#:     784-1000-10     794,000     7.2 / 12.4      21 / 24
+AUTO_THREADS_SYNAPSES = {"clock": 50_000, "event": 400_000}
+#: the most threads ``threads="auto"`` uses: more were not measured
+AUTO_THREADS_MAX = 2
+
+
+#: environment variable: the cores a program may take with ``threads="auto"``
+#: (a sweep that runs J points at a time gives each its share)
+CORES_VARIABLE = "BRIANRULES_CORES"
+
+
+def available_cores():
+    """The cores this process's programs may run on: `CORES_VARIABLE` where
+    it is set, else those the process may run on."""
+    given = os.environ.get(CORES_VARIABLE)
+    if given:
+        try:
+            return max(1, int(given))
+        except ValueError:
+            raise ValueError(f"{CORES_VARIABLE} must be a number of cores, got {given!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_threads(threads, spec, device="cpp_standalone"):
+    """The OpenMP threads of ``spec``'s program: ``threads`` itself, or for
+    "auto" 1 below the `AUTO_THREADS_SYNAPSES` of the rule's timing (and off
+    cpp_standalone), else as many as there are cores, up to
+    `AUTO_THREADS_MAX`."""
+    if threads != "auto":
+        return int(threads)
+    if device != "cpp_standalone":
+        return 1
+    synapses = sum(a * b for a, b in spec.projection_shapes)
+    crossover = AUTO_THREADS_SYNAPSES["event" if spec.rule.timing == "event" else "clock"]
+    return min(available_cores(), AUTO_THREADS_MAX) if synapses >= crossover else 1
+
+
 def program_key(spec, n_samples, threads=1):
     """Name of the cache folder of the C++ program of ``spec``."""
     from .build.key import structure_hash
@@ -120,6 +172,7 @@ def is_built(spec, n_samples, threads=1, build_dir=None):
     """Whether the cache holds the finished C++ program of ``spec`` (then
     its equations have been checked and compiled before)."""
     try:
+        threads = resolve_threads(threads, spec)
         key = program_key(spec, n_samples, threads)
     except Exception:  # noqa: BLE001 - a model Brian2 cannot build: the check (preflight) says why
         return False
@@ -135,6 +188,7 @@ def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, p
     gradient (`rules.bptt`) runs on the JAX engine (`engines.bptt`)
     whatever the device."""
     check_device(device)
+    threads = resolve_threads(threads, spec, device)
     if spec.rule.gradient == "bptt":
         from .engines.bptt import BpttRunner
 

@@ -303,7 +303,9 @@ class Run:
         lr_scale = cfg.lr_scale * cfg.lr_decay ** (self.epoch - 1)  # as in training; learning is off
         n_run = len(stim)
         monitors = _monitors(layers, record_spikes, units) if recording else None
-        threads = cfg.threads if threads is None else threads
+        from .devices import resolve_threads
+
+        threads = resolve_threads(cfg.threads if threads is None else threads, spec, device)
         say = log or (lambda *a, **k: None)
 
         recorded = {}

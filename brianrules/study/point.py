@@ -15,17 +15,22 @@ from .results import read_status
 
 
 # -- one point -----------------------------------------------------------
-def run_point(point_dir, cuda_arch=None):
+def run_point(point_dir, cuda_arch=None, cores=None):
     """Run one point in a child process and return its status.  This is the
     task a local worker or a Dask worker executes; the child writes
     ``status.json`` itself, and a child that dies without one (a crash, a
-    kill) is recorded as failed with its exit code."""
+    kill) is recorded as failed with its exit code.  ``cores``: the cores
+    the point's program may take with ``threads="auto"`` (its share of the
+    machine when points run side by side; `devices.CORES_VARIABLE`)."""
+    from ..devices import CORES_VARIABLE
+
     cmd = [sys.executable, "-m", "brianrules.study", point_dir]
     if cuda_arch:
         cmd += ["--cuda-arch", str(cuda_arch)]
+    env = None if cores is None else {**os.environ, CORES_VARIABLE: str(int(cores))}
     t0 = time.perf_counter()
     with open(os.path.join(point_dir, "log.txt"), "a") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         _CHILDREN.add(proc)
         try:
             code = proc.wait()

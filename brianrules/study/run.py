@@ -212,9 +212,13 @@ def _duration(s):
 def _run_local(todo, out, jobs, scheduler, cuda_arch, progress, update):
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    from ..devices import available_cores
+
+    cores = max(1, available_cores() // jobs)  # each point's share, for threads "auto"
+
     def task(p):
         progress.started()
-        return run_point(os.path.join(out, "points", p.id), cuda_arch)
+        return run_point(os.path.join(out, "points", p.id), cuda_arch, cores)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {}

@@ -51,7 +51,7 @@ class TrainConfig:
     # (`training.populations`); the others have ``neuron``
     populations: dict | None = None
     device: str = "cpp_standalone"
-    threads: int = 1
+    threads: int | str = "auto"  # OpenMP threads, or "auto": by the network's size (`devices.resolve_threads`)
     seed: int = 0
     lr: float | None = None  # None: the rule's default
     lr_hidden: float | None = None
@@ -128,8 +128,11 @@ class TrainConfig:
                 raise ValueError(f"unknown postsynaptic factor '{value}' (choose from {', '.join(rulemod.POST_FACTORS)})")
         for name in ("epochs", "threads"):
             v = getattr(self, name)
+            if name == "threads" and v == "auto":
+                continue
             if not _is_int(v) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise ValueError(f"{name} must be a positive integer{' or auto' if name == 'threads' else ''}, "
+                                 f"got {v!r}")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.hidden, (list, tuple)):
@@ -314,6 +317,7 @@ class TrainConfig:
         final parameter values.  Two settings that train the same network
         resolve alike (a resume compares these)."""
         out = asdict(self)
+        del out["threads"]  # the program's threads give the same numbers (a test): a resume may change them
         out["neuron"] = self.make_neuron().to_dict()
         out["optimizer"] = self.make_rule().optimizer.name
         out.update({"neuron_parameters": {}, "neuron_source": None, **{k: None for k in self.NEURON_TIMES}})
@@ -371,7 +375,7 @@ class TrainConfig:
 #: the type each setting must have in a model file
 _FIELD_TYPES = {
     "rule": "str", "post": "str?", "post_output": "str?", "post_expr": "str?", "dataset": "str",
-    "epochs": "int", "hidden": "ints", "projections": "tables?", "populations": "table?", "device": "str", "threads": "int", "seed": "int",
+    "epochs": "int", "hidden": "ints", "projections": "tables?", "populations": "table?", "device": "str", "threads": "threads", "seed": "int",
     "apply_every": "int?", "timing": "str?", "surrogate": "str", "lr": "float?", "lr_hidden": "float?", "dtype": "str",
     "eligibility": "str?", "eligibility_filter_ms": "floats?", "tau_elig_ms": "float?", "tau_elig_rise_ms": "float?",
     "learning_signal": "str?", "post_factor": "str?", "post_factor_output": "str?", "per_presynaptic": "bool?",
@@ -382,11 +386,13 @@ _FIELD_TYPES = {
     "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?",
 }
-_TYPE_NAMES = {"bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
+_TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}
 
 
 def _has_type(value, expected):
+    if expected == "threads":
+        return value == "auto" or _is_int(value)
     if expected in ("str?", "int?") and value is None:
         return True
     if expected in ("str", "str?"):

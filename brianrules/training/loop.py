@@ -18,7 +18,7 @@ import numpy as np
 from .. import data as datamod
 from .. import health
 from .. import interrupt
-from ..devices import check_runnable, is_built, make_runner, preflight
+from ..devices import check_runnable, is_built, make_runner, preflight, resolve_threads
 from ..files import write_json
 from ..build import pathways
 from ..metrics import (ANGLE_PREFIX, COLLAPSE_COLUMN, feedback_angles, layer_columns, read_metrics, relative_change,
@@ -81,6 +81,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         raise ValueError(f"dataset {cfg.dataset} has label {labels_max} but only {n_out} output neurons")
     spec = cfg.network_spec(dataset.n_inputs, n_out)
     n_samples = len(dataset.y_train) + len(dataset.y_test)
+    threads = resolve_threads(cfg.threads, spec, cfg.device)
     # before anything is compiled or written: a rule trained by its gradient runs no Brian2 program, and
     # its engine checks the network; else Brian2 checks every equation, unless the finished program of
     # this very structure is in the cache
@@ -89,7 +90,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
 
         require_jax()
         check_trainable(spec)
-    elif not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, cfg.threads)):
+    elif not (cfg.device == "cpp_standalone" and build_dir is None and is_built(spec, n_samples, threads)):
         preflight(spec)
     start_weights = None if cfg.weights_from is None or resume else _weights_from(cfg, spec)
 
@@ -131,9 +132,10 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
 
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
         f"{n_train} train / {n_test} test samples, device {'jax' if spec.rule.gradient else cfg.device}"
+        + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else ""))
     t0 = time.perf_counter()
-    runner = make_runner(cfg.device, spec, n_samples, threads=cfg.threads, log=log,
+    runner = make_runner(cfg.device, spec, n_samples, threads=threads, log=log,
                          progress=progress, build_dir=build_dir, cuda_arch=cuda_arch, batch_size=cfg.batch_size)
     try:
         if runner.device not in ("runtime", "jax"):
