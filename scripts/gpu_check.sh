@@ -19,9 +19,11 @@
 #    dfa`).  Everything ends within GPU_CHECK_LIMIT seconds (default 480).
 #
 # Build folders and runs go to GPU_CHECK_WORK (default /tmp/brianrules-gpu-check);
-# this script's log, the training logs, both metrics.csv and the bench report
-# (at most 7 files, no folders) are copied to $OUT when it is set.
-# Exit status 0 when both trainings finished.
+# this script's log, the CUDA tests' log, the training logs, both metrics.csv and
+# the bench report (at most 8 files, no folders) are copied to $OUT when it is set.
+# Exit status 0 when the CUDA tests passed and both trainings finished.
+# Before the training it runs tests/test_cuda.py on the GPU (GPU_CHECK_TESTS=0
+# skips it), with at most a third of the time left.
 # Other settings: GPU_CHECK_EPOCHS (2), GPU_CHECK_DEVICES ("cuda_standalone
 # cpp_standalone"), GPU_CHECK_BENCH (1; 0 skips the large network),
 # GPU_CHECK_PYTHON (auto | image | venv), GPU_CHECK_TOOLKIT=wheels (compile with
@@ -51,6 +53,7 @@ save() {  # the few files worth keeping, flat, into $OUT
     cp -f "$WORK/$dev/metrics.csv" "$RESULTS/metrics_$dev.csv" 2>/dev/null
   done
   cp -f "$WORK/bench_large.md" "$RESULTS/" 2>/dev/null
+  cp -f "$WORK/tests_cuda.log" "$RESULTS/" 2>/dev/null
   cp -f "$WORK/gpu_check.log" "$RESULTS/" 2>/dev/null
   return 0
 }
@@ -159,6 +162,21 @@ if [ -n "$drv" ] && [ "${cuda_rel:-0}" -ge 13 ] && [ "${drv%%.*}" -lt 580 ]; the
 fi
 brianrules info
 
+tests_rc=0
+if [ "${GPU_CHECK_TESTS:-1}" = 1 ] && ! "$PY" -c 'import pytest' 2>/dev/null; then
+  echo "(no pytest in this Python: the CUDA tests are skipped)"
+elif [ "${GPU_CHECK_TESTS:-1}" = 1 ]; then
+  # on a GPU, test_run_needs_a_gpu runs the CUDA program beside the C++ one: the same spike
+  # counts, the same weights to rounding, every layer learning
+  step "tests/test_cuda.py on the GPU"
+  budget=$(( $(left) / 3 ))
+  BRIANRULES_CACHE=$WORK/test-cache timeout -k 10 "$budget" "$PY" -m pytest -q -x -p no:cacheprovider \
+    tests/test_cuda.py >"$WORK/tests_cuda.log" 2>&1
+  tests_rc=$?
+  grep -E "passed|failed|error|^E " "$WORK/tests_cuda.log" | tail -n 15
+  echo "tests: exit status $tests_rc$([ "$tests_rc" = 124 ] && echo ' (out of time)')"
+fi
+
 step "training dfa on digits, $EPOCHS epochs: ${DEVICES[*]} side by side"
 export BRIANRULES_CACHE=$WORK/cache   # fresh builds, timed
 budget=$(( $(left) - 20 ))
@@ -224,6 +242,7 @@ if [ "${GPU_CHECK_BENCH:-1}" = 1 ] && [[ " ${DEVICES[*]} " == *" cuda_standalone
   fi
 fi
 echo "total ${SECONDS}s; work folder $WORK"
+[ "$tests_rc" = 0 ] || status=1
 return $status
 }
 main 2>&1 | tee "$WORK/gpu_check.log"

@@ -147,12 +147,23 @@ def test_binary_finds_curand_at_run_time(runner):
 
 @needs_toolchain
 @pytest.mark.slow
-def test_run_needs_a_gpu(runner, spec):
+def test_run_needs_a_gpu(runner, spec, build_root):
     inputs = small_inputs(spec, N_SAMPLES)
     if cuda.gpus():
+        # on a GPU: the C++ program's numbers, every layer learning (the feedback matrix was read)
+        from brianrules.devices import StandaloneRunner
+
         result = runner.run(*inputs, noise_seed=3)
         assert result.counts.shape == (N_SAMPLES, spec.n_out)
-        assert any(np.abs(W - W0).max() > 0 for W, W0 in zip(result.weights, inputs[0]))
+        assert all(np.abs(W - W0).max() > 0 for W, W0 in zip(result.weights, inputs[0]))
+        cpp = StandaloneRunner(spec, N_SAMPLES, build_dir=str(build_root / "cuda-beside-cpp"), progress=False)
+        try:
+            expected = cpp.run(*inputs, noise_seed=3)
+        finally:
+            cpp.close()
+        assert np.array_equal(result.counts, expected.counts)
+        for W, W_cpp in zip(result.weights, expected.weights):  # rounding: fused multiply-adds, atomic sums
+            np.testing.assert_allclose(W, W_cpp, rtol=1e-6, atol=1e-9 * np.abs(W_cpp).max())
     else:
         with pytest.raises(cuda.NoGPUError, match="no NVIDIA GPU") as info:
             runner.run(*inputs, noise_seed=3)
