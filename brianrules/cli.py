@@ -17,7 +17,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-#: train options: flag -> (TrainConfig field, type, help)
 def threads_value(text):
     """--threads: a number (checked with the other settings) or auto."""
     try:
@@ -26,6 +25,7 @@ def threads_value(text):
         return text
 
 
+#: train options: flag -> (TrainConfig field, type, help)
 TRAIN_OPTIONS = {
     "--rule": ("rule", str, "learning rule (see `brianrules rules`)"),
     "--post": ("post", str, "postsynaptic factor of hidden layers: surrogate, none or activity"),
@@ -47,8 +47,9 @@ TRAIN_OPTIONS = {
     "--hidden": ("hidden", int, "hidden layer sizes"),
     "--device": ("device", str, "runtime or cpp_standalone"),
     "--threads": ("threads", threads_value,
-                  "OpenMP threads of the cpp_standalone program, or auto: 1, and 2 for networks of 100,000 "
-                  "synapses or more (on small networks a second thread slows every step)"),
+                  "OpenMP threads of the cpp_standalone program, or auto: 1, and 2 from 50,000 synapses "
+                  "(clock-driven rules) or 400,000 (event-driven); on small networks a second thread slows "
+                  "every step"),
     "--seed": ("seed", int, "seed of weights, feedback matrices, sample order and input spikes"),
     "--lr": ("lr", float, "learning rate of the output layer (1/s)"),
     "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),

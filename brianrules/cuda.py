@@ -55,7 +55,7 @@ import time
 
 import numpy as np
 
-from .program import CompiledProgram, sort_runs
+from .program import CompiledProgram, sort_runs, usable_cores
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
 #: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
@@ -306,7 +306,7 @@ class CudaStandaloneRunner(CompiledProgram):
             restore_runtime()
 
     def _make(self, jobs=None):
-        jobs = jobs or _cpu_count()
+        jobs = jobs or usable_cores()
         pending = subprocess.run(["make", "-q"], cwd=self.build_dir, capture_output=True).returncode != 0
         if pending:
             self.log(f"compiling the CUDA program for sm_{int(round(self.arch * 10))} with make -j{jobs} "
@@ -431,10 +431,3 @@ def _use_cxx17(makefile):
     if new != text:
         with open(makefile, "w") as f:
             f.write(new)
-
-
-def _cpu_count():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

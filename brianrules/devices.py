@@ -24,7 +24,7 @@ from .paths import cache_dir
 from .progress import REPORT_PERIOD_S
 from .program import (BuildError, CompiledProgram, RunResult, _check_complete,
                       _held_stderr, _quiet_fd, _read_stamp, build_interrupted, canonical_clock_order,
-                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere)
+                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere, usable_cores)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
@@ -103,7 +103,7 @@ def check_runnable(device, cuda_arch=None):
 #:
 #:     network        synapses   clock-driven   event-driven
 #:     64-100-10         7,400     738 / 307     1403 / 115
-#:     784-30-10        23,820     241 / 196
+#:     784-30-10        23,820     241 / 196      651 / 217
 #:     784-100-10       79,400      49 / 68       212 / 114
 #:     784-400-10      317,600      16 / 22        54 / 55
 #:     784-1000-10     794,000     7.2 / 12.4      21 / 24
@@ -126,10 +126,7 @@ def available_cores():
             return max(1, int(given))
         except ValueError:
             raise ValueError(f"{CORES_VARIABLE} must be a number of cores, got {given!r}") from None
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def resolve_threads(threads, spec, device="cpp_standalone"):
@@ -172,7 +169,6 @@ def is_built(spec, n_samples, threads=1, build_dir=None):
     """Whether the cache holds the finished C++ program of ``spec`` (then
     its equations have been checked and compiled before)."""
     try:
-        threads = resolve_threads(threads, spec)
         key = program_key(spec, n_samples, threads)
     except Exception:  # noqa: BLE001 - a model Brian2 cannot build: the check (preflight) says why
         return False
@@ -188,7 +184,6 @@ def make_runner(device, spec, n_samples, threads=1, build_dir=None, log=print, p
     gradient (`rules.bptt`) runs on the JAX engine (`engines.bptt`)
     whatever the device."""
     check_device(device)
-    threads = resolve_threads(threads, spec, device)
     if spec.rule.gradient == "bptt":
         from .engines.bptt import BpttRunner
 

@@ -47,6 +47,14 @@ class RunResult:
 BUILD_STAMP = "brianrules-build.json"
 
 
+def usable_cores():
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def openmp_threads(threads):
     """Brian2's OpenMP preference for ``threads`` threads: 0 means no OpenMP
     at all (1 would compile OpenMP code for one thread)."""

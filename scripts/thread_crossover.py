@@ -7,15 +7,14 @@ and timing: where a second thread starts to pay (`devices.AUTO_THREADS_SYNAPSES`
 Each program is built once (in DIR, default the build cache) and run three
 times on the same inputs; the best of the program's own simulation times
 (Brian2's ``last_run_info.txt``, without start-up and file transfer) gives
-samples/s.  Inputs: digits for the 64-input network, else intensities
-uniform in [0, 1] (the benchmark's MNIST-shaped workload).
+samples/s.  The networks are the benchmark's workloads
+(`bench.networks.workload`): digits for 64-100-10, else the MNIST-shaped
+input with intensities uniform in [0, 1], with the hidden layer's size.
 """
 
 import argparse
 import os
 import sys
-
-import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -24,20 +23,18 @@ TIMINGS = ("clock", "event")
 
 
 def samples_per_s(sizes, timing, threads, n, build_root):
-    from brianrules.bench.networks import Workload, workload
+    from brianrules.bench.measure import _cpp_sim_seconds
+    from brianrules.bench.networks import workload
     from brianrules.devices import StandaloneRunner
-    from brianrules.training import TrainConfig
 
     rule = "dfa" if timing == "clock" else "dfa-event"
     n_in, *hidden, n_out = sizes
-    if (n_in, tuple(hidden), n_out) == (64, (100,), 10):
+    if sizes == [64, 100, 10]:
         work = workload("small", rule)
+    elif n_in == 784 and n_out == 10 and len(hidden) == 1:
+        work = workload("large", rule, hidden=hidden[0])
     else:
-        spec = TrainConfig(rule="dfa", timing=None if timing == "clock" else "event",
-                           hidden=list(hidden)).network_spec(n_in, n_out)
-        rng = np.random.default_rng(0)
-        work = Workload("-".join(map(str, sizes)), spec, "uniform", rng.uniform(0, 1, size=(200, n_in)),
-                        rng.integers(0, n_out, size=200), rule)
+        raise ValueError(f"{'-'.join(map(str, sizes))}: the networks measured are 64-100-10 and 784-H-10")
     build_dir = None if build_root is None else os.path.join(
         build_root, f"{'-'.join(map(str, sizes))}-{timing}-t{threads}")
     runner = StandaloneRunner(work.spec, n, threads=threads, build_dir=build_dir, progress=False,
@@ -47,8 +44,7 @@ def samples_per_s(sizes, timing, threads, n, build_root):
         best = float("inf")
         for _ in range(3):
             runner.run(*inputs, noise_seed=1)
-            with open(os.path.join(runner._device.results_dir, "last_run_info.txt")) as f:
-                best = min(best, float(f.read().split()[0]))
+            best = min(best, _cpp_sim_seconds(runner))
         return n / best
     finally:
         runner.close()

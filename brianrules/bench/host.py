@@ -35,11 +35,9 @@ def memory_gib():
 
 
 def machine():
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        usable = os.cpu_count()
-    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+    from ..program import usable_cores
+
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable_cores(),
             "memory_gib": memory_gib(), "os": platform.platform()}
 
 

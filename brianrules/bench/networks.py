@@ -57,7 +57,10 @@ class Workload:
 WORKLOADS = ("small", "large")
 
 
-def workload(name, rule="dfa"):
+def workload(name, rule="dfa", hidden=1000):
+    """The ``name``d workload with ``rule`` (a name, or "dfa-event" for the
+    event-driven form); ``hidden``: the hidden layer of the large network
+    (784-hidden-10), 1000 in the benchmark."""
     from ..training import TrainConfig
 
     base, _, timing = rule.partition("-")
@@ -72,7 +75,7 @@ def workload(name, rule="dfa"):
     if name == "large":
         rng = np.random.default_rng(0)
         n_pool = 1000
-        spec = TrainConfig(rule=base, timing=timing or None, hidden=[1000]).network_spec(784, 10)
+        spec = TrainConfig(rule=base, timing=timing or None, hidden=[hidden]).network_spec(784, 10)
         return Workload("large", spec, "MNIST-shaped random input, intensities U[0, 1]",
                         rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool), rule)
     raise ValueError(f"unknown workload '{name}'")
