@@ -89,9 +89,10 @@ TRAIN_OPTIONS = {
     "--tau-rate": ("tau_rate_ms", float, "time constant of the regulariser's rate estimate, ms (default 1000)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
-    "--timing": ("timing", str, "when weights change: clock (every time step, with the presynaptic "
-                 "trace) or event (on presynaptic spikes only, adding the trace's area at once); "
-                 "default: the rule's own"),
+    "--timing": ("timing", str, "clock (every synapse integrates its update every time step) or event "
+                 "(a trace rule's exact regrouping: a synapse is touched on its presynaptic spikes and when "
+                 "updates are applied; the same weights to rounding); default: event where the rule and the "
+                 "network have that form, else the rule's own"),
     "--eligibility": ("eligibility", str, "the presynaptic factor: trace (x_i), or a per-synapse trace of "
                       "phi_j x_i through a low-pass filter: lowpass (e-prop) or alpha (two stages, SuperSpike); "
                       "with --rule three_factor a Brian2 expression such as x_pre; default: the rule's own"),

@@ -261,12 +261,18 @@ class StandaloneRunner(CompiledProgram):
                  monitors=None):
         self.spec = spec
         self.n_samples = n_samples
-        key = program_key(spec, n_samples, threads)
+        self._compile(program_key(spec, n_samples, threads), threads, build_dir,
+                      lambda: self._populate(monitors, progress))
+
+    def _compile(self, key, threads, build_dir, populate):
+        """Claim the build folder ``key`` of the cache (or ``build_dir``),
+        create the program's objects on a device of its own (``populate()``)
+        and build them, unless the folder holds that program already."""
         build_dir = self._claim_build_dir(build_dir, key)
         self._device = activate_standalone(build_dir, threads)
         try:
-            with float_dtype(spec.dtype):  # variables are created here, code written at the build
-                self._populate(monitors, progress)
+            with float_dtype(self.dtype):  # variables are created here, code written at the build
+                populate()
                 t0 = time.perf_counter()
                 sys.stdout.flush()
                 self._device.main_queue[:] = canonical_clock_order(self._device.main_queue)

@@ -8,7 +8,7 @@ here with `initial_weights` and `run_arrays`).
 """
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
@@ -397,6 +397,32 @@ class NetworkSpec:
             else:
                 d[k] = plain(v)
         return d
+
+
+def event_form_of(spec):
+    """(``spec`` with the event-driven form of its rule, None), or (None,
+    why not) where the form is not the one to run by default.
+
+    The event-driven form of a trace rule (`ThreeFactorRule.event_driven`)
+    regroups the clock-driven sum of ``dt x_i L_j phi_j``, so it gives the
+    clock-driven weights to rounding (tests in test_rules and
+    test_event_default); it is the default timing of a training
+    (`training.TrainConfig`'s ``timing`` None).  The network's checks
+    decide where it cannot run (populations with different ``tau_trace``,
+    a trace that does not decay as ``x / tau_trace``, a projection's own
+    factors, the alignment shadow, ``apply_every`` 1, no reset between
+    samples): those train clock-driven, and ``why`` is the check's line."""
+    rule = spec.rule
+    if rule.timing != "clock":
+        return None, f"rule {rule.name} is {rule.timing}-driven"
+    if rule.gradient is not None:
+        return None, f"rule {rule.name} follows a gradient"
+    if rule.eligibility != "trace":
+        return None, f"the eligibility '{rule.eligibility}' is computed every time step"
+    try:
+        return replace(spec, rule=rule.event_driven()), None
+    except ValueError as e:  # the clock-driven spec passed every check: this is the event form's
+        return None, str(e)
 
 
 def with_factors(rule, overrides, onto_output, where="projection"):

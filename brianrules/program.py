@@ -220,6 +220,12 @@ class CompiledProgram:
     _locks = None
     _results = None  # this process's results folder, relative to the build folder
     reused = False  # True when the finished program ran without code generation and make
+    progress = False  # what `_populate` was given: progress reports built into the program
+
+    @property
+    def dtype(self):
+        """The float type of the program's state."""
+        return self.spec.dtype
 
     def _claim_build_dir(self, build_dir, key):
         """Use ``build_dir``, or the cache folder ``key`` if it is None."""
@@ -303,22 +309,37 @@ class CompiledProgram:
         the whole run (``last_run_info.txt``: Brian2's completed fraction),
         `interrupt.Interrupted` is raised instead, and its results are
         dropped."""
+        t0 = time.perf_counter()
+        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale,
+                                          optimizer_state))
+
+        def read():
+            return RunResult(self.model.read_weights(), self.model.output_counts(),
+                             self.model.hidden_rates(), time.perf_counter() - t0,
+                             self.model.read_optimizer_state(), self.model.read_feedback(),
+                             self.model.read_diagnostics())
+
+        return self.execute(run_args, read, on_progress)
+
+    def execute(self, run_args, read, on_progress=None):
+        """Run the finished program with ``run_args`` (Brian2's: variables
+        and TimedArrays to their values) and return ``read()``, called with
+        this program's device current, so that Brian2 objects read the
+        run's results.  A stop request, an unread value file and a run that
+        ended early raise here (see `run`)."""
         from brian2.devices.device import get_device, reset_device, set_device
 
         from . import interrupt
 
         stops = interrupt.active()
         stops.check()  # a stop requested before the program starts: it does not start
-        t0 = time.perf_counter()
-        run_args = dict(self.model.values(weights, feedback, stim, tgt, learn, noise_seed, lr_scale,
-                                          optimizer_state))
         # results are read through the current device: make it this program's
         switched = get_device() is not self._device
         if switched:
             set_device(self._device, build_on_run=False)
         try:
             sys.stdout.flush()
-            with self._locks.shared(), state_check_quiet(self.spec.dtype):
+            with self._locks.shared(), state_check_quiet(self.dtype):
                 stops.check()  # (the lock may have waited for a build)
                 self._forget_last_run()
                 reports = on_progress is not None and self.progress is True
@@ -337,10 +358,7 @@ class CompiledProgram:
                     errors = pass_on_stderr(stderr)
                 check_values_read(errors, self.device)
             _check_complete(stops, getattr(self._device, "_last_run_completed_fraction", None))
-            result = RunResult(self.model.read_weights(), self.model.output_counts(),
-                               self.model.hidden_rates(), time.perf_counter() - t0,
-                               self.model.read_optimizer_state(), self.model.read_feedback(),
-                               self.model.read_diagnostics())
+            result = read()
         finally:
             if switched:
                 reset_device()

@@ -33,6 +33,15 @@ def neuron_equations(neuron, surrogate):
     return out
 
 
+def _timing(cfg, rule):
+    if rule.timing == "event":
+        return "event-driven"
+    if cfg.timing is None and rule.eligibility == "trace" and rule.gradient is None:
+        return ("clock-driven law, run in its event-driven form (the same weights to rounding) where the "
+                "network takes it; --timing clock runs the clock-driven program")
+    return "clock-driven"
+
+
 def text(cfg, source, latex=False):
     """The whole model of settings ``cfg`` (a `TrainConfig`) as text."""
     from . import surrogates as sgmod
@@ -66,7 +75,7 @@ def text(cfg, source, latex=False):
             + (f"{rule.eligibility}: phi_j x_i through {cascade_text(rule)} (unit-area stages, per synapse)"
                if rule.filtered else rule.eligibility_factor),
             f"  eta    {rule.lr} {per} (output), {rule.lr_hidden} {per} (hidden), times {cfg.lr_decay} per epoch",
-            f"  timing {'event-driven' if rule.timing == 'event' else 'clock-driven'}; updates applied "
+            f"  timing {_timing(cfg, rule)}; updates applied "
             + ("at the end of each sample" if rule.apply_every is None else f"every {rule.apply_every} step(s)"),
             "", "architecture",
             f"  {cfg.dataset}: inputs -> {' -> '.join(str(h) for h in cfg.hidden)} -> one output per class, "

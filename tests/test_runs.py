@@ -185,7 +185,7 @@ def test_bad_evaluation_requests_are_refused_before_running(tmp_path):
     run = brianrules.load(_fake_run(tmp_path / "run"))
     with pytest.raises(ValueError, match="unknown layer 'hidden_2'.*input, hidden_1, output"):
         run.evaluate(record_spikes=True, layers=("hidden_2",))
-    with pytest.raises(ValueError, match=r"no layer of input has a state variable 'v'.*input: rate, x"):
+    with pytest.raises(ValueError, match=r"no layer of input has a state variable 'v'.*input: rate, .*x"):
         run.evaluate(n_samples=2, record=("v",), layers=("input",))
     with pytest.raises(ValueError, match="n_samples is 400, but there are only 360 samples"):
         run.evaluate(n_samples=400, device="runtime")

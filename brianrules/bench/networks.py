@@ -61,21 +61,24 @@ def workload(name, rule="dfa", hidden=1000):
     """The ``name``d workload with ``rule`` (a name, or "dfa-event" for the
     event-driven form); ``hidden``: the hidden layer of the large network
     (784-hidden-10), 1000 in the benchmark."""
+    from .. import rules
     from ..training import TrainConfig
 
     base, _, timing = rule.partition("-")
+    # "dfa" is the clock-driven program (a training's default is the event-driven form)
+    timing = timing or ("clock" if rules.get(base).timing == "clock" else None)
     if name == "small":
         from ..data import load
 
         d = load("digits")
-        spec = TrainConfig(rule=base, timing=timing or None, hidden=[100]).network_spec(d.n_inputs, d.n_classes)
+        spec = TrainConfig(rule=base, timing=timing, hidden=[100]).network_spec(d.n_inputs, d.n_classes)
         x = np.concatenate([d.x_train, d.x_test])
         y = np.concatenate([d.y_train, d.y_test])
         return Workload("small", spec, "digits (8x8)", x, y, rule)
     if name == "large":
         rng = np.random.default_rng(0)
         n_pool = 1000
-        spec = TrainConfig(rule=base, timing=timing or None, hidden=[hidden]).network_spec(784, 10)
+        spec = TrainConfig(rule=base, timing=timing, hidden=[hidden]).network_spec(784, 10)
         return Workload("large", spec, "MNIST-shaped random input, intensities U[0, 1]",
                         rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool), rule)
     raise ValueError(f"unknown workload '{name}'")

@@ -87,7 +87,9 @@ class TrainConfig:
     weights_from: str | None = None
     batch_size: int | None = None  # bptt: samples per gradient step (None: 32); the local rules learn online
     apply_every: int | None = None
-    timing: str | None = None  # None: the rule's own; "event": its event-driven form
+    # None: the exact event-driven form of a trace rule where the network takes it, else the rule's own
+    # (`network.event_form_of`); "clock": the clock-driven form; "event": the event-driven form or an error
+    timing: str | None = None
     eligibility: str | None = None  # None: the rule's own; e.g. "alpha" for a per-synapse trace
     # a filtered eligibility's cascade (`rules.cascade`): the time constant of every stage,
     # input first, ms; then tau_elig_ms sets the last stage's, tau_elig_rise_ms the first of two
@@ -328,12 +330,12 @@ class TrainConfig:
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
 
-        from ..network import NetworkSpec
+        from ..network import NetworkSpec, event_form_of
         from .populations import population_neurons
 
         neuron = self.make_neuron()
         rule = self.make_rule()
-        return NetworkSpec(
+        spec = NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
             neuron=neuron, surrogate=sgmod.get(self.surrogate, self.sg_width, self.sg_height),
             rule=rule, dt=self.dt_ms * ms, t_sample=self.t_sample_ms * ms,
@@ -347,6 +349,9 @@ class TrainConfig:
             init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
         )
+        if self.timing is None:  # the exact event-driven form where the network takes it
+            spec = event_form_of(spec)[0] or spec
+        return spec
 
     @classmethod
     def from_dict(cls, d, source="config"):
