@@ -287,8 +287,9 @@ class ChannelModel:
 
         self.record = StateMonitor(self.readout, ["input", "target", "x_hat", "err"], record=[0],
                                    dt=spec.record_dt, when="end", name="readout_record")
+        # named, so that a program beside an earlier one's live objects is the same program
         self.network = Network(self.pre, self.post, self.readout, self.learned, self.decode,
-                               self.feedback, self.record)
+                               self.feedback, self.record, name="network")
 
     def tune(self, seed):
         """Draw the populations' tuning and solve the decoders (numbers

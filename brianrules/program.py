@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -61,11 +62,22 @@ def openmp_threads(threads):
     return int(threads) if threads > 1 else 0
 
 
+#: Brian2 names a code object ``<owner>_<template>_codeobject`` and an object's own clock
+#: ``<owner>_clock``, with a suffix ``_1``, ``_2`` ... while an object of that name is still
+#: alive in the process (an earlier program's); only the program's own code uses these names
+_CODE_OBJECT_SUFFIX = re.compile(r"(_codeobject|_clock)_\d+(?![0-9])")
+
+
 def generated_code_hash(device):
     """Hash of the program a standalone device has generated so far: every
     code object's source and the main program's queue of operations (object
     names stand for the objects).  Code objects are rendered when the
-    network runs on the device, before ``device.build`` writes them."""
+    network runs on the device, before ``device.build`` writes them.  The
+    suffix Brian2 gives the name of a code object or clock while an earlier
+    program's namesake lives (`_CODE_OBJECT_SUFFIX`) does not enter: such
+    a program is the same program, and one built in a fresh process serves
+    it (its results are read by the names of groups, synapses and monitors,
+    which this package gives explicitly)."""
     import hashlib
 
     def stable(x):
@@ -79,14 +91,17 @@ def generated_code_hash(device):
             return f"array{x.shape}{x.dtype}:" + hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
         return f"<{type(x).__name__} {getattr(x, 'name', '')}>"
 
+    def unsuffixed(text):
+        return _CODE_OBJECT_SUFFIX.sub(r"\1", text)
+
     h = hashlib.sha256()
-    for name in sorted(device.code_objects):
+    for name in sorted(device.code_objects, key=unsuffixed):
         code = device.code_objects[name].code
-        h.update(name.encode())
+        h.update(unsuffixed(name).encode())
         for part in sorted(code.keys()):
-            h.update(f"\0{part}\0{code[part]}".encode())
+            h.update(unsuffixed(f"\0{part}\0{code[part]}").encode())
     for kind, args in device.main_queue:
-        h.update(f"\0{kind}\0{stable(args)}".encode())
+        h.update(unsuffixed(f"\0{kind}\0{stable(args)}").encode())
     h.update(f"\0report\0{getattr(device, 'report_func', '')}".encode())
     return h.hexdigest()[:16]
 
@@ -172,9 +187,14 @@ def canonical_clock_order(queue):
     def is_clock(entry):
         func, args = entry
         return (func == "set_by_single_value" and isinstance(args, tuple) and len(args) == 3
-                and isinstance(args[0], str) and args[0].endswith(("clock_timestep", "clock_t")))
+                and isinstance(args[0], str)
+                and _CODE_OBJECT_SUFFIX.sub(r"\1", args[0]).endswith(("clock_timestep", "clock_t")))
 
-    return sort_runs(queue, is_clock, key=lambda e: (e[1][0].rsplit("_clock_", 1)[0], e[1][0]))
+    def key(entry):
+        name = _CODE_OBJECT_SUFFIX.sub(r"\1", entry[1][0])
+        return name.rsplit("_clock_", 1)[0], name
+
+    return sort_runs(queue, is_clock, key=key)
 
 
 def sort_runs(items, belongs, key=None):

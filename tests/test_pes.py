@@ -164,3 +164,22 @@ def test_channel_writes_csv_and_figure(channel_run):
     assert np.abs(y - expected)[later].max() < 1e-3
     with open(channel_run.png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_a_second_program_beside_a_live_one_is_the_same_build(channel_run):
+    """The fixture's program objects are alive, so Brian2 gives the second
+    program's code objects suffixed names (``..._codeobject_1``); the build
+    stamp's code hash leaves the suffix out, and the finished program runs."""
+    from brianrules.channel import ChannelProgram
+
+    assert channel_run.model is not None  # its Brian2 objects live on
+    program = ChannelProgram(SPEC, rules.get("pes", learning_rate=KAPPA), 10 * second)
+    try:
+        assert any(name.endswith("_codeobject_1") for name in program._device.code_objects)
+        assert program.reused
+        again = program.run(seed=0)
+    finally:
+        program.close()
+    np.testing.assert_array_equal(again.decoded, channel_run.decoded)

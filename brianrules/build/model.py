@@ -209,9 +209,9 @@ class Model:
 
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
-        self.network = Network(
+        self.network = Network(  # named: a program beside an earlier one's live objects is the same program
             self.input, *self.layers, *self.projections, *feedback_objects, *extra, self.output_spikes,
-            *self.hidden_counts,
+            *self.hidden_counts, name="network",
         )
 
     def _boxcar(self, population):
