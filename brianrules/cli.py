@@ -327,6 +327,7 @@ def _show_rule(rule):
     if rule.feedback != "erbp":
         print("\nlearning signal of the output layer (output error):")
         print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
+        print(f"at the start of each sample: {feedback.OUTPUT_TARGET_CODE}")
     if rule.feedback in ("direct", "encoders"):
         what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
         print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")

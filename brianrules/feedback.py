@@ -26,9 +26,11 @@ the generated program:
 
 #: the output's rate error
 OUTPUT_ERROR_LINE = "err = (r - target_rate) / (f_high - f_low) : 1"
-#: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets)
+#: extra equations of the output group (``tgt`` is a 2-D TimedArray of targets, one row per
+#: sample, read once per sample by `OUTPUT_TARGET_CODE`: as a subexpression every synapse that
+#: reads ``err`` would look it up in every step)
 OUTPUT_ERROR_EQUATIONS = f"""
-target = tgt(t, i) : 1
+target : 1
 target_rate = f_low + (f_high - f_low) * target : Hz
 dr/dt = -r / tau_err : Hz
 {OUTPUT_ERROR_LINE}
@@ -49,6 +51,8 @@ err = err_raw - err_mean : 1
 err_mean : 1
 """
 ZERO_MEAN_SYNAPSES = "err_mean_post = err_raw_pre / N_pre : 1 (summed)"
+#: the output's target of the sample, at its start
+OUTPUT_TARGET_CODE = "target = tgt(t, i)"
 OUTPUT_ERROR_RESET = "r += 1 / tau_err"
 OUTPUT_ERROR_SAMPLE_RESET = "r = 0*Hz"
 

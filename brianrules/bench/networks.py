@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 
-#: the measured rules: the clock-driven default, its event-driven form
-#: (``--timing event``) and the event-driven eRBP
+#: the measured rules: dfa clock-driven (``--timing clock``), its event-driven
+#: form (a training's default timing) and the event-driven eRBP
 RULES = ("dfa", "dfa-event", "erbp")
 #: rules measured only when `--rules` names them: dfa's product with a
 #: per-synapse eligibility trace of two stages (SuperSpike) and one (e-prop)

@@ -171,9 +171,10 @@ def render(result, command):
         "",
         f"- small: {'-'.join(map(str, wl['small']['sizes']))} on {wl['small']['source']}; large: "
         f"{'-'.join(map(str, wl['large']['sizes']))} on {wl['large']['source']}. Both with the training "
-        f"defaults of each rule: dfa (surrogate factor, direct feedback, clock-driven), dfa's event-driven "
-        f"form (`--timing event`: the same sums regrouped, so that a synapse is touched on presynaptic "
-        f"spikes and once per application of the accumulated updates; same weights to rounding) and erbp (current "
+        f"defaults of each rule: dfa (surrogate factor, direct feedback) clock-driven (`--timing clock`), dfa's "
+        f"event-driven form (a training's default timing: the same sums regrouped, so that a synapse is touched "
+        f"on presynaptic spikes and once per application of the accumulated updates; same weights to rounding) "
+        f"and erbp (current "
         f"boxcar factor, error neurons and a dendritic compartment, event-driven); dt 0.5 ms, "
         f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
         "learning on for every sample.",

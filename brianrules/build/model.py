@@ -127,6 +127,9 @@ class Model:
         )
         self.layers.append(self.output)
 
+        if "target" in self.output.variables and not self.output.variables["target"].constant:
+            # the sample's target, before anything of its first step reads it
+            self.output.run_regularly(fb.OUTPUT_TARGET_CODE, dt=T, when="start", order=-30, name="output_target")
         for g in self.layers:  # L * phi once per neuron and step
             signal = fb.REGULARISED_SIGNAL if spec.regularised and g is not self.output else None
             rule.add_neuron_factor(g, output=g is self.output, signal=signal,
@@ -136,10 +139,10 @@ class Model:
                                 name=f"{g.name}_factor_{var}")
 
         if spec.reset_between_samples:
-            self.input.run_regularly("x = 0" + (f"; {rule.PRESYNAPTIC_SAMPLE_RESET}" if rule.deferred else ""),
+            self.input.run_regularly((f"{rule.PRESYNAPTIC_SAMPLE_RESET}; " if rule.deferred else "") + "x = 0",
                                      dt=T, when="start", name="input_sample_reset")
             for g in self.layers:
-                parts = [spec.neuron_of(g.name).sample_reset, rule.neuron_sample_reset,
+                parts = [rule.neuron_sample_reset, spec.neuron_of(g.name).sample_reset,
                          pathway.sample_reset(g is self.output)]
                 g.run_regularly("; ".join(p for p in parts if p), dt=T, when="start", name=f"{g.name}_sample_reset")
 
@@ -171,7 +174,7 @@ class Model:
             if not proj.plastic:
                 continue
             self.plastic_projections.append(S)
-            if rule.timing == "event":
+            if rule.timing == "event" and not rule.deferred:
                 S.learn.order = -20  # before any spike delivery of the step
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
             if rule.filtered and spec.reset_between_samples:
@@ -193,6 +196,8 @@ class Model:
                                      name="input_rebase")
             for g in self.layers:
                 g.run_regularly(rule.REBASE_NEURON, dt=every, when="start", order=-13, name=f"{g.name}_rebase")
+            for g in (self.input, *self.layers):  # then the new t0, once the re-base has read the old one
+                g.run_regularly(rule.SAMPLE_START, dt=every, when="start", order=-12, name=f"{g.name}_rebase_t0")
 
         extra = []
         if spec.zero_mean_error:

@@ -226,9 +226,12 @@ class ThreeFactorRule(cascade.FilteredEligibility):
     @property
     def neuron_factor_equations(self):
         """Extra equations of a postsynaptic group (``Y`` and ``t0`` for the
-        event-driven form of a trace rule; none for eRBP)."""
+        event-driven form of a trace rule; none for eRBP).  ``t0`` is one
+        value per group (every neuron re-bases at once), so that
+        ``exp(-(t - t0) / tau_trace)`` is computed once per step and group,
+        not per neuron."""
         if self.deferred:
-            return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second\nxs : 1\n"
+            return f"\n{self.neuron_factor_variable} : 1\nY : second\nt0 : second (shared)\nxs : 1\n"
         if self.filtered:
             return f"\n{self.neuron_factor_variable} : 1\n{self.post_factor_variable} : 1\n"
         return f"\n{self.neuron_factor_variable} : 1\n" if self.timing == "clock" else ""
@@ -261,22 +264,27 @@ class ThreeFactorRule(cascade.FilteredEligibility):
     @property
     def neuron_sample_reset(self):
         """What a group does at the start of each sample (pre- and
-        postsynaptic: the output group needs only ``Y`` and ``t0``)."""
-        return "Y = 0*second; t0 = t; xs = 0" if self.deferred else ""
+        postsynaptic: the output group needs only ``Y`` and ``t0``);
+        Brian2 writes a shared variable before any per-neuron one, so the
+        builder puts this first."""
+        return f"{self.SAMPLE_START}; Y = 0*second; xs = 0" if self.deferred else ""
 
     #: the event-driven form re-bases ``xs``, ``Y`` and ``t0`` at least every
     #: this many ``tau_trace``, by dtype (see `event_driven`)
     REBASE_TAUS = {"float64": 10.0, "float32": 3.0}
     #: a re-base in the neurons, after the synapses' part (`rebase_synapse_code`): the input
     #: layer keeps only `xs`, the other layers `Y` too
-    REBASE_PRESYNAPTIC = "xs = xs * exp(-(t - t0) / tau_trace); t0 = t"
+    REBASE_PRESYNAPTIC = "xs = xs * exp(-(t - t0) / tau_trace)"
     REBASE_NEURON = "Y = 0*second; " + REBASE_PRESYNAPTIC
+    #: the new ``t0``, a shared variable: set by an operation of its own after the re-base,
+    #: which reads the old one (Brian2 writes shared variables before per-neuron ones)
+    SAMPLE_START = "t0 = t"
 
     #: equations and spike code of a presynaptic group (the input layer) in
     #: the event-driven form of a trace rule
-    PRESYNAPTIC_EQUATIONS = "\nxs : 1\nt0 : second\n"
+    PRESYNAPTIC_EQUATIONS = "\nxs : 1\nt0 : second (shared)\n"
     PRESYNAPTIC_RESET = "xs += exp((t + dt - t0) / tau_trace)"
-    PRESYNAPTIC_SAMPLE_RESET = "xs = 0; t0 = t"
+    PRESYNAPTIC_SAMPLE_RESET = SAMPLE_START + "; xs = 0"
 
     def update_expression(self, output=False):
         """The right-hand side of dw/dt (without the learning gate).  In
@@ -352,13 +360,18 @@ class ThreeFactorRule(cascade.FilteredEligibility):
         on_pre statement); for event-driven rules ``learn`` updates it.  The builder runs
         ``learn`` before every delivery of the step, so the update reads the
         postsynaptic state as the step's neuron updates left it, whatever the
-        order in which synapses are processed."""
+        order in which synapses are processed.  The event-driven form of a
+        trace rule reads only ``xs_pre``, ``Y_post`` and ``Ylast``, which no
+        delivery writes, so it updates in the ``pre`` pathway itself."""
         code = {"pre": deliver}
         if self.timing == "event":
             target = "w_acc" if accumulate else "w"
-            code["learn"] = f"{target} += plastic * ({self.update_expression(output)})"
+            learn = f"{target} += plastic * ({self.update_expression(output)})"
             if self.deferred:
-                code["learn"] += "\nYlast = Y_post"
+                # reads X_i and Y_j, which no delivery changes: one pathway, one code object
+                # and one spike queue fewer per projection and step
+                return {"pre": f"{learn}\nYlast = Y_post\n{deliver}"}
+            code["learn"] = learn
         return code
 
     def eta(self, onto_output, n_pre, scale=1.0):
