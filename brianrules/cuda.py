@@ -55,7 +55,7 @@ import time
 
 import numpy as np
 
-from .program import CompiledProgram, sort_runs, usable_cores
+from .program import CompiledProgram, same_time_device, sort_runs, usable_cores
 
 INSTALL_HINT = "pip install 'brianrules[cuda]'"
 #: where a CUDA toolkit usually lives when ``nvcc`` is not on PATH
@@ -260,7 +260,7 @@ class CudaStandaloneRunner(CompiledProgram):
             link_dirs.insert(0, link_dir)
 
         same_code_everywhere()
-        self._device = _lowercase_value_files(CUDAStandaloneDevice)()
+        self._device = _lowercase_value_files(same_time_device(CUDAStandaloneDevice))()
         set_device(self._device, directory=build_dir, build_on_run=False)
         saved = {name: _copy(prefs[name]) for name in _PREFS}
         chatter = logging.getLogger("brian2.brian2cuda")  # a line per preference at INFO level

@@ -24,7 +24,8 @@ from .paths import cache_dir
 from .progress import REPORT_PERIOD_S
 from .program import (BuildError, CompiledProgram, RunResult, _check_complete,
                       _held_stderr, _quiet_fd, _read_stamp, build_interrupted, canonical_clock_order,
-                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere, usable_cores)
+                      generated_code_hash, openmp_threads, restore_runtime, same_code_everywhere, same_time_device,
+                      usable_cores)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 
@@ -308,7 +309,7 @@ def activate_standalone(directory, threads=1, build_on_run=False):
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
     same_code_everywhere()
-    dev = CPPStandaloneDevice()
+    dev = same_time_device(CPPStandaloneDevice)()
     set_device(dev, directory=directory, build_on_run=build_on_run)
     prefs.devices.cpp_standalone.openmp_threads = openmp_threads(threads)
     return dev

@@ -104,3 +104,35 @@ def test_openmp_threads_give_the_same_result(spec, cpp_runner, build_root):
     assert np.array_equal(one.counts, two.counts)
     for W1, W2 in zip(one.weights, two.weights):
         np.testing.assert_allclose(W1, W2, rtol=1e-9, atol=1e-12)
+
+
+def test_runs_past_64_seconds_keep_the_samples_in_step(build_root):
+    """From 64 s of simulated time on, one rounding unit of t exceeds the
+    absolute 1e-14 s within which Brian2's C++ network loop takes two
+    clocks as ticking together: at sample starts such as 641 (dt 5 ms, 100 ms
+    samples) the once-per-sample clock fell behind the step clock, and the
+    sample reset, learning gate and application ran a step late (the counts
+    of sample 641 differed from runtime mode's).  The program's loop
+    (`program.same_time_device`) takes Brian2's own rule, so a 66 s run
+    gives runtime mode's counts and weights."""
+    from brian2 import ms
+
+    from brianrules.devices import RuntimeRunner
+
+    n = 660
+    assert abs(641 * 20 * 0.005 - 641 * 0.1) > 1e-14  # the two clocks' times at sample 641 differ
+    # learning rates small enough that 660 samples of updates stay within rounding of each other
+    # (at the default 5 and 2 the two engines' last-bit differences grow into other spikes by sample 333)
+    spec = small_spec(hidden=(4,), n_in=3, n_out=2, dt=5 * ms, t_sample=100 * ms, lr=0.2, lr_hidden=0.1)
+    inputs = small_inputs(spec, n)
+    rt = RuntimeRunner(spec, n).run(*inputs, noise_seed=2)
+    runner = StandaloneRunner(spec, n, build_dir=str(build_root / "long_run"))
+    try:
+        cpp = runner.run(*inputs, noise_seed=2)
+    finally:
+        runner.close()
+    assert cpp.counts[640:].sum() > 10  # the outputs are active late in the run
+    assert np.array_equal(cpp.counts, rt.counts)
+    for W0, Wc, Wr in zip(inputs[0], cpp.weights, rt.weights):
+        assert np.abs(Wc - W0).max() > 1e-4  # learning happened
+        np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)
