@@ -463,7 +463,9 @@ def run_channel(rule, duration=10 * second, seed=0, device="cpp_standalone", out
 
     With ``out_dir``, write ``channel.csv`` (t, input, decoded, abs_error)
     and ``channel.png``.  ``monitors(model)`` may return extra Brian2
-    monitors, returned in ``result.monitors``.  ``device`` is "runtime"
+    monitors, returned in ``result.monitors`` (a compiled program's results
+    go with it: read the monitors of a standalone run through a
+    `ChannelProgram` of your own, before its ``close()``).  ``device`` is "runtime"
     (NumPy target; minutes for 10 s) or "cpp_standalone": the program of
     `ChannelProgram`, from the build cache (or built in ``build_dir``).
     Every rule's updates are applied every time step (``apply_every`` is
