@@ -65,7 +65,6 @@ from brian2 import (
 from . import feedback as fb
 from .devices import StandaloneRunner
 from .neurons import LIF, make_group
-from .program import sort_recorded_variables
 from .rules import ThreeFactorRule
 from .surrogates import Surrogate
 from .topology import connect_all
@@ -409,16 +408,14 @@ def channel_key(spec, rule, duration, threads=1):
     stamp holds the generated code's hash besides, so a value that did
     shape the code would be built again, never run wrongly."""
     import dataclasses
-    import hashlib
-    import json
 
-    from .build.key import package_fingerprint
+    from .build.key import digest
 
     structure = {f.name: getattr(rule, f.name) for f in dataclasses.fields(rule)
                  if f.name not in ("lr", "lr_hidden", "paper")}
-    key = json.dumps({"channel": repr([getattr(spec, name) for name in STRUCTURE]), "rule": repr(structure), "steps": channel_steps(spec, duration),
-                      "code": package_fingerprint()}, sort_keys=True)
-    return f"channel-{hashlib.sha256(key.encode()).hexdigest()[:16]}-t{int(threads)}"
+    key = digest({"channel": repr([getattr(spec, name) for name in STRUCTURE]), "rule": repr(structure),
+                  "steps": channel_steps(spec, duration)})
+    return f"channel-{key}-t{int(threads)}"
 
 
 class ChannelProgram(StandaloneRunner):
@@ -429,20 +426,16 @@ class ChannelProgram(StandaloneRunner):
     process or another, compiles nothing."""
 
     def __init__(self, spec, rule, duration, threads=1, build_dir=None, monitors=None):
-        check_rule(rule)
+        check_rule(rule)  # before a build folder is claimed
         self.spec, self.rule, self.duration = spec, rule, duration
+        self._compile(channel_key(spec, rule, duration, threads), threads, build_dir,
+                      lambda: self._populate(monitors, progress=False))
 
-        def populate():
-            from brian2 import start_scope
+    def _new_model(self):
+        from brian2 import start_scope
 
-            start_scope()
-            self.model = ChannelModel(spec, rule, duration, stimulus=False)
-            self.extra = monitors(self.model) if monitors else []
-            self.model.network.add(*self.extra)
-            sort_recorded_variables(self.model.network.objects)
-            self.model.network.run(duration, namespace={})
-
-        self._compile(channel_key(spec, rule, duration, threads), threads, build_dir, populate)
+        start_scope()
+        return ChannelModel(self.spec, self.rule, self.duration, stimulus=False)
 
     @property
     def dtype(self):
@@ -461,8 +454,8 @@ def run_channel(rule, duration=10 * second, seed=0, device="cpp_standalone", out
                 spec=None, monitors=None, build_dir=None, threads=1):
     """Run the channel with ``rule`` and return a `ChannelResult`.
 
-    With ``out_dir``, write ``channel.csv`` (t, input, decoded, abs_error)
-    and ``channel.png``.  ``monitors(model)`` may return extra Brian2
+    With ``out_dir``, write ``channel.csv`` (t, input, target, decoded,
+    abs_error) and ``channel.png``.  ``monitors(model)`` may return extra Brian2
     monitors, returned in ``result.monitors`` (a compiled program's results
     go with it: read the monitors of a standalone run through a
     `ChannelProgram` of your own, before its ``close()``).  ``device`` is "runtime"
@@ -476,7 +469,6 @@ def run_channel(rule, duration=10 * second, seed=0, device="cpp_standalone", out
     if device not in DEVICES:
         raise ValueError(f"unknown device '{device}' for the channel (choose from {', '.join(DEVICES)})")
     spec = spec or ChannelSpec()
-    check_rule(rule)
     t0 = time.perf_counter()
     if device == "runtime":
         set_device("runtime")

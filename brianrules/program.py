@@ -70,6 +70,11 @@ def openmp_threads(threads):
 _CODE_OBJECT_SUFFIX = re.compile(r"(_codeobject|_clock)_\d+(?![0-9])")
 
 
+def _unsuffixed(text):
+    """``text`` with `_CODE_OBJECT_SUFFIX`'s suffixes taken out."""
+    return _CODE_OBJECT_SUFFIX.sub(r"\1", text)
+
+
 def generated_code_hash(device):
     """Hash of the program a standalone device has generated so far: every
     code object's source and the main program's queue of operations (object
@@ -93,17 +98,14 @@ def generated_code_hash(device):
             return f"array{x.shape}{x.dtype}:" + hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
         return f"<{type(x).__name__} {getattr(x, 'name', '')}>"
 
-    def unsuffixed(text):
-        return _CODE_OBJECT_SUFFIX.sub(r"\1", text)
-
     h = hashlib.sha256()
-    for name in sorted(device.code_objects, key=unsuffixed):
+    for name in sorted(device.code_objects, key=_unsuffixed):
         code = device.code_objects[name].code
-        h.update(unsuffixed(name).encode())
+        h.update(_unsuffixed(name).encode())
         for part in sorted(code.keys()):
-            h.update(unsuffixed(f"\0{part}\0{code[part]}").encode())
+            h.update(_unsuffixed(f"\0{part}\0{code[part]}").encode())
     for kind, args in device.main_queue:
-        h.update(unsuffixed(f"\0{kind}\0{stable(args)}").encode())
+        h.update(_unsuffixed(f"\0{kind}\0{stable(args)}").encode())
     h.update(f"\0report\0{getattr(device, 'report_func', '')}".encode())
     return h.hexdigest()[:16]
 
@@ -242,10 +244,10 @@ def canonical_clock_order(queue):
         func, args = entry
         return (func == "set_by_single_value" and isinstance(args, tuple) and len(args) == 3
                 and isinstance(args[0], str)
-                and _CODE_OBJECT_SUFFIX.sub(r"\1", args[0]).endswith(("clock_timestep", "clock_t")))
+                and _unsuffixed(args[0]).endswith(("clock_timestep", "clock_t")))
 
     def key(entry):
-        name = _CODE_OBJECT_SUFFIX.sub(r"\1", entry[1][0])
+        name = _unsuffixed(entry[1][0])
         return name.rsplit("_clock_", 1)[0], name
 
     return sort_runs(queue, is_clock, key=key)
@@ -313,13 +315,18 @@ class CompiledProgram:
         self.cached = os.path.exists(os.path.join(build_dir, "main"))
         return build_dir
 
-    def _populate(self, monitors, progress):
-        """Create the model's Brian2 objects (and the caller's monitors) on
-        this program's device, and run the network once so that the device
-        records every code object of the program."""
+    def _new_model(self):
+        """The program's Brian2 objects: a training's `network.Model`."""
         from .network import Model
 
-        self.model = Model(self.spec, self.n_samples)
+        return Model(self.spec, self.n_samples)
+
+    def _populate(self, monitors, progress):
+        """Create the model's Brian2 objects (`_new_model`, with a ``network``
+        and a ``duration``) and the caller's monitors on this program's
+        device, and run the network once so that the device records every
+        code object of the program."""
+        self.model = self._new_model()
         self.extra = monitors(self.model) if monitors else []
         self.model.network.add(*self.extra)
         sort_recorded_variables(self.model.network.objects)

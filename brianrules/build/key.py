@@ -40,8 +40,13 @@ def package_fingerprint():
     return _FINGERPRINT[0]
 
 
+def digest(parts):
+    """A build key from ``parts`` (a JSON-able mapping) and the package
+    (`package_fingerprint`)."""
+    key = json.dumps({**parts, "code": package_fingerprint()}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def structure_hash(spec, n_samples):
     """Key of the compiled program of ``spec`` for runs of ``n_samples``."""
-    key = json.dumps({"structure": spec.structure(), "n_samples": int(n_samples), "code": package_fingerprint()},
-                     sort_keys=True, default=str)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return digest({"structure": spec.structure(), "n_samples": int(n_samples)})
