@@ -248,6 +248,56 @@ def cmd_export(a):
     return 0
 
 
+def cmd_exact(a):
+    from .engines.bptt import require_jax
+    from .training.exact import ExactConfig, train_exact
+
+    require_jax()
+    options = {}
+    for item in a.task_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--task-option {item!r}: write NAME=VALUE, e.g. delay=0.2")
+        try:
+            options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise ValueError(f"--task-option {item!r}: {value!r} is not a number") from None
+    cfg = ExactConfig(task=a.task, neurons=a.neurons, iterations=a.iterations, batch=a.batch, lr=a.lr,
+                      dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, eval_every=a.eval_every, test_trials=a.test_trials,
+                      task_options=options, **({"neuron": a.neuron} if a.neuron else {}))
+    rows = train_exact(cfg, a.out, force=a.force, resume=a.resume)
+    last = rows[-1]
+    print(f"wrote {a.out}: metrics.csv, params.npz, trial.png, loss.png (test loss {last['test_loss']:.4f}"
+          + (f", test accuracy {last['test_acc']:.3f}" if last["test_acc"] == last["test_acc"] else "") + ")")
+    return 0
+
+
+def _exact_parser(sub):
+    from .training.exact import ExactConfig
+
+    d = ExactConfig()
+    p = sub.add_parser("exact", help="train a gated (Huh & Sejnowski) recurrent network by the exact gradient "
+                       "on a sequence task")
+    p.add_argument("task", choices=("xor", "encoding"), help="delayed-memory XOR or the encoding task")
+    p.add_argument("--out", required=True, help="the run's folder")
+    p.add_argument("--neurons", type=int, default=d.neurons, help=f"recurrent neurons (default: {d.neurons})")
+    p.add_argument("--iterations", type=int, default=d.iterations, help=f"batches (default: {d.iterations})")
+    p.add_argument("--batch", type=int, default=d.batch, help=f"trials per batch (default: {d.batch})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam's step (default: {d.lr:g})")
+    p.add_argument("--dt", type=float, default=d.dt * 1e3, help=f"time step in ms (default: {d.dt * 1e3:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help="initial weights and batches (default: 0)")
+    p.add_argument("--gain", type=float, default=d.gain, help=f"recurrent weights' scale (default: {d.gain:g})")
+    p.add_argument("--eval-every", type=int, default=d.eval_every,
+                   help=f"iterations between test evaluations and checkpoints (default: {d.eval_every})")
+    p.add_argument("--test-trials", type=int, default=d.test_trials, help=f"(default: {d.test_trials})")
+    p.add_argument("--neuron", default=None, metavar="FILE", help="a neuron file with an output port "
+                   "(default: models/neurons/gated.toml)")
+    p.add_argument("--task-option", action="append", metavar="NAME=VALUE",
+                   help="a task generator's option in seconds or units, e.g. delay=0.2 (repeatable)")
+    p.add_argument("--force", action="store_true", help="overwrite the folder's results")
+    p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
+
+
 def cmd_align(a):
     import numpy as np
 
@@ -421,6 +471,7 @@ def main(argv=None):
     pe = sub.add_parser("export", help="write a trained network as a NIR graph")
     pe.add_argument("run", metavar="RUN", help="a training's folder (holding config.json and weights.npz)")
     pe.add_argument("--nir", required=True, metavar="FILE", help="the NIR file to write (HDF5, e.g. net.nir)")
+    _exact_parser(sub)
     pa = sub.add_parser("align", help="how a trained network's local updates align with BPTT's gradient")
     pa.add_argument("run", metavar="RUN", help="a training's folder")
     pa.add_argument("--samples", type=int, default=20, metavar="N", help="test samples (default: 20)")
@@ -440,7 +491,8 @@ def main(argv=None):
                     "(default: lr_scale, lr_hidden or lr if swept)")
     a = parser.parse_args(argv)
     handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
-                "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export, "align": cmd_align}
+                "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export, "align": cmd_align,
+                "exact": cmd_exact}
     try:
         return handlers[a.command](a)
     except ValueError as e:

@@ -95,6 +95,9 @@ def check_neuron(neuron, surrogate=None):
     if neuron.trace not in state:
         raise DeclarationError(f"{where} trace: '{neuron.trace}' names no state variable of the neuron "
                                f"(its state variables: {', '.join(state)})")
+    if neuron.output is not None and neuron.output not in state:
+        raise DeclarationError(f"{where} output: '{neuron.output}' names no state variable of the neuron "
+                               f"(its state variables: {', '.join(state)})")
 
     # values the builder evaluates in Python
     for key, expr in (neuron.initial or {}).items():

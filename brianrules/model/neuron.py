@@ -24,6 +24,12 @@ to know about it:
     dimensionless distance to threshold, 0 at threshold and -1 at reset.
     The group gets ``psi = surrogate(surrogate_of)``.
 
+  A fourth, optional port, ``output``, names a state variable that the
+  neuron sends continuously instead of spikes: a graded projection writes
+  ``I_post = w * output_pre`` (summed) every step.  Huh & Sejnowski's gated
+  neuron (``models/neurons/gated.toml``) sends its gated synaptic current
+  this way (`model.graded`).
+
 ``weight_unit`` is an expression of the parameters; when it is not given and
 the input is a voltage, it is the threshold distance ``v_th - v_reset`` (so
 weights are in units of that distance, as for the built-in LIF).
@@ -96,7 +102,7 @@ DELTA_LIF_DECLARATION = {
 
 #: the keys of a neuron declaration (a ``[neuron]`` section)
 KEYS = ("name", "equations", "threshold", "reset", "refractory", "sample_reset", "surrogate_of", "input", "trace",
-        "weight_unit", "initial", "method", "parameters")
+        "weight_unit", "initial", "method", "output", "parameters")
 #: keys a declaration must give
 REQUIRED = ("equations", "threshold", "surrogate_of", "input")
 #: parameters the package adds to every neuron (the surrogate's shape)
@@ -224,6 +230,7 @@ class NeuronModel:
     weight_unit: str | None = None
     initial: dict | None = None
     method: str | None = None
+    output: str | None = None
     source: str = "neuron"
 
     def __getattr__(self, name):
@@ -276,14 +283,14 @@ class NeuronModel:
                    surrogate_of=d["surrogate_of"], trace=d.get("trace") or "x", refractory=d.get("refractory"),
                    sample_reset=d.get("sample_reset") or "", weight_unit=d.get("weight_unit"),
                    initial=dict(initial) if initial is not None else None, method=d.get("method"),
-                   source=source)
+                   output=d.get("output"), source=source)
 
     def to_dict(self):
         """The declaration as a neuron file's ``[neuron]`` section (strings);
         `from_dict` reads it back to an equal declaration."""
         out = {"name": self.name, "equations": self.equations, "threshold": self.threshold}
         for key in ("reset", "refractory", "sample_reset", "surrogate_of", "input", "trace", "weight_unit",
-                    "method"):
+                    "method", "output"):
             value = getattr(self, key)
             if value not in (None, ""):
                 out[key] = value
