@@ -185,9 +185,26 @@ def test_engines_side_by_side_by_device():
     assert bench.reference_supported(bench.workload("small", "eprop"))
 
 
+def test_bptt_rows_time_batches_of_1_and_32_with_the_gradient_applied():
+    """The bptt rows run the JAX engine's training with mini-batches of 1
+    and 32, report samples/s and the first batch's
+    tracing, and have no synaptic-update figures (a gradient is not that)."""
+    pytest.importorskip("jax")
+    assert bench.engines_for("small", "cpp_standalone", "bptt") == [("jax", 1), ("jax", 32)]
+    work = bench.workload("small", "bptt")
+    rows = [bench.finish(bench.bench_bptt(work, 8, b, log=lambda s: None), work, {"bytes_per_s": 1e10})
+            for b in (1, 4)]
+    assert [r.engine for r in rows] == ["jax, batch 1", "jax, batch 4"]
+    for r in rows:
+        assert r.samples == 8 and r.samples_per_s > 0 and r.compile_s > 0
+        assert not np.isfinite(r.updates_per_s) and not np.isfinite(r.bound_fraction)
+    line = bench.table(rows).splitlines()[2]
+    assert "bptt (surrogate-gradient BPTT, Adam)" in line and "(first batch)" in line
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large)"),
-    (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp, superspike, eprop)"),
+    (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp, superspike, eprop, bptt)"),
     (["--networks", ","], "no networks given"),
     (["--device", "cuda_standalone"], "this machine has no NVIDIA GPU"),
     (["--device", "cuda_standalone", "--cuda-arch", "sm_9"], "cuda_arch must be a compute capability"),

@@ -173,6 +173,18 @@ def test_the_xor_task_targets_the_xor_of_the_pulses_signs():
     np.testing.assert_array_equal(again.inputs, task.inputs)
 
 
+def test_the_memory_task_asks_for_the_pulses_sign_after_the_gap():
+    from brianrules.data.sequences import memory
+
+    task = memory(20, seed=3, dt=1e-3, gap=0.05)
+    sign = task.inputs[:, 100:150, 0].mean(axis=1)
+    assert set(np.unique(sign)) == {-1.0, 1.0} and np.abs(task.inputs[:, 150:, 0]).max() == 0
+    assert not task.mask[:, :200].any() and task.mask[:, 200:].all() and task.steps == 250
+    np.testing.assert_array_equal(task.targets[:, 200:, 0], np.repeat(sign[:, None], 50, axis=1))
+    assert xor_accuracy(task.targets, task) == 1.0
+    assert memory(2, seed=0, gap=0).mask[:, 150].all()  # no gap: from the pulse's end on
+
+
 def test_the_encoding_task_asks_for_its_input():
     task = encoding(3, seed=2, channels=2, dt=1e-3, duration=0.2)
     np.testing.assert_array_equal(task.inputs, task.targets)

@@ -61,7 +61,7 @@ Modules
 
 from .command import add_bench_parser, cmd_bench, command_line, main, parse_list
 from .host import BANDWIDTH_MB, cpu_model, load_average, machine, measure_bandwidth, memory_gib
-from .measure import (BENCH_DEVICES, COMPILED, CPP_REPEATS, NO_REFERENCE, NOISE_SEED, SAMPLES, Row, bench_program,
+from .measure import (BENCH_DEVICES, COMPILED, CPP_REPEATS, NO_REFERENCE, NOISE_SEED, SAMPLES, Row, bench_bptt, bench_program,
                       bench_reference, bench_runtime, check_bench_device, engines_for, finish, reference_supported,
                       run_benchmark, whole_benchmark)
 from .networks import (BENCH_RULES, EXTRA_RULES, RULES, WORKLOADS, Workload, catch_ups, event_driven_rules,
@@ -73,7 +73,7 @@ from .startup import FIRST_STEP, START_ARGS, measure_start, time_to_first_step
 __all__ = [
     "add_bench_parser", "cmd_bench", "command_line", "main", "parse_list",
     "BANDWIDTH_MB", "cpu_model", "load_average", "machine", "measure_bandwidth", "memory_gib",
-    "BENCH_DEVICES", "COMPILED", "CPP_REPEATS", "NO_REFERENCE", "NOISE_SEED", "SAMPLES", "Row", "bench_program",
+    "BENCH_DEVICES", "COMPILED", "CPP_REPEATS", "NO_REFERENCE", "NOISE_SEED", "SAMPLES", "Row", "bench_bptt", "bench_program",
     "bench_reference", "bench_runtime", "check_bench_device", "engines_for", "finish", "reference_supported",
     "run_benchmark", "whole_benchmark",
     "BENCH_RULES", "EXTRA_RULES", "RULES", "WORKLOADS", "Workload", "catch_ups", "event_driven_rules",

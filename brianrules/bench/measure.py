@@ -24,7 +24,11 @@ SAMPLES = {
     ("large", "reference"): (10, 3),
     ("small", "cuda_standalone"): (1797, 100),
     ("large", "cuda_standalone"): (500, 20),
+    ("small", "jax"): (256, 64),
+    ("large", "jax"): (64, 8),
 }
+#: mini-batch sizes of the bptt rows
+BPTT_BATCHES = (1, 32)
 #: engines that run a compiled program (build cache, compile time, repeats)
 COMPILED = ("cpp_standalone", "cuda_standalone")
 #: the devices `run_benchmark` can put side by side with the others
@@ -191,6 +195,8 @@ def finish(row, work, bandwidth):
         return row
     steps = row.samples * work.spec.steps_per_sample
     row.samples_per_s = row.samples / row.wall_s
+    if row.engine.startswith("jax"):  # a gradient, not synaptic updates: samples/s alone
+        return row
     updates = row.updates if work.event_driven else work.plastic_synapses * steps
     row.updates_per_s = updates / row.sim_s
     if row.engine != "cuda_standalone":  # the bound is the CPU's memory bandwidth
@@ -198,8 +204,30 @@ def finish(row, work, bandwidth):
     return row
 
 
-def engines_for(work_name, device):
+def bench_bptt(work, n, batch, log):
+    """bptt through the JAX engine (`engines.bptt.BpttRunner`) with
+    mini-batches of ``batch``: one run of ``batch`` samples first (tracing
+    and compiling, the "compile" column), then ``n`` samples timed, every
+    batch a gradient and an Adam step.  XLA chooses its own threads."""
+    from ..engines.bptt import BpttRunner
+
+    row = Row(work.name, work.sizes_text, work.rule, f"jax, batch {batch}", "–", n, 1)
+    W, B, stim, tgt, learn = work.inputs(n)
+    warm = BpttRunner(work.spec, batch, batch_size=batch, log=log)
+    t0 = time.perf_counter()
+    warm.run(W, B, stim[:batch], tgt[:batch], learn[:batch], noise_seed=NOISE_SEED)
+    row.compile_s = time.perf_counter() - t0
+    runner = BpttRunner(work.spec, n, batch_size=batch, log=log)
+    runner._grad, runner._forward = warm._grad, warm._forward  # the compiled functions: same shapes
+    res = runner.run(W, B, stim, tgt, learn, noise_seed=NOISE_SEED)
+    row.wall_s = row.sim_s = res.wall_s
+    return row
+
+
+def engines_for(work_name, device, rule=None):
     """The engines measured side by side on a network, for ``device``."""
+    if rule == "bptt":
+        return [("jax", b) for b in BPTT_BATCHES]
     if device == "cuda_standalone":
         return [("cuda_standalone", 1), ("cpp_standalone", 1), ("reference", 1)]
     engines = [("cpp_standalone", 1), ("cpp_standalone", 2)]
@@ -262,7 +290,7 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
     for name in networks:
         for rule in rules:
             work = workload(name, rule)
-            for engine, threads in engines_for(work.name, device):
+            for engine, threads in engines_for(work.name, device, rule):
                 rows.append(_measure(work, engine, threads, q, bw, log, cuda_arch))
     if whole:
         log(f"start-up: `brianrules {' '.join(START_ARGS)}`, launched twice ...")
@@ -279,13 +307,15 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
 def _measure(work, engine, threads, q, bw, log, cuda_arch=None):
     n = SAMPLES[(work.name, engine)][q]
     label = f"{work.name} {work.sizes_text} {work.rule} {engine}" + (
-        f" {threads} thread(s)" if engine == "cpp_standalone" else "")
+        f" {threads} thread(s)" if engine == "cpp_standalone" else f" batch {threads}" if engine == "jax" else "")
     if engine == "reference" and not reference_supported(work):
         log(f"{label}: {NO_REFERENCE}")
         return finish(bench_reference(work, n, log), work, bw)
     log(f"{label}: {n} samples ...")
     t0 = time.perf_counter()
-    if engine in COMPILED:
+    if engine == "jax":
+        row = bench_bptt(work, n, threads, log)
+    elif engine in COMPILED:
         row = bench_program(work, n, engine, threads, CPP_REPEATS[q], log, cuda_arch)
     elif engine == "runtime":
         row = bench_runtime(work, n, log)

@@ -10,8 +10,9 @@ import numpy as np
 #: form (a training's default timing) and the event-driven eRBP
 RULES = ("dfa", "dfa-event", "erbp")
 #: rules measured only when `--rules` names them: dfa's product with a
-#: per-synapse eligibility trace of two stages (SuperSpike) and one (e-prop)
-EXTRA_RULES = ("superspike", "eprop")
+#: per-synapse eligibility trace of two stages (SuperSpike) and one (e-prop),
+#: and surrogate-gradient BPTT (the JAX engine, mini-batches of 1 and 32)
+EXTRA_RULES = ("superspike", "eprop", "bptt")
 BENCH_RULES = RULES + EXTRA_RULES
 
 

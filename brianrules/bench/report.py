@@ -19,7 +19,8 @@ def _fmt(v, spec):
 
 RULE_LABELS = {"dfa": "dfa (clock-driven)", "dfa-event": "dfa, event-driven form", "erbp": "erbp (event-driven)",
                "superspike": "superspike (2-stage eligibility per synapse)",
-               "eprop": "eprop (1-stage eligibility per synapse)"}
+               "eprop": "eprop (1-stage eligibility per synapse)",
+               "bptt": "bptt (surrogate-gradient BPTT, Adam)"}
 
 
 def table(rows):
@@ -39,7 +40,9 @@ def table(rows):
             lines.append("| " + " | ".join([f"{r.network} {r.sizes}", rule, f"{r.engine}: {r.note}"]
                                            + ["–"] * (len(head) - 3)) + " |")
             continue
-        if r.engine not in COMPILED:
+        if r.engine.startswith("jax"):  # tracing and compiling, with the first batch
+            comp = _fmt(r.compile_s, ".1f") + " (first batch)"
+        elif r.engine not in COMPILED:
             comp = "–"
         elif r.cached:
             first = r.extra.get("first_build_s")

@@ -7,6 +7,7 @@ steps: where the loss counts, and with what weight) and ``labels`` (one per
 trial, or None).  Generators:
 
 - `delayed_xor`: Huh & Sejnowski's (2018) delayed-memory XOR;
+- `memory`: the XOR task's memory alone (hold one pulse's sign over a gap);
 - `encoding`: their spike-based encoding ("predictive coding") task, the
   network's readout reproducing its input signals.
 """
@@ -88,8 +89,39 @@ def delayed_xor(n_trials, seed, dt=1e-3, pulse=0.05, first=0.1, delay=0.3, go_de
                         f"{t_resp * dt * 1e3:g}-{steps * dt * 1e3:g} ms")
 
 
+def memory(n_trials, seed, dt=1e-3, pulse=0.05, first=0.1, gap=0.05, response=0.05, amplitude=1.0):
+    """A control for the XOR task's memory alone: one input pulse, positive
+    or negative (``pulse`` seconds at ``first``); ``gap`` seconds after its
+    end the readout must hold its sign (+1 or -1) for ``response``
+    seconds.  With ``gap`` 0 the sign is still in the synaptic output; a
+    longer gap needs the network to keep it.  ``labels``: 1 for a positive
+    pulse."""
+    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    for name, value in (("dt", dt), ("pulse", pulse), ("first", first), ("response", response)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    if not gap >= 0:
+        raise ValueError(f"gap must be 0 or positive, got {gap!r}")
+    n_pulse = _steps(pulse, dt, "pulse")
+    t1 = _steps(first, dt, "first")
+    t_resp = t1 + n_pulse + (_steps(gap, dt, "gap") if gap > 0 else 0)
+    steps = t_resp + _steps(response, dt, "response")
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=n_trials)
+    inputs = np.zeros((n_trials, steps, 1))
+    inputs[:, t1:t1 + n_pulse, 0] = amplitude * signs[:, None]
+    targets = np.zeros((n_trials, steps, 1))
+    targets[:, t_resp:, 0] = signs[:, None]
+    mask = np.zeros((n_trials, steps))
+    mask[:, t_resp:] = 1.0
+    return SequenceTask("memory", inputs, targets, mask, (signs > 0).astype(int), dt,
+                        f"memory: a pulse of {pulse * 1e3:g} ms at {t1 * dt * 1e3:g} ms, its sign held from "
+                        f"{t_resp * dt * 1e3:g} to {steps * dt * 1e3:g} ms")
+
+
 def xor_accuracy(o, task):
-    """The fraction of trials whose mean readout over the response window has
+    """(For the xor and memory tasks.)  The fraction of trials whose mean readout over the response window has
     the sign of the target."""
     o = np.asarray(o)[..., 0]
     mean = (o * task.mask).sum(axis=1) / task.mask.sum(axis=1)
@@ -123,6 +155,6 @@ def encoding(n_trials, seed, channels=2, dt=1e-3, duration=0.5, tau=0.05, amplit
                         f"{duration * 1e3:g} ms trials")
 
 
-TASKS = {"xor": delayed_xor, "encoding": encoding}
+TASKS = {"xor": delayed_xor, "memory": memory, "encoding": encoding}
 
-__all__ = ["SequenceTask", "TASKS", "delayed_xor", "encoding", "xor_accuracy"]
+__all__ = ["SequenceTask", "TASKS", "delayed_xor", "encoding", "memory", "xor_accuracy"]

@@ -43,6 +43,7 @@ class ExactConfig:
     dt: float = 1e-3
     seed: int = 0
     gain: float = 1.0
+    self_connections: bool = False
     eval_every: int = 25
     test_trials: int = 64
     neuron: str = GATED_NEURON
@@ -61,8 +62,8 @@ def check_config(cfg):
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
     for key in ("lr", "dt", "gain"):
         value = getattr(cfg, key)
-        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-            raise ValueError(f"{key} must be a positive number, got {value!r}")
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or key == "gain" and value == 0)):
+            raise ValueError(f"{key} must be a positive number{' or 0' if key == 'gain' else ''}, got {value!r}")
     if not os.path.isfile(cfg.neuron):
         raise ValueError(f"neuron file {cfg.neuron} does not exist")
 
@@ -80,7 +81,8 @@ def _network(cfg, task):
     from ..model.graded import GradedNetwork
     from ..model.neuron import load
 
-    return GradedNetwork(load(cfg.neuron), cfg.neurons, task.inputs.shape[2], task.targets.shape[2], cfg.dt)
+    return GradedNetwork(load(cfg.neuron), cfg.neurons, task.inputs.shape[2], task.targets.shape[2], cfg.dt,
+                         self_connections=cfg.self_connections)
 
 
 def _evaluate(engine, params, test):
