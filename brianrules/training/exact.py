@@ -5,8 +5,9 @@ output port (by default ``models/neurons/gated.toml``); the task a
 `data.sequences` generator.  Each iteration draws a fresh batch of trials
 (seed = the iteration), takes the gradient of the readout's mean squared
 error through the discretised dynamics (`engines.graded.GradedJax`: exact
-for the gated neuron, no surrogate) and applies Adam to every run value
-(``W``, ``U``, ``O`` and both biases).  A fixed test batch (its own seed)
+for the gated neuron, no surrogate), scales it down to the norm ``clip``
+where it is longer (optional) and applies Adam to every run value (``W``,
+``U``, ``O`` and both biases).  A fixed test batch (its own seed)
 is evaluated every ``eval_every`` iterations.
 
 The output folder holds ``config.json``, ``metrics.csv`` (iteration, batch
@@ -19,6 +20,7 @@ checkpoint that ``resume`` continues from) and, at the end, ``trial.png``
 import csv
 import json
 import os
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -44,6 +46,7 @@ class ExactConfig:
     seed: int = 0
     gain: float = 1.0
     self_connections: bool = False
+    clip: float | None = None
     eval_every: int = 25
     test_trials: int = 64
     neuron: str = GATED_NEURON
@@ -64,6 +67,8 @@ def check_config(cfg):
         value = getattr(cfg, key)
         if not (isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or key == "gain" and value == 0)):
             raise ValueError(f"{key} must be a positive number{' or 0' if key == 'gain' else ''}, got {value!r}")
+    if cfg.clip is not None and not (isinstance(cfg.clip, (int, float)) and np.isfinite(cfg.clip) and cfg.clip > 0):
+        raise ValueError(f"clip must be a positive gradient norm, got {cfg.clip!r}")
     if not os.path.isfile(cfg.neuron):
         raise ValueError(f"neuron file {cfg.neuron} does not exist")
 
@@ -127,6 +132,10 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
         if not np.isfinite(loss):
             raise FloatingPointError(f"iteration {it + 1}: the loss is {loss}; the last checkpoint is "
                                      f"{out}/params.npz")
+        if cfg.clip is not None:  # the global norm (Pascanu et al. 2013), before Adam's moments see it
+            norm = np.sqrt(sum(float(np.sum(g * g)) for g in grad.values()))
+            if norm > cfg.clip:
+                grad = {k: g * (cfg.clip / norm) for k, g in grad.items()}
         params = opt.step(params, grad)
         if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
             test_loss, acc, rate, _ = _evaluate(engine, params, test)
@@ -180,28 +189,34 @@ def _figures(out, engine, params, test, rows):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    r = engine.simulate(params, test.inputs[:4], record=())
+    # two trials: for a task with labels, one of each of the first two labels met
+    shown = [0, 1]
+    if test.labels is not None and len(set(test.labels)) > 1:
+        shown = [int(np.argmax(test.labels == test.labels[0])), int(np.argmax(test.labels != test.labels[0]))]
+    r = engine.simulate(params, test.inputs[shown], record=())
     t = np.arange(test.steps) * test.dt * 1e3
     fig, axes = plt.subplots(3, 1, figsize=(7, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 1.3, 1.6]})
-    for k in range(test.inputs.shape[2]):
-        axes[0].plot(t, test.inputs[0, :, k], lw=1, label=f"input {k + 1}")
+    colours = ("C0", "C1")
+    for n, k in enumerate(shown):
+        for c in range(test.inputs.shape[2]):
+            axes[0].plot(t, test.inputs[k, :, c], lw=1, color=colours[n], ls=("-", ":")[c % 2],
+                         label=f"trial {k + 1}, input {c + 1}")
+        axes[1].plot(t, r["o"][n, :, 0], lw=1, color=colours[n], label=f"readout, trial {k + 1}")
+        target = np.where(test.mask[k] > 0, test.targets[k, :, 0], np.nan)
+        axes[1].plot(t, target, "--", color=colours[n], lw=1.5, label=f"target, trial {k + 1}")
     axes[0].legend(loc="upper right", fontsize=7)
     axes[0].set_ylabel("input")
-    for k in range(min(2, len(r["o"]))):
-        line, = axes[1].plot(t, r["o"][k, :, 0], lw=1, label=f"readout, trial {k + 1}")
-        shown = np.where(test.mask[k] > 0, test.targets[k, :, 0], np.nan)
-        axes[1].plot(t, shown, "--", color=line.get_color(), lw=1.5, label=f"target, trial {k + 1}")
     axes[1].legend(loc="upper left", fontsize=7)
     axes[1].set_ylabel("readout o")
     steps, idx = np.nonzero(r["spikes"][0])
     axes[2].plot(t[steps], idx, "|", ms=3, color="k")
-    axes[2].set_ylabel("neuron")
+    axes[2].set_ylabel(f"neuron (trial {shown[0] + 1})")
     axes[2].set_xlabel("time (ms)")
     last = rows[-1] if rows else {}
     title = f"{test.description}; iteration {last.get('iteration', 0)}"
     if np.isfinite(last.get("test_acc", float("nan"))):
         title += f", test accuracy {last['test_acc']:.3f}"
-    axes[0].set_title(title, fontsize=8)
+    axes[0].set_title("\n".join(textwrap.wrap(title, 90)), fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "trial.png"), dpi=110)
     plt.close(fig)
