@@ -48,8 +48,8 @@ TRAIN_OPTIONS = {
     "--device": ("device", str, "runtime or cpp_standalone"),
     "--threads": ("threads", threads_value,
                   "OpenMP threads of the cpp_standalone program, or auto: 1, and 2 from 50,000 synapses "
-                  "(clock-driven rules) or 400,000 (event-driven); on small networks a second thread slows "
-                  "every step"),
+                  "for clock-driven rules (event-driven updates: 1 at every size); on small networks a second "
+                  "thread slows every step"),
     "--seed": ("seed", int, "seed of weights, feedback matrices, sample order and input spikes"),
     "--lr": ("lr", float, "learning rate of the output layer (1/s)"),
     "--lr-hidden": ("lr_hidden", float, "learning rate of hidden layers (1/s)"),

@@ -97,18 +97,22 @@ def check_runnable(device, cuda_arch=None):
 
 #: synapses of a network (every projection's n_pre x n_post) from which
 #: ``threads="auto"`` runs the C++ program on 2 threads, by the rule's
-#: timing.  Brian2's OpenMP code opens a parallel region in every code object
-#: of every time step, so a small network spends its step waking threads.
-#: Samples/s on 1 and 2 threads on this project's 2-core machine (dfa,
-#: BENCHMARKS.md, "Threads"):
+#: timing; None: never.  Brian2's OpenMP code opens a parallel region in every
+#: code object of every time step, so a small network spends its step waking
+#: threads.  Samples/s on 1 and 2 threads on this project's 2-core machine
+#: (dfa; `scripts/thread_crossover.py`, BENCHMARKS.md, "Threads"; the
+#: 784-H-10 rows measured after the event-driven form's per-step cuts):
 #:
 #:     network        synapses   clock-driven   event-driven
 #:     64-100-10         7,400     738 / 307     1403 / 115
 #:     784-30-10        23,820     241 / 196      651 / 217
-#:     784-100-10       79,400      49 / 68       212 / 114
-#:     784-400-10      317,600      16 / 22        54 / 55
-#:     784-1000-10     794,000     7.2 / 12.4      21 / 24
-AUTO_THREADS_SYNAPSES = {"clock": 50_000, "event": 400_000}
+#:     784-100-10       79,400      80 / 106      377 / 206
+#:     784-400-10      317,600      21 / 26       114 / 75
+#:     784-1000-10     794,000     7.7 / 13.5      36 / 35
+#:
+#: The event-driven form touches a synapse only on presynaptic spikes: no
+#: network measured ran it faster on 2 threads, so ``auto`` gives it 1.
+AUTO_THREADS_SYNAPSES = {"clock": 50_000, "event": None}
 #: the most threads ``threads="auto"`` uses: more were not measured
 AUTO_THREADS_MAX = 2
 
@@ -132,8 +136,8 @@ def available_cores():
 
 def resolve_threads(threads, spec, device="cpp_standalone"):
     """The OpenMP threads of ``spec``'s program: ``threads`` itself, or for
-    "auto" 1 below the `AUTO_THREADS_SYNAPSES` of the rule's timing (and off
-    cpp_standalone), else as many as there are cores, up to
+    "auto" 1 below the `AUTO_THREADS_SYNAPSES` of the rule's timing, where it
+    is None, and off cpp_standalone, else as many as there are cores, up to
     `AUTO_THREADS_MAX`."""
     if threads != "auto":
         return int(threads)
@@ -141,6 +145,8 @@ def resolve_threads(threads, spec, device="cpp_standalone"):
         return 1
     synapses = sum(a * b for a, b in spec.projection_shapes)
     crossover = AUTO_THREADS_SYNAPSES["event" if spec.rule.timing == "event" else "clock"]
+    if crossover is None:
+        return 1
     return min(available_cores(), AUTO_THREADS_MAX) if synapses >= crossover else 1
 
 
