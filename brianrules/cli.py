@@ -263,7 +263,7 @@ def cmd_exact(a):
         except ValueError:
             raise ValueError(f"--task-option {item!r}: {value!r} is not a number") from None
     cfg = ExactConfig(task=a.task, neurons=a.neurons, iterations=a.iterations, batch=a.batch, lr=a.lr,
-                      dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, self_connections=a.self_connections, clip=a.clip, eval_every=a.eval_every, test_trials=a.test_trials,
+                      dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, self_connections=a.self_connections, clip=a.clip, bias=tuple(a.bias), eval_every=a.eval_every, test_trials=a.test_trials,
                       task_options=options, **({"neuron": a.neuron} if a.neuron else {}))
     rows = train_exact(cfg, a.out, force=a.force, resume=a.resume)
     last = rows[-1]
@@ -288,6 +288,9 @@ def _exact_parser(sub):
     p.add_argument("--dt", type=float, default=d.dt * 1e3, help=f"time step in ms (default: {d.dt * 1e3:g})")
     p.add_argument("--seed", type=int, default=d.seed, help="initial weights and batches (default: 0)")
     p.add_argument("--gain", type=float, default=d.gain, help=f"recurrent weights' scale (default: {d.gain:g})")
+    p.add_argument("--bias", type=float, nargs=2, default=list(d.bias), metavar=("LOW", "HIGH"),
+                   help="the neurons' initial biases, uniform in [LOW, HIGH] (default: -1 1; below 0 a gated "
+                   "neuron rests, above it fires)")
     p.add_argument("--clip", type=float, default=None, metavar="NORM",
                    help="scale each gradient down to this global norm where it is longer (default: no clipping)")
     p.add_argument("--self-connections", action="store_true", help="let W have a diagonal (a neuron onto itself)")

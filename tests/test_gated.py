@@ -215,6 +215,8 @@ def test_training_lowers_the_encoding_loss_and_resumes(tmp_path):
     # the first half, then resume: the same final numbers
     half = str(tmp_path / "half")
     train_exact(ExactConfig(**{**cfg.__dict__, "iterations": 6}), half, log=lambda s: None)
+    with pytest.raises(ValueError, match="was run with lr = 0.05, not 0.1"):
+        train_exact(ExactConfig(**{**cfg.__dict__, "lr": 0.1}), half, resume=True, log=lambda s: None)
     resumed = train_exact(cfg, half, resume=True, log=lambda s: None)
     assert resumed[-1]["iteration"] == 12
     np.testing.assert_allclose(resumed[-1]["test_loss"], rows[-1]["test_loss"], rtol=1e-9)

@@ -45,6 +45,7 @@ class ExactConfig:
     dt: float = 1e-3
     seed: int = 0
     gain: float = 1.0
+    bias: tuple = (-1.0, 1.0)
     self_connections: bool = False
     clip: float | None = None
     eval_every: int = 25
@@ -67,6 +68,9 @@ def check_config(cfg):
         value = getattr(cfg, key)
         if not (isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or key == "gain" and value == 0)):
             raise ValueError(f"{key} must be a positive number{' or 0' if key == 'gain' else ''}, got {value!r}")
+    bias = tuple(cfg.bias)
+    if len(bias) != 2 or not all(isinstance(b, (int, float)) and np.isfinite(b) for b in bias) or bias[0] > bias[1]:
+        raise ValueError(f"bias must be a range (low, high) of finite numbers with low <= high, got {cfg.bias!r}")
     if cfg.clip is not None and not (isinstance(cfg.clip, (int, float)) and np.isfinite(cfg.clip) and cfg.clip > 0):
         raise ValueError(f"clip must be a positive gradient norm, got {cfg.clip!r}")
     if not os.path.isfile(cfg.neuron):
@@ -117,10 +121,11 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
     opt = Adam(cfg.lr)
     rows, start = [], 0
     if resume:
+        _check_same_settings(out, cfg)
         params, start, rows = _read_checkpoint(out, net, opt)
         log(f"resuming at iteration {start} from {out}/params.npz")
     else:
-        params = net.check_params(net.initial_params(cfg.seed, gain=cfg.gain))
+        params = net.check_params(net.initial_params(cfg.seed, gain=cfg.gain, bias=tuple(cfg.bias)))
         write_json(os.path.join(out, "config.json"), {**asdict(cfg), "versions": versions(), "commit": git_commit(),
                                                       "task_description": test.description})
     log(f"exact gradient: {cfg.neurons} {net.neuron.name} neurons, task {test.description}, dt {cfg.dt * 1e3:g} ms, "
@@ -148,6 +153,20 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
                 f"{time.time() - t0:.0f} s")
     _figures(out, engine, params, test, rows)
     return rows
+
+
+#: settings a resumed run may change
+RESUMABLE = ("iterations", "eval_every")
+
+
+def _check_same_settings(out, cfg):
+    """A resumed run continues the run in ``out``: every setting but
+    `RESUMABLE` must be the one its config.json recorded."""
+    saved = read_config(os.path.join(out, "config.json"))
+    mine = json.loads(json.dumps(asdict(cfg)))  # tuples as lists, as the file has them
+    for key, value in mine.items():
+        if key not in RESUMABLE and key in saved and saved[key] != value:
+            raise ValueError(f"--resume: {out} was run with {key} = {saved[key]!r}, not {value!r}")
 
 
 def _write_metrics(out, rows):
