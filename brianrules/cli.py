@@ -289,7 +289,7 @@ def _exact_parser(sub):
     p.add_argument("--seed", type=int, default=d.seed, help="initial weights and batches (default: 0)")
     p.add_argument("--gain", type=float, default=d.gain, help=f"recurrent weights' scale (default: {d.gain:g})")
     p.add_argument("--bias", type=float, nargs=2, default=list(d.bias), metavar=("LOW", "HIGH"),
-                   help="the neurons' initial biases, uniform in [LOW, HIGH] (default: -1 1; below 0 a gated "
+                   help="the neurons' initial biases, uniform in [LOW, HIGH] (default: -0.2 0; below 0 a gated "
                    "neuron rests, above it fires)")
     p.add_argument("--clip", type=float, default=None, metavar="NORM",
                    help="scale each gradient down to this global norm where it is longer (default: no clipping)")

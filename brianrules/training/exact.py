@@ -44,8 +44,11 @@ class ExactConfig:
     lr: float = 0.01
     dt: float = 1e-3
     seed: int = 0
-    gain: float = 1.0
-    bias: tuple = (-1.0, 1.0)
+    # an excitable start: weak recurrence, every neuron just below rest's edge (measured: the memory
+    # task's 50 ms gap trains to a test loss of 0.008 from here, 0.69-0.78 from gain 1 and biases
+    # in (-1, 1), where the network is chaotic and the gradient explodes with the trial's length)
+    gain: float = 0.3
+    bias: tuple = (-0.2, 0.0)
     self_connections: bool = False
     clip: float | None = None
     eval_every: int = 25
