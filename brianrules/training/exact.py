@@ -115,6 +115,7 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
     if resume:
         if not os.path.exists(os.path.join(out, "params.npz")):
             raise ValueError(f"--resume: {out} holds no checkpoint (params.npz)")
+        _check_same_settings(out, cfg)
     else:
         prepare_out_dir(out, force=force)
     test = make_task(cfg, cfg.test_trials, 10 ** 6 + cfg.seed)
@@ -124,7 +125,6 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
     opt = Adam(cfg.lr)
     rows, start = [], 0
     if resume:
-        _check_same_settings(out, cfg)
         params, start, rows = _read_checkpoint(out, net, opt)
         log(f"resuming at iteration {start} from {out}/params.npz")
     else:
