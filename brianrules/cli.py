@@ -263,8 +263,8 @@ def cmd_exact(a):
         except ValueError:
             raise ValueError(f"--task-option {item!r}: {value!r} is not a number") from None
     cfg = ExactConfig(task=a.task, neurons=a.neurons, iterations=a.iterations, batch=a.batch, lr=a.lr,
-                      dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, self_connections=a.self_connections, clip=a.clip, bias=tuple(a.bias), eval_every=a.eval_every, test_trials=a.test_trials,
-                      task_options=options, **({"neuron": a.neuron} if a.neuron else {}))
+                      dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, self_connections=a.self_connections, clip=a.clip,
+                      bias=tuple(a.bias), eval_every=a.eval_every, test_trials=a.test_trials, task_options=options, **({"neuron": a.neuron} if a.neuron else {}))
     rows = train_exact(cfg, a.out, force=a.force, resume=a.resume)
     last = rows[-1]
     print(f"wrote {a.out}: metrics.csv, params.npz, trial.png, loss.png (test loss {last['test_loss']:.4f}"

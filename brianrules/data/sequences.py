@@ -27,15 +27,14 @@ class SequenceTask:
     dt: float
     description: str
 
-    def batch(self, index):
-        """The trials ``index`` as a task of their own."""
-        index = np.asarray(index)
-        return SequenceTask(self.name, self.inputs[index], self.targets[index], self.mask[index],
-                            None if self.labels is None else self.labels[index], self.dt, self.description)
-
     @property
     def steps(self):
         return self.inputs.shape[1]
+
+
+def _check_trials(n_trials):
+    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
 
 
 def _steps(t, dt, what):
@@ -60,8 +59,7 @@ def delayed_xor(n_trials, seed, dt=1e-3, pulse=0.05, first=0.1, delay=0.3, go_de
     end).  The paper describes the task and its time scale (about a second),
     not these numbers: they are ours.  ``labels``: 1 where the signs differ
     (the XOR of the two bits), else 0."""
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    _check_trials(n_trials)
     for name, value in (("dt", dt), ("pulse", pulse), ("first", first), ("delay", delay),
                         ("go_delay", go_delay), ("response", response)):
         if not value > 0:
@@ -96,8 +94,7 @@ def memory(n_trials, seed, dt=1e-3, pulse=0.05, first=0.1, gap=0.05, response=0.
     seconds.  With ``gap`` 0 the sign is still in the synaptic output; a
     longer gap needs the network to keep it.  ``labels``: 1 for a positive
     pulse."""
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    _check_trials(n_trials)
     for name, value in (("dt", dt), ("pulse", pulse), ("first", first), ("response", response)):
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
@@ -121,8 +118,8 @@ def memory(n_trials, seed, dt=1e-3, pulse=0.05, first=0.1, gap=0.05, response=0.
 
 
 def xor_accuracy(o, task):
-    """(For the xor and memory tasks.)  The fraction of trials whose mean readout over the response window has
-    the sign of the target."""
+    """(For the xor and memory tasks.)  The fraction of trials whose mean
+    readout over the response window has the sign of the target."""
     o = np.asarray(o)[..., 0]
     mean = (o * task.mask).sum(axis=1) / task.mask.sum(axis=1)
     return float(np.mean((mean > 0).astype(int) == task.labels))
@@ -135,8 +132,7 @@ def encoding(n_trials, seed, channels=2, dt=1e-3, duration=0.5, tau=0.05, amplit
     timed spikes.  The signals are white noise low-pass filtered with time
     constant ``tau`` and scaled to standard deviation ``amplitude`` (ours);
     the loss counts from ``settle`` on."""
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    _check_trials(n_trials)
     if not (isinstance(channels, (int, np.integer)) and channels >= 1):
         raise ValueError(f"channels must be a positive integer, got {channels!r}")
     steps = _steps(duration, dt, "duration")

@@ -50,6 +50,7 @@ class GradedJax:
         self.input = net.neuron.input_variable
         self.output = net.neuron.output
         self._sim = jax.jit(self._simulate, static_argnums=(2,))
+        self._loss_only = jax.jit(self._loss)
         self._value_and_grad = jax.jit(jax.value_and_grad(self._loss))
 
     # -- one step ---------------------------------------------------------------
@@ -130,14 +131,11 @@ class GradedJax:
         """The mean squared error of the readouts against ``targets``
         (trials x steps x n_out) over the steps where ``mask`` (trials x
         steps) is non-zero, weighted by it."""
-        value, _ = self.value_and_grad(params, inputs, targets, mask)
-        return value
+        args = self._checked(params, inputs, targets, mask)
+        with float64():
+            return float(self._loss_only(*args))
 
-    def value_and_grad(self, params, inputs, targets, mask):
-        """(loss, gradient with respect to every parameter), as float and
-        dict of NumPy arrays."""
-        import jax
-
+    def _checked(self, params, inputs, targets, mask):
         params = self.net.check_params(params)
         inputs = self.net.check_inputs(inputs)
         targets = np.asarray(targets, dtype=float)
@@ -146,8 +144,16 @@ class GradedJax:
             raise ValueError(f"targets have shape {targets.shape}, expected {inputs.shape[:2] + (self.net.n_out,)}")
         if mask.shape != inputs.shape[:2]:
             raise ValueError(f"mask has shape {mask.shape}, expected {inputs.shape[:2]}")
+        return params, inputs, targets, mask
+
+    def value_and_grad(self, params, inputs, targets, mask):
+        """(loss, gradient with respect to every parameter), as float and
+        dict of NumPy arrays."""
+        import jax
+
+        args = self._checked(params, inputs, targets, mask)
         with float64():
-            value, grad = self._value_and_grad(params, inputs, targets, mask)
+            value, grad = self._value_and_grad(*args)
         grad = jax.tree_util.tree_map(np.array, grad)
         if not self.net.self_connections:
             np.fill_diagonal(grad["W"], 0.0)
