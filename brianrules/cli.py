@@ -70,12 +70,17 @@ TRAIN_OPTIONS = {
     "--fb-scale": ("fb_scale", float, "signsym: the feedback is fb_scale * sign(W^T) (default: the std of the "
                    "initial weights, w_init / sqrt(n_pre))"),
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
+    "--target-step": ("target_step", float, "dtp: the output's target is h - target_step * dLoss/dh (default 0.1)"),
+    "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5)"),
+    "--feedback-fn": ("feedback_fn", str, "dtp: the inverses' nonlinearity, a Brian2 expression of u "
+                      "(default log(1 + exp(u)), the softplus)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
                    "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
     "--lr-layer-scale": ("lr_layer_scale", float, "a factor of each plastic projection's learning rate (or "
                          "optimizer step), one per projection, input first"),
     "--zero-mean-error": ("zero_mean_error", bool, "subtract from what the output sends down (err, or delta for "
-                          "layer-wise feedback) its mean over the outputs, in every step"),
+                          "layer-wise feedback) its mean over the outputs, in every step; default: the pathway's own, on for "
+                          "dtp, off for the others"),
     "--init": ("init", str, "how the forward weights start: fan_in (w_init, w_init_mean) or fluctuation "
                "(every layer fluctuation-driven, Rossbroich et al. 2022)"),
     "--init-mu-u": ("init_mu_u", float, "fluctuation init: mean free membrane potential, in threshold distances "
@@ -385,7 +390,12 @@ def _show_rule(rule):
         print("\nlearning signal of the output layer (output error):")
         print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
         print(f"at the start of each sample: {feedback.OUTPUT_TARGET_CODE}")
-    if rule.feedback in ("direct", "encoders"):
+    from .build import pathways
+
+    described = pathways.get(rule.feedback).describe(rule) if rule.feedback in pathways.PATHWAYS else None
+    if described:
+        print("\n" + described)
+    elif rule.feedback in ("direct", "encoders"):
         what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
         print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")
         print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
@@ -411,7 +421,7 @@ def _show_rule(rule):
     else:
         print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
         print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
-    if rule.feedback in ("layerwise", "symmetric", "signsym", "kp"):
+    if rule.feedback in ("layerwise", "symmetric", "signsym", "kp"):  # (dtp sends L, or err from the output)
         print("\nwhat each layer passes down:")
         print(_dedent(feedback.delta_equation(rule.post_factor(False))))
     print("\nneuron (LIF, fast-sigmoid surrogate):")

@@ -244,3 +244,61 @@ f_reg_scale : Hz (shared, constant)
 RATE_REGULARISER_RESET = "r_reg += 1 / tau_reg"
 #: the learning signal of a regularised hidden neuron
 REGULARISED_SIGNAL = "L + L_reg"
+
+
+# -- difference target propagation (`rules.dtp`) -------------------------
+#
+# Every population has an activity ``h``: its rate filtered with tau_err,
+# divided by ``rate_unit`` (f_high - f_low, the unit of the output's error).
+# Feedback synapses from layer l+1 to layer l hold Q (plastic) and sum
+# ``a = Q h`` and ``c = Q e`` (e: the layer above's target error per
+# eta_hat, ``err`` at the output, ``L`` in a hidden layer) into layer l, whose
+# target error per eta_hat is (G(a + d) - G(a - eta_hat c + d)) / eta_hat.
+
+#: the rate estimate and activity of a hidden layer (the output has ``r``)
+DTP_RATE_EQUATIONS = """
+dr/dt = -r / tau_err : Hz
+h = r / rate_unit : 1
+tau_err : second (shared, constant)
+rate_unit : Hz (shared, constant)
+"""
+DTP_OUTPUT_ACTIVITY = "h = r / (f_high - f_low) : 1"
+DTP_RATE_RESET = "r += 1 / tau_err"
+DTP_RATE_SAMPLE_RESET = "r = 0*Hz"
+#: a hidden layer that receives targets: ``L`` and ``rec_slope`` are stored
+#: and computed once per neuron and step (`dtp_step_code`), not inlined into
+#: every synapse that reads them
+DTP_TARGET_EQUATIONS = """
+a_fb : 1
+c_fb : 1
+d_fb : 1
+L : 1
+rec_slope : 1
+rec = {G_UP} - h : 1
+eta_hat : 1 (shared, constant)
+eta_fb : 1/second (shared, constant)
+plastic_fb : 1 (shared)
+"""
+#: the reconstruction's error times the inverse's slope, from the state the step starts with
+DTP_REC_CODE = "rec_slope = ({G_UP} - h) * {GP_UP}"
+#: the target error per target step, once the bias has learned
+DTP_TARGET_CODE = "L = ({G_UP} - {G_TARGET}) / eta_hat"
+#: the inverse learns in every step of a training sample, before the
+#: groups' updates (``before_groups``), from the state the step starts with:
+#: Q, then the bias d (``a_fb`` is summed later in the step)
+DTP_FEEDBACK_UPDATE = "Q -= eta_fb_post * plastic_fb_post * rec_slope_post * h_pre * dt"
+DTP_BIAS_UPDATE = "d_fb -= eta_fb * plastic_fb * rec_slope * dt"
+DTP_GATE = "plastic_fb = learn(t)"
+#: the feedback synapses (SOURCE: ``err`` from the output, ``L`` from a hidden layer)
+DTP_FEEDBACK_MODEL = """
+Q : 1
+a_fb_post = Q * h_pre : 1 (summed)
+c_fb_post = Q * SOURCE_pre : 1 (summed)
+"""
+
+
+def dtp_code(text, G, GP):
+    """``text`` (one of the DTP equations or code lines) with the inverse's
+    nonlinearity ``G`` and its derivative ``GP`` written in (functions of an
+    argument's text, `rules.dtp.feedback_function`)."""
+    return text.format(G_UP=G("a_fb + d_fb"), G_TARGET=G("a_fb - eta_hat * c_fb + d_fb"), GP_UP=GP("a_fb + d_fb"))

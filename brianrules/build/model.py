@@ -114,7 +114,7 @@ class Model:
         self.layers = []
         for k, n in enumerate(spec.hidden):
             name = f"hidden_{k + 1}"
-            resets = [rule.PRESYNAPTIC_RESET if rule.deferred else "", regulariser[1]]
+            resets = [rule.PRESYNAPTIC_RESET if rule.deferred else "", regulariser[1], pathway.hidden_reset]
             self.layers.append(
                 make_group(spec.neuron_of(name), spec.surrogate, n, name,
                            extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name) + regulariser[0],

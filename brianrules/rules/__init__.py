@@ -3,6 +3,7 @@
 from .bptt import bptt
 from .core import ThreeFactorRule
 from .dfa import dfa
+from .dtp import dtp
 from .eprop import eprop
 from .erbp import erbp
 from .factors import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
@@ -17,7 +18,7 @@ from .three_factor import three_factor
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
 RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
          "symmetric": symmetric, "three_factor": three_factor,
-         "signsym": signsym, "kp": kp, "bptt": bptt}
+         "signsym": signsym, "kp": kp, "dtp": dtp, "bptt": bptt}
 #: other names for the same rules
 ALIASES = {"srbp": "dfa"}
 

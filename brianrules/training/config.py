@@ -69,13 +69,19 @@ class TrainConfig:
     feedback_scale: str = "fan_in"  # random feedback matrices: fan_in N(0, 1/n_from), launay N(0, 1/(n_from n_to))
     fb_scale: float | None = None  # signsym: feedback fb_scale * sign(W^T); None: the std of the initial weights
     kp_decay: float | None = None  # kp: decay of W and B per application; None: the rule's own (0)
+    # dtp: the output target's step down the loss gradient, the inverses' learning rate (1/s) and
+    # their nonlinearity (a Brian2 expression of u); None: the rule's own
+    target_step: float | None = None
+    lr_feedback: float | None = None
+    feedback_fn: str | None = None
     # the hidden layers' firing-rate regulariser (e-prop's c_reg): strength, target rate, filter
     rate_reg: float = 0.0
     rate_target_hz: float = 10.0
     tau_rate_ms: float = 1000.0
     # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
     alignment: bool = False
-    zero_mean_error: bool = False  # the output error minus its mean over the outputs, in every step
+    # the output error minus its mean over the outputs, in every step; None: the pathway's own (dtp: on)
+    zero_mean_error: bool | None = None
     # how the forward weights start (`build.initial`): fan_in (w_init, w_init_mean) or fluctuation
     # (mean potential init_mu_u and fluctuations init_sigma_u, in threshold distances; hidden rate guess)
     init: str = "fan_in"
@@ -212,7 +218,8 @@ class TrainConfig:
 
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
     RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
-                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", "fb_scale", "kp_decay")
+                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", "fb_scale", "kp_decay",
+                    "target_step", "lr_feedback", "feedback_fn")
     #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
@@ -345,13 +352,22 @@ class TrainConfig:
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
             feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
-            alignment=bool(self.alignment), zero_mean_error=bool(self.zero_mean_error),
+            alignment=bool(self.alignment), zero_mean_error=self.zero_mean_error_of(rule),
             init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
             spec = event_form_of(spec)[0] or spec
         return spec
+
+    def zero_mean_error_of(self, rule):
+        """Whether the output sends down its zero-mean error: as set, else as
+        ``rule``'s pathway does by default (`Pathway.zero_mean_default`)."""
+        if self.zero_mean_error is not None:
+            return bool(self.zero_mean_error)
+        from ..build import pathways
+
+        return rule.feedback in pathways.PATHWAYS and pathways.get(rule.feedback).zero_mean_default
 
     @classmethod
     def from_dict(cls, d, source="config"):
@@ -388,7 +404,8 @@ _FIELD_TYPES = {
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str?", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
-    "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
+    "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
+    "alignment": "bool", "zero_mean_error": "bool?", "init": "str", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",

@@ -181,8 +181,10 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
             }
             row.update(zip(layer_columns(len(spec.hidden)), [*result.hidden_rates, *dw_rel]))
             row.update(result.diagnostics or {})
-            if pathways.get(spec.rule.feedback).stands_for_forward:  # angle(B_k, W_(k+1)^T) per hidden layer
-                row.update({f"{ANGLE_PREFIX}{k + 1}": a for k, a in enumerate(feedback_angles(weights, feedback))})
+            pathway = pathways.get(spec.rule.feedback)
+            if pathway.stands_for_forward:  # angle(B_k, W_(k+1)^T) per hidden layer
+                row.update({f"{ANGLE_PREFIX}{k + 1}": a for k, a in
+                            enumerate(feedback_angles(weights, pathway.feedback_weights(feedback)))})
             diagnosis = health.diagnose(counts[n_train:], row["test_acc"], result.hidden_rates, n_out,
                                         [float(spec.neuron_of(f"hidden_{k + 1}").t_ref)
                                          for k in range(len(spec.hidden))], float(spec.dt))

@@ -80,7 +80,8 @@ class Pathway:
       the synapses that share matrix k);
     - `values`: run values of the pathway's objects;
     - `read`: the feedback matrices after a run, for a pathway whose
-      matrices learn (None: they are fixed, the run's own stay).
+      matrices learn (None: they are fixed, the run's own stay);
+    - `feedback_weights`: the part of each matrix compared with W^T.
     """
 
     name = None
@@ -96,6 +97,10 @@ class Pathway:
         return fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True))
 
     output_reset = fb.OUTPUT_ERROR_RESET
+    #: what a hidden neuron's spike adds to the pathway's variables
+    hidden_reset = ""
+    #: whether the output sends down its zero-mean error unless a training says otherwise
+    zero_mean_default = False
 
     def sample_reset(self, output):
         """A group's part of the reset at each sample's start."""
@@ -137,3 +142,13 @@ class Pathway:
     def read(self, model):
         """The feedback matrices after a run (None: fixed matrices)."""
         return None
+
+    def describe(self, rule):
+        """The pathway's equations for ``rule`` as text (`brianrules rules
+        --show`), or None where the command writes them itself."""
+        return None
+
+    def feedback_weights(self, feedback):
+        """The part of each feedback matrix that stands for W_(k+1)^T
+        (`stands_for_forward`): all of it, unless a pathway keeps more."""
+        return feedback

@@ -1,0 +1,144 @@
+"""Difference target propagation: targets down through learned inverses.
+
+Lee, Zhang, Fischer & Bengio (2015) (`rules.dtp` has the equations).  Every
+population keeps an activity ``h`` (its rate filtered with ``tau_err``, in
+units of ``f_high - f_low``).  Hidden layer l receives from the layer above,
+through synapses that hold the inverse's weights ``Q`` (n_(l+1) x n_l):
+
+    a_j = sum_k Q_kj h_k,   c_j = sum_k Q_kj e_k     (e: err at the output, L in a hidden layer)
+    L_j = (G(a_j + d_j) - G(a_j - eta_hat c_j + d_j)) / eta_hat
+
+which is the difference target's error ``h_j - target_j`` divided by the
+target step.  The inverse learns by the reconstruction loss
+``|G(a + d) - h|^2`` (``rec``), Q in the feedback synapses, d in the neurons,
+in every step of a training sample (``plastic_fb``).  Each step, before the
+groups' updates, the reconstruction's error is read, Q and d learn, and
+``L`` is computed; ``a`` and ``c`` are summed later in the step (so ``L``
+reads those of the step before).
+
+Feedback matrix k is Q_k with d_k as an extra last row ((n_(l+1) + 1) x
+n_l): the bias is the weight of a unit that is always 1.  The matrices are
+read back after each run and are the next run's (saved with the forward
+weights, `training.checkpoints`).
+"""
+
+import numpy as np
+
+from ... import feedback as fb
+from ...rules.dtp import feedback_function
+from ...topology import connect_all
+from .base import Pathway, register
+
+
+def dtp_parameters(rule):
+    """(target_step, lr_feedback, feedback_fn) of ``rule`` (`rules.dtp`)."""
+    from ...rules.dtp import DEFAULT_FEEDBACK_FN
+
+    p = rule.parameters or {}
+    return float(p.get("target_step", 0.1)), float(p.get("lr_feedback", 0.5)), p.get("feedback_fn", DEFAULT_FEEDBACK_FN)
+
+
+@register
+class DifferenceTarget(Pathway):
+    name = "dtp"
+    needs_chain = True
+    #: Q_k maps layer k + 1 back to hidden layer k, as W_(k+1)^T would: the angle is recorded per epoch
+    stands_for_forward = True
+    #: the output's target steps down the zero-mean error: with the rate error itself the common part
+    #: of the error (nine of ten outputs told to fire less) reaches every hidden target through the
+    #: learned Q, whose entries are mostly positive, and the hidden layer ran away to 300 Hz on digits
+    zero_mean_default = True
+
+    def hidden_equations(self, rule):
+        G, GP = feedback_function(dtp_parameters(rule)[2])
+        return fb.DTP_RATE_EQUATIONS + fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP) + fb.delta_equation(
+            rule.post_factor(False))
+
+    def output_equations(self, rule):
+        return super().output_equations(rule) + "\n" + fb.DTP_OUTPUT_ACTIVITY + "\n"
+
+    hidden_reset = fb.DTP_RATE_RESET
+
+    def sample_reset(self, output):
+        return fb.OUTPUT_ERROR_SAMPLE_RESET if output else fb.DTP_RATE_SAMPLE_RESET
+
+    def describe(self, rule):
+        step, lr_fb, fn = dtp_parameters(rule)
+        G, GP = feedback_function(fn)
+
+        def block(text):
+            return "\n".join("  " + line.strip() for line in text.strip().splitlines())
+
+        return "\n".join([
+            f"activity of every layer (the output's: {fb.DTP_OUTPUT_ACTIVITY}):", block(fb.DTP_RATE_EQUATIONS),
+            f"on each spike: {fb.DTP_RATE_RESET}",
+            f"\nlearning signal of each hidden layer: its target error per target step (eta_hat = {step}), "
+            f"through the learned inverse G(Q h + d), G(u) = {fn}:",
+            block(fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP)),
+            "feedback synapses, layer above -> layer (SOURCE: err from the output, L from a hidden layer):",
+            block(fb.DTP_FEEDBACK_MODEL),
+            f"\nin every step, before the groups' updates (eta_fb = {lr_fb} /s while learning):",
+            block("\n".join([fb.dtp_code(fb.DTP_REC_CODE, G, GP), fb.DTP_FEEDBACK_UPDATE, fb.DTP_BIAS_UPDATE,
+                             fb.dtp_code(fb.DTP_TARGET_CODE, G, GP)])),
+        ])
+
+    def shapes(self, spec):  # n_(l+1) x n_l, from each layer to the one below
+        sizes = spec.sizes
+        return [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
+
+    def matrices(self, spec, rng, scale=None):
+        """Random Q (drawn as layer-wise feedback is) and a zero bias row."""
+        return [np.vstack([Q, np.zeros((1, Q.shape[1]))]) for Q in super().matrices(spec, rng, scale)]
+
+    def feedback_weights(self, feedback):
+        return [np.asarray(M)[:-1] for M in feedback]
+
+    def build(self, model):
+        from brian2 import Synapses
+
+        T = model.spec.t_sample
+        G, GP = feedback_function(dtp_parameters(model.spec.rule)[2])
+        model.feedback = []
+        for k, hid in enumerate(model.layers[:-1]):
+            up = model.layers[k + 1]
+            signal = "err" if up is model.output else "L"
+            S = Synapses(up, hid, model=fb.DTP_FEEDBACK_MODEL.replace("SOURCE", signal),
+                         namespace=model.namespace, name=f"B_{k + 1}")
+            connect_all(S)
+            model.feedback.append([S])
+            hid.run_regularly(fb.DTP_GATE, dt=T, when="start", name=f"{hid.name}_fb_gate")
+            # each step, before the groups' updates: the inverse learns, then the target error is computed
+            hid.run_regularly(fb.dtp_code(fb.DTP_REC_CODE, G, GP), when="before_groups", order=-3,
+                              name=f"{hid.name}_fb_rec")
+            S.run_regularly(fb.DTP_FEEDBACK_UPDATE, when="before_groups", order=-2, name=f"B_{k + 1}_learn")
+            hid.run_regularly(fb.DTP_BIAS_UPDATE, when="before_groups", order=-1, name=f"{hid.name}_fb_bias")
+            hid.run_regularly(fb.dtp_code(fb.DTP_TARGET_CODE, G, GP), when="before_groups", order=0,
+                              name=f"{hid.name}_fb_target")
+        return [S for group in model.feedback for S in group]
+
+    def values(self, model, feedback, noise_seed):
+        from brian2 import second
+
+        spec = model.spec
+        step, lr_fb, _ = dtp_parameters(spec.rule)
+        shapes = self.shapes(spec)
+        if len(feedback) != len(shapes):
+            raise ValueError(f"the dtp pathway needs {len(shapes)} feedback matrices, got {len(feedback)}")
+        pairs = []
+        for n, ((S,), M, (n_up, n_hid)) in enumerate(zip(model.feedback, feedback, shapes)):
+            M = np.ascontiguousarray(M, dtype=float)
+            if M.shape != (n_up + 1, n_hid):
+                raise ValueError(f"feedback matrix {n + 1} has shape {M.shape}, expected {(n_up + 1, n_hid)} "
+                                 "(the inverse's weights Q and its bias as the last row)")
+            hid = S.target
+            pairs += [(S.Q, model.flat(S, M[:-1])), (hid.d_fb, M[-1]), (hid.eta_hat, step),
+                      (hid.eta_fb, lr_fb / second),
+                      (hid.tau_err, spec.tau_err), (hid.rate_unit, spec.f_high - spec.f_low)]
+        return pairs
+
+    def read(self, model):
+        out = []
+        for (S,) in model.feedback:
+            Q = np.asarray(S.Q[:], dtype=float).reshape(S.source.N, S.target.N)
+            out.append(np.vstack([Q, np.asarray(S.target.d_fb[:], dtype=float)[None, :]]))
+        return out

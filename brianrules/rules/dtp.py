@@ -1,0 +1,114 @@
+"""Difference target propagation (DTP).
+
+Lee, Zhang, Fischer & Bengio (2015), "Difference target propagation",
+ECML PKDD, LNCS 9284: 498-515.  Each layer gets a target instead of an
+error.  With ``h_l`` a layer's activity, the output's target is a small
+step down the loss's gradient, and every target below travels down through
+learned approximate inverses ``g_l`` of the forward layers, corrected by
+the difference that the inverse makes of the activity itself:
+
+    target_L     = h_L - eta_hat * dLoss/dh_L
+    target_(l-1) = h_(l-1) + g_l(target_l) - g_l(h_l)
+    g_l(h)       = G(Q_l h + d_l)
+
+and every forward projection learns from its layer's target error with the
+three-factor product, ``dw_ij/dt = -eta (h_j - target_j) / eta_hat phi_j x_i``.
+
+In a spiking network ``h`` is a population's rate, filtered with
+``tau_err`` and divided by ``f_high - f_low`` (the output's rate error
+already has that unit); ``phi`` is the surrogate derivative as in the other
+rules.  The target error is divided by ``eta_hat`` (``target_step``), as in
+Meulemans et al.'s code, so that the learning rates keep their meaning: at
+the output it is the rate error ``err``, and for a small step it tends to
+``G'(a + d) * sum_k Q_kj L_k`` (feedback alignment through learned
+matrices, with the inverse's slope in place of phi).
+
+The feedback weights learn by DTP's own reconstruction loss (Lee et al.
+2015, eq. 13): ``g_l`` should give back the activity below from the
+activity above, ``|| g_l(h_l) - h_(l-1) ||^2``, so that
+
+    dQ_kj/dt = -eta_fb rec_j G'(a_j + d_j) h_k,   rec_j = G(a_j + d_j) - h_j
+    dd_j/dt  = -eta_fb rec_j G'(a_j + d_j)
+
+with ``a_j = sum_k Q_kj h_k``, in every step of a training sample, in the
+generated program beside the forward update (once per sample, from the
+rates its end reached, the inverse learned far more slowly: one noisy
+snapshot per sample against the whole sample's).  The activities that the reconstruction
+sees are noisy (spike counts of Poisson input); Lee et al. add Gaussian
+noise to ``h`` instead.  Meulemans et al.'s (2020) DRL and Ernoult et al.'s
+(2022) L-DRL losses need the same layer's activity with and without noise
+side by side; they are not built here.
+
+``feedback_fn`` is ``G`` as a Brian2 expression of ``u``; its derivative is
+taken by sympy.  The default is the softplus ``log(1 + exp(u))``: Lee et
+al.'s networks were of tanh units and their inverses tanh, but a rate is
+not bounded by 1 in our unit (a hidden layer at 220 Hz has h = 1.1 with
+f_high 200 Hz), and a tanh inverse that cannot reach the activity it
+reconstructs drives its bias without bound.
+"""
+
+import math
+
+from .core import ThreeFactorRule
+
+#: the variable of ``feedback_fn``
+FEEDBACK_ARGUMENT = "u"
+#: the inverses' nonlinearity G unless a rule says otherwise: the softplus
+DEFAULT_FEEDBACK_FN = "log(1 + exp(u))"
+
+
+def feedback_function(expr):
+    """(G, G') of the inverse's nonlinearity ``expr`` (a Brian2 expression
+    of ``u``), each a function of an argument's text that returns Brian2
+    code.  ValueError when ``expr`` does not parse, names anything other
+    than ``u`` and mathematical functions, or has no derivative."""
+    import sympy
+    from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
+    from brian2.utils.stringtools import word_substitute
+
+    if not isinstance(expr, str) or not expr.strip():
+        raise ValueError(f"feedback_fn must be a Brian2 expression of {FEEDBACK_ARGUMENT}, got {expr!r}")
+    try:
+        e = str_to_sympy(expr)
+    except Exception as exc:  # brian2 raises several kinds for bad text
+        raise ValueError(f"feedback_fn {expr!r} is not an expression Brian2 reads: {exc}") from None
+    u = sympy.Symbol(FEEDBACK_ARGUMENT, real=True)
+    others = sorted(str(s) for s in e.free_symbols if str(s) != FEEDBACK_ARGUMENT)
+    if others:
+        raise ValueError(f"feedback_fn {expr!r} may name only {FEEDBACK_ARGUMENT}, not {', '.join(others)}")
+    e = e.subs({s: u for s in e.free_symbols})
+    de = sympy.diff(e, u)
+    if de.has(sympy.Derivative, sympy.Subs) or de == 0:
+        raise ValueError(f"feedback_fn {expr!r} needs a derivative in {FEEDBACK_ARGUMENT} that is not zero")
+    g, dg = sympy_to_str(e), sympy_to_str(de)
+
+    def of(text):
+        return lambda arg: "(" + word_substitute(text, {FEEDBACK_ARGUMENT: f"({arg})"}) + ")"
+
+    return of(g), of(dg)
+
+
+def _number(name, value, low=0.0, zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and (value >= low if zero else value > low)):
+        raise ValueError(f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}")
+    return float(value)
+
+
+def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.5,
+        apply_every=None, target_step=0.1, lr_feedback=0.5, feedback_fn=DEFAULT_FEEDBACK_FN):
+    feedback_function(feedback_fn)
+    return ThreeFactorRule(
+        name="dtp",
+        post=post,
+        post_output=post_output,
+        post_expr=post_expr,
+        eligibility=eligibility,
+        feedback="dtp",
+        lr=lr,
+        lr_hidden=lr_hidden,
+        apply_every=apply_every,
+        paper="Lee, Zhang, Fischer & Bengio (2015) ECML PKDD, LNCS 9284: 498-515",
+        parameters={"target_step": _number("target_step", target_step),
+                    "lr_feedback": _number("lr_feedback", lr_feedback, zero=True), "feedback_fn": feedback_fn},
+    )
