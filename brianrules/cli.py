@@ -79,8 +79,7 @@ TRAIN_OPTIONS = {
     "--lr-layer-scale": ("lr_layer_scale", float, "a factor of each plastic projection's learning rate (or "
                          "optimizer step), one per projection, input first"),
     "--zero-mean-error": ("zero_mean_error", bool, "subtract from what the output sends down (err, or delta for "
-                          "layer-wise feedback) its mean over the outputs, in every step; default: the pathway's own, on for "
-                          "dtp, off for the others"),
+                          "layer-wise feedback) its mean over the outputs, in every step"),
     "--init": ("init", str, "how the forward weights start: fan_in (w_init, w_init_mean) or fluctuation "
                "(every layer fluctuation-driven, Rossbroich et al. 2022)"),
     "--init-mu-u": ("init_mu_u", float, "fluctuation init: mean free membrane potential, in threshold distances "

@@ -10,7 +10,6 @@ import pytest
 from brian2 import StateMonitor
 
 from brianrules import rules
-from brianrules.build import pathways
 from brianrules.devices import RuntimeRunner
 from conftest import small_inputs, small_spec
 
@@ -77,7 +76,7 @@ def test_target_error_follows_the_difference_correction(zero_mean):
             want = np.einsum("tul,ut->lt", Q[:-1], source[:, :-1])
             assert np.abs(want).max() > 1e-2
             np.testing.assert_allclose(got[:, 1:], want, rtol=1e-9, atol=1e-12)
-    if zero_mean:  # the output sends down its zero-mean error (the pathway's default)
+    if zero_mean:  # the output sends down its zero-mean error
         np.testing.assert_allclose(out.err[:].mean(axis=0)[1:], 0.0, atol=1e-12)
 
 
@@ -162,7 +161,6 @@ def test_dtp_refuses_bad_settings():
         from brianrules.reference.params import check_supported
 
         check_supported(_spec())
-    assert pathways.get("dtp").zero_mean_default and not pathways.get("layerwise").zero_mean_default
 
 
 def test_feedback_fn_is_any_expression_of_u():
@@ -195,16 +193,6 @@ def test_runtime_and_cpp_standalone_agree(build_root):
         runner.close()
 
 
-def test_the_zero_mean_error_is_dtp_s_own_default():
-    from brianrules.training import TrainConfig
-
-    def zero_mean(**kw):
-        return TrainConfig(**kw).validate().network_spec(8, 3).zero_mean_error
-
-    assert zero_mean(rule="dtp") and not zero_mean(rule="fa")
-    assert not zero_mean(rule="dtp", zero_mean_error=False) and zero_mean(rule="fa", zero_mean_error=True)
-
-
 @pytest.mark.parametrize("argv, message", [
     (["--rule", "dtp", "--target-step", "0"], "target_step must be a positive number"),
     (["--rule", "dtp", "--lr-feedback", "-2"], "lr_feedback must be a non-negative number"),
@@ -219,3 +207,4 @@ def test_cli_refuses_bad_dtp_settings_before_building(capsys, tmp_path, argv, me
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert not out.exists()
+

@@ -80,8 +80,7 @@ class TrainConfig:
     tau_rate_ms: float = 1000.0
     # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
     alignment: bool = False
-    # the output error minus its mean over the outputs, in every step; None: the pathway's own (dtp: on)
-    zero_mean_error: bool | None = None
+    zero_mean_error: bool = False  # the output error minus its mean over the outputs, in every step
     # how the forward weights start (`build.initial`): fan_in (w_init, w_init_mean) or fluctuation
     # (mean potential init_mu_u and fluctuations init_sigma_u, in threshold distances; hidden rate guess)
     init: str = "fan_in"
@@ -352,22 +351,13 @@ class TrainConfig:
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
             feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
-            alignment=bool(self.alignment), zero_mean_error=self.zero_mean_error_of(rule),
+            alignment=bool(self.alignment), zero_mean_error=bool(self.zero_mean_error),
             init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
             spec = event_form_of(spec)[0] or spec
         return spec
-
-    def zero_mean_error_of(self, rule):
-        """Whether the output sends down its zero-mean error: as set, else as
-        ``rule``'s pathway does by default (`Pathway.zero_mean_default`)."""
-        if self.zero_mean_error is not None:
-            return bool(self.zero_mean_error)
-        from ..build import pathways
-
-        return rule.feedback in pathways.PATHWAYS and pathways.get(rule.feedback).zero_mean_default
 
     @classmethod
     def from_dict(cls, d, source="config"):
@@ -405,7 +395,7 @@ _FIELD_TYPES = {
     "optimizer": "str?", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
     "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
-    "alignment": "bool", "zero_mean_error": "bool?", "init": "str", "lr_layer_scale": "floats?",
+    "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",

@@ -99,8 +99,6 @@ class Pathway:
     output_reset = fb.OUTPUT_ERROR_RESET
     #: what a hidden neuron's spike adds to the pathway's variables
     hidden_reset = ""
-    #: whether the output sends down its zero-mean error unless a training says otherwise
-    zero_mean_default = False
 
     def sample_reset(self, output):
         """A group's part of the reset at each sample's start."""

@@ -44,10 +44,6 @@ class DifferenceTarget(Pathway):
     needs_chain = True
     #: Q_k maps layer k + 1 back to hidden layer k, as W_(k+1)^T would: the angle is recorded per epoch
     stands_for_forward = True
-    #: the output's target steps down the zero-mean error: with the rate error itself the common part
-    #: of the error (nine of ten outputs told to fire less) reaches every hidden target through the
-    #: learned Q, whose entries are mostly positive, and the hidden layer ran away to 300 Hz on digits
-    zero_mean_default = True
 
     def hidden_equations(self, rule):
         G, GP = feedback_function(dtp_parameters(rule)[2])
