@@ -208,3 +208,33 @@ def test_cli_refuses_bad_dtp_settings_before_building(capsys, tmp_path, argv, me
     assert code == 2 and message in err, err
     assert not out.exists()
 
+
+
+def test_forward_update_is_the_three_factor_product_with_the_target_error():
+    """With updates applied every step: dw_ij = -eta dt L_j psi_j x_i, L the
+    target error per step (the output's: err), in every projection."""
+    from brian2 import second
+
+    spec = _spec(apply_every=1)
+    W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
+    syn = 5
+
+    def monitors(model):
+        mons = []
+        for S in model.projections:
+            i, j = divmod(syn, S.target.N)
+            mons += [StateMonitor(S, "w", record=[syn], when="groups", order=-7),
+                     StateMonitor(S.source, "x", record=[i], when="groups", order=-7),
+                     StateMonitor(S.target, ["L", "psi"], record=[j], when="groups", order=-7)]
+        return mons
+
+    runner = RuntimeRunner(spec, N_SAMPLES)
+    runner.run(W, B, stim, tgt, learn, noise_seed=7, monitors=monitors)
+    m = runner.last_monitors
+    dt = float(spec.dt / second)
+    for layer in range(3):
+        mw, mpre, mpost = m[3 * layer:3 * layer + 3]
+        eta = spec.rule.lr if layer == 2 else spec.rule.lr_hidden
+        expected = -eta * dt * mpost.L[0] * mpost.psi[0] * mpre.x[0]
+        assert np.count_nonzero(np.abs(expected[:-1]) > 1e-9) > 20
+        np.testing.assert_allclose(np.diff(mw.w[0]), expected[:-1], rtol=1e-9, atol=1e-14)
