@@ -3,6 +3,7 @@
 same rule, and trains to the same weights."""
 
 import dataclasses
+import re
 import tomllib
 
 import numpy as np
@@ -154,3 +155,15 @@ def test_a_preset_refuses_a_factor_in_one_line(capsys, tmp_path, args, message):
     assert main(["train", "--out", str(tmp_path / "out"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"post_factor": "activity"}, "post_factor 'activity' is the name of a factor; a rule written out as its "
+                                  "factors takes its expression, 'x_post'"),
+    ({"post_factor_output": "surrogate"}, "its expression, 'psi_post'"),
+    ({"eligibility": "trace"}, "eligibility 'trace' is the name of a factor; a rule written out as its factors "
+                               "takes its expression, 'x_pre'"),
+])
+def test_a_factor_given_by_name_is_refused_with_its_expression(kw, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        three_factor(**kw)

@@ -61,6 +61,14 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
                        ("eligibility", eligibility)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{key} must be a Brian2 expression, got {value!r}")
+    for key, value in (("post_factor", post_factor), ("post_factor_output", post_factor_output)):
+        if value.strip() in POST_FACTORS and post_name(value) is None:
+            raise ValueError(f"{key} {value!r} is the name of a factor; a rule written out as its factors "
+                             f"takes its expression, {POST_FACTORS[value.strip()]!r}")
+    if eligibility.strip() in ELIGIBILITIES and eligibility.strip() not in FILTERED_ELIGIBILITIES \
+            and eligibility_name(eligibility) is None:
+        raise ValueError(f"eligibility {eligibility!r} is the name of a factor; a rule written out as its factors "
+                         f"takes its expression, {ELIGIBILITIES[eligibility.strip()]!r}")
     post = post_name(post_factor)
     output = post_name(post_factor_output)
     if output is None:
