@@ -370,6 +370,8 @@ class NetworkSpec:
             **({"rate_regularised": True} if self.regularised else {}),
             **({"alignment": True} if self.alignment else {}),
             **({"zero_mean_error": True} if self.zero_mean_error else {}),
+            # the rule's parameters that the pathway writes into the code (dtp's feedback_fn)
+            **({"pathway": code} if (code := pathways.get(self.rule.feedback).structure(self.rule)) else {}),
             # derived from tau_trace, a run value: the schedule of the re-bases
             **({"rebase_every": self.rebase_every} if self.rule.deferred else {}),
         }

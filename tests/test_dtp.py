@@ -238,3 +238,15 @@ def test_forward_update_is_the_three_factor_product_with_the_target_error():
         expected = -eta * dt * mpost.L[0] * mpost.psi[0] * mpre.x[0]
         assert np.count_nonzero(np.abs(expected[:-1]) > 1e-9) > 20
         np.testing.assert_allclose(np.diff(mw.w[0]), expected[:-1], rtol=1e-9, atol=1e-14)
+
+
+def test_the_inverse_s_nonlinearity_is_part_of_the_build_key():
+    """G is written into the generated code: another feedback_fn is another
+    program; the run values (target step, learning rates) are not."""
+    from brianrules.build.key import structure_hash
+
+    base = _spec()
+    assert structure_hash(base, 4) != structure_hash(_spec(feedback_fn="tanh(u)"), 4)
+    assert structure_hash(base, 4) == structure_hash(_spec(target_step=0.5, lr_feedback=3.0), 4)
+    fa = dataclasses.replace(base, rule=rules.get("fa"))
+    assert "pathway" not in fa.structure()  # the other pathways' keys are what they were

@@ -81,7 +81,8 @@ class Pathway:
     - `values`: run values of the pathway's objects;
     - `read`: the feedback matrices after a run, for a pathway whose
       matrices learn (None: they are fixed, the run's own stay);
-    - `feedback_weights`: the part of each matrix compared with W^T.
+    - `feedback_weights`: the part of each matrix compared with W^T;
+    - `structure`: the rule's parameters that the generated code holds.
     """
 
     name = None
@@ -140,6 +141,11 @@ class Pathway:
     def read(self, model):
         """The feedback matrices after a run (None: fixed matrices)."""
         return None
+
+    def structure(self, rule):
+        """What of ``rule``'s parameters this pathway writes into the
+        generated code (part of the build key); {}: none, they are run values."""
+        return {}
 
     def describe(self, rule):
         """The pathway's equations for ``rule`` as text (`brianrules rules

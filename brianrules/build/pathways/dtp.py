@@ -58,6 +58,9 @@ class DifferenceTarget(Pathway):
     def sample_reset(self, output):
         return fb.OUTPUT_ERROR_SAMPLE_RESET if output else fb.DTP_RATE_SAMPLE_RESET
 
+    def structure(self, rule):
+        return {"feedback_fn": dtp_parameters(rule)[2]}  # G is written into the code
+
     def describe(self, rule):
         step, lr_fb, fn = dtp_parameters(rule)
         G, GP = feedback_function(fn)
