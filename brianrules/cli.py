@@ -384,47 +384,17 @@ def _show_rule(rule):
     from .neurons import LIF
     from .surrogates import Surrogate
 
-    print(rule.describe())
-    if rule.feedback != "erbp":
-        print("\nlearning signal of the output layer (output error):")
-        print(_dedent(feedback.OUTPUT_ERROR_EQUATIONS))
-        print(f"at the start of each sample: {feedback.OUTPUT_TARGET_CODE}")
     from .build import pathways
 
-    described = pathways.get(rule.feedback).describe(rule) if rule.feedback in pathways.PATHWAYS else None
-    if described:
-        print("\n" + described)
-    elif rule.feedback in ("direct", "encoders"):
-        what = "fixed random matrix" if rule.feedback == "direct" else "the hidden neurons' encoders"
-        print(f"\nlearning signal of each hidden layer (feedback synapses, output -> hidden; B = {what}):")
-        print(_dedent(feedback.DIRECT_FEEDBACK_MODEL))
-    elif rule.feedback == "erbp":
-        print("\nlearning signal: dendritic compartment U of hidden and output neurons:")
-        print(_dedent(feedback.DENDRITE_EQUATIONS))
-        print("error neurons err_pos / err_neg (one pair per output; +-1 kicks from output and label spikes):")
-        print(_dedent(feedback.ERROR_NEURON_EQUATIONS))
-        print("feedback: err_pos -> U_post += B, err_neg -> U_post -= B (hidden); +-g_out (output)")
-        print("postsynaptic factor:")
-        print(_dedent(feedback.BOXCAR_EQUATIONS))
-    elif rule.feedback == "layerwise":
-        print("\nlearning signal of each hidden layer (feedback synapses, layer above -> layer):")
-        print(_dedent(feedback.LAYERWISE_FEEDBACK_MODEL))
-    elif rule.feedback == "signsym":
-        print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
-        print(_dedent(feedback.SIGNSYM_FEEDBACK_LINES))
-    elif rule.feedback == "kp":
-        print("\nlearning signal of each hidden layer (the forward synapses hold B, summed into their source):")
-        print(_dedent(feedback.KP_FEEDBACK_LINES))
-        print("before each application (B learns the forward update, both decay by kp_decay):")
-        print(_dedent(feedback.KP_APPLY))
-    else:
-        print("\nlearning signal of each hidden layer (summed by the forward synapses into their source):")
-        print(_dedent(feedback.SYMMETRIC_FEEDBACK_LINE))
-    if rule.feedback in ("layerwise", "symmetric", "signsym", "kp"):  # (dtp sends L, or err from the output)
-        print("\nwhat each layer passes down:")
-        print(_dedent(feedback.delta_equation(rule.post_factor(False))))
+    pathway = pathways.get(rule.feedback)
+    print(rule.describe())
+    if pathway.rate_error:
+        print("\nlearning signal of the output layer (output error):")
+        print(feedback.indented(feedback.OUTPUT_ERROR_EQUATIONS))
+        print(f"at the start of each sample: {feedback.OUTPUT_TARGET_CODE}")
+    print("\n" + pathway.describe(rule))
     print("\nneuron (LIF, fast-sigmoid surrogate):")
-    print(_dedent(str(LIF().brian2_equations(Surrogate()))))
+    print(feedback.indented(str(LIF().brian2_equations(Surrogate()))))
 
 
 def cmd_show(a):
@@ -434,10 +404,6 @@ def cmd_show(a):
     cfg = TrainConfig.from_dict(load_model_file(a.model), source=a.model).validate()
     print(text(cfg, a.model, latex=a.latex))
     return 0
-
-
-def _dedent(text):
-    return "\n".join("  " + line.strip() for line in text.strip().splitlines() if line.strip())
 
 
 def _summary(name):

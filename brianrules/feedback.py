@@ -99,6 +99,12 @@ w = w * (1 - plastic * kp_decay)
 """
 
 
+def indented(text):
+    """Equations or code as printed by `brianrules rules --show`: each
+    non-empty line stripped and indented by two spaces."""
+    return "\n".join("  " + line.strip() for line in text.strip().splitlines() if line.strip())
+
+
 def zero_mean_error(output_equations):
     """The output's equations (`OUTPUT_ERROR_EQUATIONS` and its ``delta``)
     with the zero-mean error sent down (`ZERO_MEAN_ERROR_EQUATIONS`)."""

@@ -98,6 +98,8 @@ class Pathway:
         return fb.OUTPUT_ERROR_EQUATIONS + fb.delta_equation(rule.post_factor(True))
 
     output_reset = fb.OUTPUT_ERROR_RESET
+    #: whether the output's learning signal is the rate error of `feedback` (eRBP's is not)
+    rate_error = True
     #: what a hidden neuron's spike adds to the pathway's variables
     hidden_reset = ""
 
@@ -148,9 +150,14 @@ class Pathway:
         return {}
 
     def describe(self, rule):
-        """The pathway's equations for ``rule`` as text (`brianrules rules
-        --show`), or None where the command writes them itself."""
-        return None
+        """How ``rule``'s learning signal reaches the hidden layers, as the
+        equations and code of the generated program (`brianrules rules --show`)."""
+        raise NotImplementedError(f"pathway {self.name} does not describe itself")
+
+    @staticmethod
+    def passes_down(rule):
+        """What each layer of a layer-wise pathway sends to the one below, as text."""
+        return "\n\nwhat each layer passes down:\n" + fb.indented(fb.delta_equation(rule.post_factor(False)))
 
     def feedback_weights(self, feedback):
         """The part of each feedback matrix that stands for W_(k+1)^T

@@ -13,6 +13,13 @@ class Direct(Pathway):
     def shapes(self, spec):  # n_out x n_hidden, from the output to every hidden layer
         return [(spec.n_out, n_hid) for n_hid in spec.hidden]
 
+    #: what B holds, in the description
+    holds = "fixed random matrix"
+
+    def describe(self, rule):
+        return (f"learning signal of each hidden layer (feedback synapses, output -> hidden; B = {self.holds}):\n"
+                + fb.indented(fb.DIRECT_FEEDBACK_MODEL))
+
     def build(self, model):
         model.feedback = [[fb.random_feedback(model.output, hid, "err", f"B_{k + 1}", model.namespace)]
                           for k, hid in enumerate(model.layers[:-1])]

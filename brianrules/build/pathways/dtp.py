@@ -65,19 +65,16 @@ class DifferenceTarget(Pathway):
         step, lr_fb, fn = dtp_parameters(rule)
         G, GP = feedback_function(fn)
 
-        def block(text):
-            return "\n".join("  " + line.strip() for line in text.strip().splitlines())
-
         return "\n".join([
-            f"activity of every layer (the output's: {fb.DTP_OUTPUT_ACTIVITY}):", block(fb.DTP_RATE_EQUATIONS),
+            f"activity of every layer (the output's: {fb.DTP_OUTPUT_ACTIVITY}):", fb.indented(fb.DTP_RATE_EQUATIONS),
             f"on each spike: {fb.DTP_RATE_RESET}",
             f"\nlearning signal of each hidden layer: its target error per target step (eta_hat = {step}), "
             f"through the learned inverse G(Q h + d), G(u) = {fn}:",
-            block(fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP)),
+            fb.indented(fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP)),
             "feedback synapses, layer above -> layer (SOURCE: err from the output, L from a hidden layer):",
-            block(fb.DTP_FEEDBACK_MODEL),
+            fb.indented(fb.DTP_FEEDBACK_MODEL),
             f"\nin every step, before the groups' updates (eta_fb = {lr_fb} /s while learning):",
-            block("\n".join([fb.dtp_code(fb.DTP_REC_CODE, G, GP), fb.DTP_FEEDBACK_UPDATE, fb.DTP_BIAS_UPDATE,
+            fb.indented("\n".join([fb.dtp_code(fb.DTP_REC_CODE, G, GP), fb.DTP_FEEDBACK_UPDATE, fb.DTP_BIAS_UPDATE,
                              fb.dtp_code(fb.DTP_TARGET_CODE, G, GP)])),
         ])
 

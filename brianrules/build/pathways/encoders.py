@@ -11,6 +11,7 @@ from .base import register
 @register
 class Encoders(Direct):
     name = "encoders"
+    holds = "the hidden neurons' encoders"
 
     def shapes(self, spec):
         return []

@@ -17,6 +17,15 @@ class ERBP(Direct):
         return fb.DENDRITE_EQUATIONS
 
     output_equations = hidden_equations
+    rate_error = False
+
+    def describe(self, rule):
+        return "\n".join([
+            "learning signal: dendritic compartment U of hidden and output neurons:", fb.indented(fb.DENDRITE_EQUATIONS),
+            "error neurons err_pos / err_neg (one pair per output; +-1 kicks from output and label spikes):",
+            fb.indented(fb.ERROR_NEURON_EQUATIONS),
+            "feedback: err_pos -> U_post += B, err_neg -> U_post -= B (hidden); +-g_out (output)",
+            "postsynaptic factor:", fb.indented(fb.BOXCAR_EQUATIONS)])
     output_reset = ""
 
     def sample_reset(self, output):

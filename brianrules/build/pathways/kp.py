@@ -41,6 +41,12 @@ def kp_decay(spec):
 class KolenPollack(Layerwise):
     name = "kp"
 
+    def describe(self, rule):
+        return ("learning signal of each hidden layer (the forward synapses hold B, summed into their source):\n"
+                + fb.indented(fb.KP_FEEDBACK_LINES)
+                + "\nbefore each application (B learns the forward update, both decay by kp_decay):\n"
+                + fb.indented(fb.KP_APPLY) + self.passes_down(rule))
+
     def forward_line(self, from_input):
         return "" if from_input else fb.KP_FEEDBACK_LINES.strip()
 

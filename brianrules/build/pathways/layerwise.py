@@ -17,6 +17,10 @@ class Layerwise(Pathway):
         sizes = spec.sizes
         return [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
 
+    def describe(self, rule):
+        return ("learning signal of each hidden layer (feedback synapses, layer above -> layer):\n"
+                + fb.indented(fb.LAYERWISE_FEEDBACK_MODEL) + self.passes_down(rule))
+
     def build(self, model):
         model.feedback = [[fb.random_feedback(model.layers[k + 1], hid, "delta", f"B_{k + 1}", model.namespace)]
                           for k, hid in enumerate(model.layers[:-1])]

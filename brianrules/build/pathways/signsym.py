@@ -34,6 +34,10 @@ class SignSymmetric(Pathway):
     name = "signsym"
     needs_chain = True
 
+    def describe(self, rule):
+        return ("learning signal of each hidden layer (summed by the forward synapses into their source):\n"
+                + fb.indented(fb.SIGNSYM_FEEDBACK_LINES) + self.passes_down(rule))
+
     def forward_line(self, from_input):
         return "" if from_input else fb.SIGNSYM_FEEDBACK_LINES.strip()
 
