@@ -261,7 +261,8 @@ REGULARISED_SIGNAL = "L + L_reg"
 # eta_hat, ``err`` at the output, ``L`` in a hidden layer) into layer l, whose
 # target error per eta_hat is (G(a + d) - G(a - eta_hat c + d)) / eta_hat.
 
-#: the rate estimate and activity of a hidden layer (the output has ``r``)
+#: the rate estimate and activity of a hidden layer (the output has ``r``;
+#: a hidden layer's spike reset and sample reset are the output's)
 DTP_RATE_EQUATIONS = """
 dr/dt = -r / tau_err : Hz
 h = r / rate_unit : 1
@@ -269,11 +270,9 @@ tau_err : second (shared, constant)
 rate_unit : Hz (shared, constant)
 """
 DTP_OUTPUT_ACTIVITY = "h = r / (f_high - f_low) : 1"
-DTP_RATE_RESET = "r += 1 / tau_err"
-DTP_RATE_SAMPLE_RESET = "r = 0*Hz"
 #: a hidden layer that receives targets: ``L`` and ``rec_slope`` are stored
-#: and computed once per neuron and step (`dtp_step_code`), not inlined into
-#: every synapse that reads them
+#: and computed once per neuron and step (`DTP_TARGET_CODE`, `DTP_REC_CODE`),
+#: not inlined into every synapse that reads them
 DTP_TARGET_EQUATIONS = """
 a_fb : 1
 c_fb : 1
@@ -286,7 +285,7 @@ eta_fb : 1/second (shared, constant)
 plastic_fb : 1 (shared)
 """
 #: the reconstruction's error times the inverse's slope, from the state the step starts with
-DTP_REC_CODE = "rec_slope = ({G_UP} - h) * {GP_UP}"
+DTP_REC_CODE = "rec_slope = rec * {GP_UP}"
 #: the target error per target step, once the bias has learned
 DTP_TARGET_CODE = "L = ({G_UP} - {G_TARGET}) / eta_hat"
 #: the inverse learns in every step of a training sample, before the

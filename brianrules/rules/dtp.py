@@ -55,6 +55,18 @@ from .core import ThreeFactorRule
 FEEDBACK_ARGUMENT = "u"
 #: the inverses' nonlinearity G unless a rule says otherwise: the softplus
 DEFAULT_FEEDBACK_FN = "log(1 + exp(u))"
+#: the output target's step and the inverses' learning rate (1/s) unless a rule says otherwise
+DEFAULT_TARGET_STEP = 0.1
+DEFAULT_LR_FEEDBACK = 0.5
+
+
+def parameters_of(rule):
+    """(target_step, lr_feedback, feedback_fn) of a rule whose pathway is
+    dtp: its own, or the defaults (a `three_factor` rule with
+    ``learning_signal = "dtp"`` carries none)."""
+    p = rule.parameters or {}
+    return (float(p.get("target_step", DEFAULT_TARGET_STEP)), float(p.get("lr_feedback", DEFAULT_LR_FEEDBACK)),
+            p.get("feedback_fn", DEFAULT_FEEDBACK_FN))
 
 
 def feedback_function(expr):
@@ -88,15 +100,16 @@ def feedback_function(expr):
     return of(g), of(dg)
 
 
-def _number(name, value, low=0.0, zero=False):
+def _number(name, value, zero=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and (value >= low if zero else value > low)):
+            math.isfinite(value) and (value >= 0 if zero else value > 0)):
         raise ValueError(f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}")
     return float(value)
 
 
 def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.5,
-        apply_every=None, target_step=0.1, lr_feedback=0.5, feedback_fn=DEFAULT_FEEDBACK_FN):
+        apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=DEFAULT_LR_FEEDBACK,
+        feedback_fn=DEFAULT_FEEDBACK_FN):
     feedback_function(feedback_fn)
     return ThreeFactorRule(
         name="dtp",

@@ -25,49 +25,44 @@ weights, `training.checkpoints`).
 import numpy as np
 
 from ... import feedback as fb
-from ...rules.dtp import feedback_function
+from ...rules.dtp import feedback_function, parameters_of
 from ...topology import connect_all
-from .base import Pathway, register
-
-
-def dtp_parameters(rule):
-    """(target_step, lr_feedback, feedback_fn) of ``rule`` (`rules.dtp`)."""
-    from ...rules.dtp import DEFAULT_FEEDBACK_FN
-
-    p = rule.parameters or {}
-    return float(p.get("target_step", 0.1)), float(p.get("lr_feedback", 0.5)), p.get("feedback_fn", DEFAULT_FEEDBACK_FN)
+from .base import register
+from .layerwise import Layerwise
 
 
 @register
-class DifferenceTarget(Pathway):
+class DifferenceTarget(Layerwise):
+    """Layer-wise (its shapes, its chain) with learned inverses in place of
+    fixed matrices; Q_k maps layer k + 1 back to hidden layer k, as
+    W_(k+1)^T would, so the angle between them is recorded per epoch."""
+
     name = "dtp"
-    needs_chain = True
-    #: Q_k maps layer k + 1 back to hidden layer k, as W_(k+1)^T would: the angle is recorded per epoch
-    stands_for_forward = True
 
     def hidden_equations(self, rule):
-        G, GP = feedback_function(dtp_parameters(rule)[2])
+        G, GP = feedback_function(parameters_of(rule)[2])
         return fb.DTP_RATE_EQUATIONS + fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP) + fb.delta_equation(
             rule.post_factor(False))
 
     def output_equations(self, rule):
         return super().output_equations(rule) + "\n" + fb.DTP_OUTPUT_ACTIVITY + "\n"
 
-    hidden_reset = fb.DTP_RATE_RESET
+    # every layer's rate estimate is the output's: the same spike reset and sample reset
+    hidden_reset = fb.OUTPUT_ERROR_RESET
 
     def sample_reset(self, output):
-        return fb.OUTPUT_ERROR_SAMPLE_RESET if output else fb.DTP_RATE_SAMPLE_RESET
+        return fb.OUTPUT_ERROR_SAMPLE_RESET
 
     def structure(self, rule):
-        return {"feedback_fn": dtp_parameters(rule)[2]}  # G is written into the code
+        return {"feedback_fn": parameters_of(rule)[2]}  # G is written into the code
 
     def describe(self, rule):
-        step, lr_fb, fn = dtp_parameters(rule)
+        step, lr_fb, fn = parameters_of(rule)
         G, GP = feedback_function(fn)
 
         return "\n".join([
             f"activity of every layer (the output's: {fb.DTP_OUTPUT_ACTIVITY}):", fb.indented(fb.DTP_RATE_EQUATIONS),
-            f"on each spike: {fb.DTP_RATE_RESET}",
+            f"on each spike: {fb.OUTPUT_ERROR_RESET}",
             f"\nlearning signal of each hidden layer: its target error per target step (eta_hat = {step}), "
             f"through the learned inverse G(Q h + d), G(u) = {fn}:",
             fb.indented(fb.dtp_code(fb.DTP_TARGET_EQUATIONS, G, GP)),
@@ -77,10 +72,6 @@ class DifferenceTarget(Pathway):
             fb.indented("\n".join([fb.dtp_code(fb.DTP_REC_CODE, G, GP), fb.DTP_FEEDBACK_UPDATE, fb.DTP_BIAS_UPDATE,
                              fb.dtp_code(fb.DTP_TARGET_CODE, G, GP)])),
         ])
-
-    def shapes(self, spec):  # n_(l+1) x n_l, from each layer to the one below
-        sizes = spec.sizes
-        return [(n_up, n_hid) for n_hid, n_up in zip(sizes[1:-1], sizes[2:])]
 
     def matrices(self, spec, rng, scale=None):
         """Random Q (drawn as layer-wise feedback is) and a zero bias row."""
@@ -93,7 +84,7 @@ class DifferenceTarget(Pathway):
         from brian2 import Synapses
 
         T = model.spec.t_sample
-        G, GP = feedback_function(dtp_parameters(model.spec.rule)[2])
+        G, GP = feedback_function(parameters_of(model.spec.rule)[2])
         model.feedback = []
         for k, hid in enumerate(model.layers[:-1]):
             up = model.layers[k + 1]
@@ -116,7 +107,7 @@ class DifferenceTarget(Pathway):
         from brian2 import second
 
         spec = model.spec
-        step, lr_fb, _ = dtp_parameters(spec.rule)
+        step, lr_fb, _ = parameters_of(spec.rule)
         shapes = self.shapes(spec)
         if len(feedback) != len(shapes):
             raise ValueError(f"the dtp pathway needs {len(shapes)} feedback matrices, got {len(feedback)}")
