@@ -309,6 +309,66 @@ def _exact_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
 
 
+def cmd_eprop(a):
+    import dataclasses
+
+    from .training.temporal import EpropConfig, read_model, train_eprop
+
+    cfg = read_model(a.model) if a.model else EpropConfig()
+    changes = {key: getattr(a, key) for key in ("task", "iterations", "batch", "optimizer", "eta", "seed", "device",
+                                                "threads", "eval_every", "test_batches", "feedback", "n_lif",
+                                                "n_alif")
+               if getattr(a, key) is not None}
+    if a.task_option:
+        options = dict(cfg.task_options)
+        for item in a.task_option:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--task-option {item!r}: write NAME=VALUE, e.g. path=shd_train.h5")
+            try:
+                options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+            except ValueError:
+                options[key] = value
+        changes["task_options"] = options
+    cfg = dataclasses.replace(cfg, **changes)
+    rows = train_eprop(cfg, a.out, force=a.force, resume=a.resume)
+    last = rows[-1]
+    print(f"wrote {a.out}: metrics.csv, params.npz, loss.png, trial.png (loss {last['loss']:.4f}"
+          + (f", test error {last['test_error']:.3f}" if last["test_error"] == last["test_error"] else "") + ")")
+    return 0
+
+
+def _eprop_parser(sub):
+    from .engines.eprop import DEVICES
+    from .training.temporal import TASKS
+
+    p = sub.add_parser("eprop", help="train a recurrent LIF/ALIF network with leaky readouts by e-prop on a "
+                       "sequence task (Bellec et al. 2020, as NEST's e-prop models define it)")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL.toml",
+                   help="an e-prop model file ([eprop] settings, e.g. models/eprop_sine.toml); the options "
+                   "below override it")
+    p.add_argument("--out", required=True, help="the run's folder")
+    p.add_argument("--task", choices=TASKS, default=None, help="the sequence task (default: sine)")
+    p.add_argument("--iterations", type=int, default=None, help="batches, one update each")
+    p.add_argument("--batch", type=int, default=None, help="sequences per update")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
+    p.add_argument("--eta", type=float, default=None, help="the optimizer's step")
+    p.add_argument("--feedback", choices=("random", "symmetric"), default=None,
+                   help="the learning signal's weights: fixed random B, or the readout weights themselves")
+    p.add_argument("--n-lif", type=int, default=None, help="LIF neurons in the recurrent population")
+    p.add_argument("--n-alif", type=int, default=None, help="adaptive (ALIF) neurons in the recurrent population")
+    p.add_argument("--seed", type=int, default=None, help="weights, input and batches")
+    p.add_argument("--device", choices=DEVICES, default=None, help="cpp_standalone (default), runtime or the "
+                   "NumPy reference")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the C++ program (default: 1)")
+    p.add_argument("--eval-every", type=int, default=None, help="iterations between evaluations and checkpoints")
+    p.add_argument("--test-batches", type=int, default=None, help="batches in the test set")
+    p.add_argument("--task-option", action="append", metavar="NAME=VALUE",
+                   help="a task's option, e.g. path=shd_train.h5 (repeatable)")
+    p.add_argument("--force", action="store_true", help="overwrite the folder's results")
+    p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
+
+
 def cmd_align(a):
     import numpy as np
 
@@ -454,6 +514,7 @@ def main(argv=None):
     pe.add_argument("run", metavar="RUN", help="a training's folder (holding config.json and weights.npz)")
     pe.add_argument("--nir", required=True, metavar="FILE", help="the NIR file to write (HDF5, e.g. net.nir)")
     _exact_parser(sub)
+    _eprop_parser(sub)
     pa = sub.add_parser("align", help="how a trained network's local updates align with BPTT's gradient")
     pa.add_argument("run", metavar="RUN", help="a training's folder")
     pa.add_argument("--samples", type=int, default=20, metavar="N", help="test samples (default: 20)")
@@ -474,7 +535,7 @@ def main(argv=None):
     a = parser.parse_args(argv)
     handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
                 "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export, "align": cmd_align,
-                "exact": cmd_exact}
+                "exact": cmd_exact, "eprop": cmd_eprop}
     try:
         return handlers[a.command](a)
     except ValueError as e:

@@ -42,6 +42,9 @@ def load_model_file(path):
         TrainConfig.from_dict(flat, source=path)
         return flat
     spec = read_toml(path, "model file")
+    if "eprop" in spec:
+        raise ValueError(f"{path} is an e-prop model file (its settings are in [eprop]): train it with "
+                         f"`brianrules eprop {path} --out DIR`")
     flat = {}
     neuron = spec.pop("neuron", None)
     for key, value in spec.items():

@@ -1,0 +1,211 @@
+"""The recurrent e-prop network: the Brian2 program against the NumPy reference,
+the reference's gradient against automatic differentiation, and the training
+command.  (The reference against NEST's recorded losses: test_eprop_nest.py.)"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from brianrules.engines.eprop import eprop_key, make_runner
+from brianrules.model.recurrent import EpropNetwork
+from brianrules.reference.recurrent import simulate
+
+
+def _sequences(net, n_seq, steps, seed, p=0.05, window=None):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n_seq, steps, net.n_in)) < p).astype(float)
+    x[:, 3, 0] = 2.0  # two coinciding input spikes (binned events)
+    if net.loss == "mse":
+        y = rng.normal(size=(n_seq, steps, net.n_out)).cumsum(axis=1) * 0.05
+    else:
+        y = np.zeros((n_seq, steps, net.n_out))
+        y[np.arange(n_seq), :, rng.integers(0, net.n_out, n_seq)] = 1.0
+    m = np.ones((n_seq, steps))
+    if window:
+        m[:, :-window] = 0.0
+    return x, y, m
+
+
+LIF = dict(n_in=20, n_lif=30, n_out=2, tau_m=30e-3, tau_out=30e-3, v_th=0.03, loss="mse")
+ALIF = dict(n_in=12, n_lif=10, n_alif=14, n_out=3, tau_m=20e-3, tau_a=0.2, beta=0.05, v_th=0.6, n_ref=3,
+            tau_out=20e-3, regular_spike_arrival=True, loss="cross_entropy")
+
+
+def _params(net, seed, scale=1.0):
+    p = net.initial_params(seed)
+    p["W_in"] = p["W_in"] * scale
+    return p
+
+
+@pytest.mark.parametrize("kind,feedback", [("lif", "random"), ("alif", "random"), ("alif", "symmetric")])
+def test_brian2_runtime_equals_reference(kind, feedback):
+    net = EpropNetwork(**(LIF if kind == "lif" else ALIF), feedback=feedback)
+    scale = 1.0 if kind == "lif" else 6.0  # the ALIF net's threshold is 20 times higher
+    params = _params(net, 3, scale)
+    x, y, m = _sequences(net, 2, 150, 4, p=0.1, window=None if kind == "lif" else 40)
+    ref = simulate(net, params, x, y, m)
+    assert ref["z"].sum() > 50
+    assert net.n_alif == 0 or ref["z"][:, :, net.n_lif:].sum() > 10  # the ALIF neurons spike too
+    out = make_runner("runtime", net, 150, 2).run(params, x, y, m)
+    np.testing.assert_allclose(out["y"], ref["y"], rtol=0, atol=1e-12)
+    for k in ("W_in", "W_rec", "W_out"):
+        scale_g = np.abs(ref["grads"][k]).max()
+        assert scale_g > 0
+        np.testing.assert_allclose(out["grads"][k], ref["grads"][k], rtol=0, atol=1e-11 * scale_g)
+    assert out["rate_hz"] == pytest.approx(ref["rate_hz"].mean(), rel=1e-12)
+
+
+def test_cpp_standalone_equals_reference(tmp_path):
+    net = EpropNetwork(**ALIF)
+    params = _params(net, 5, 6.0)
+    x, y, m = _sequences(net, 3, 120, 6, p=0.1, window=30)
+    runner = make_runner("cpp_standalone", net, 120, 3, build_dir=str(tmp_path / "build"))
+    try:
+        for seed in (6, 7):  # the same program, new sequences and weights: nothing compiled again
+            x, y, m = _sequences(net, 3, 120, seed, p=0.1, window=30)
+            params = _params(net, seed, 6.0)
+            out = runner.run(params, x, y, m)
+            ref = simulate(net, params, x, y, m)
+            np.testing.assert_allclose(out["y"], ref["y"], rtol=0, atol=1e-12)
+            for k in ("W_in", "W_rec", "W_out"):
+                np.testing.assert_allclose(out["grads"][k], ref["grads"][k], rtol=0,
+                                           atol=1e-11 * np.abs(ref["grads"][k]).max())
+    finally:
+        runner.close()
+
+
+def test_build_key_holds_the_structure_not_the_values():
+    a = EpropNetwork(**ALIF)
+    assert eprop_key(a, 100, 2) == eprop_key(EpropNetwork(**{**ALIF, "beta": 0.3, "v_th": 1.0, "c_reg": 1.0}), 100, 2)
+    assert eprop_key(a, 100, 2) != eprop_key(a, 101, 2) != eprop_key(a, 100, 3)
+    assert eprop_key(a, 100, 2) != eprop_key(EpropNetwork(**{**ALIF, "loss": "mse"}), 100, 2)
+    assert eprop_key(a, 100, 2) != eprop_key(EpropNetwork(**{**ALIF, "n_alif": 13}), 100, 2)
+
+
+def _autodiff_gradient(net, params, x, y, m):
+    """The gradient of the loss (and of NEST's regulariser, ``c_reg / 2 *
+    sum_j (f_j - f_target dt)^2`` with ``f_j`` the spikes per step)
+    by JAX through the network's steps, with the spikes' own derivative the
+    pseudo-derivative and the paths that e-prop leaves out cut: a spike's
+    effect on the membranes of the next step (recurrent input and reset).
+    Bellec et al. check their code against this gradient (their
+    ``numerical_verification`` scripts); e-prop with symmetric feedback
+    is it, exactly."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    height = net.gamma / net.v_th
+
+    @jax.custom_jvp
+    def spike(u, psi):
+        return (u >= 0).astype(u.dtype)
+
+    @spike.defjvp
+    def spike_jvp(primals, tangents):
+        u, psi = primals
+        du, _ = tangents
+        return spike(u, psi), psi * du
+
+    beta = jnp.asarray(net.betas)
+
+    def loss(p):
+        n_tr = x.shape[0]
+        v = jnp.zeros((n_tr, net.n_rec))
+        a = jnp.zeros((n_tr, net.n_rec))
+        z = jnp.zeros((n_tr, net.n_rec))
+        r = np.zeros((n_tr, net.n_rec))
+        yo = jnp.zeros((n_tr, net.n_out))
+        ys, count = [], 0.0
+        for k in range(x.shape[1]):
+            zs = jax.lax.stop_gradient(z)
+            v = net.alpha * v + net.p_in * (x[:, k] @ p["W_in"] + zs @ p["W_rec"]) - net.v_th * zs
+            a = net.rho * a + z
+            A = net.v_th + beta * a
+            r = np.maximum(r - 1, 0)
+            free = (r == 0)
+            psi = jax.lax.stop_gradient(jnp.where(free, height * jnp.maximum(0.0, 1 - jnp.abs(v - A) / net.v_th), 0.0))
+            z = spike(v - A, psi) * free
+            r = np.where(np.asarray(jax.lax.stop_gradient(z)) > 0, net.n_ref, r)
+            count = count + z
+            yo = net.kappa * yo + (1 - net.kappa) * (z @ p["W_out"])
+            ys.append(yo)
+        Y = jnp.stack(ys, axis=1)
+        if net.loss == "mse":
+            E = 0.5 * jnp.sum(m[..., None] * (Y - y) ** 2)
+        else:
+            logp = jax.nn.log_softmax(Y, axis=-1)
+            E = -jnp.sum(m[..., None] * y * logp)
+        T = x.shape[1]
+        f = count / T
+        E_reg = 0.5 * net.c_reg * jnp.sum((f - net.f_target * net.dt) ** 2)
+        return (E + E_reg) / x.shape[0]
+
+    g = jax.grad(loss)({k: jnp.asarray(v) for k, v in params.items() if k != "B"})
+    out = {k: np.array(v) for k, v in g.items()}
+    np.fill_diagonal(out["W_rec"], 0.0)  # no self-connections: those weights are not there
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lif", "alif"])
+def test_eprop_with_symmetric_feedback_is_the_gradient_with_the_spike_paths_cut(kind):
+    net = EpropNetwork(**(LIF if kind == "lif" else ALIF), feedback="symmetric", c_reg=30.0)
+    params = _params(net, 11, 1.0 if kind == "lif" else 6.0)
+    x, y, m = _sequences(net, 2, 80, 12, p=0.1, window=None if kind == "lif" else 25)
+    ref = simulate(net, params, x, y, m)
+    assert ref["z"].sum() > 30
+    auto = _autodiff_gradient(net, params, x, y, m)
+    for k in ("W_in", "W_rec", "W_out"):
+        np.testing.assert_allclose(ref["grads"][k], auto[k], rtol=0, atol=1e-9 * np.abs(auto[k]).max())
+        assert np.abs(auto[k]).max() > 0
+
+
+def test_eprop_command_sine(tmp_path):
+    """`brianrules eprop` end to end on the reference engine for 3 iterations:
+    NEST's first losses, and a resumed run continues where the first stopped."""
+    from brianrules.cli import main
+
+    out = str(tmp_path / "sine")
+    model = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "eprop_sine.toml")
+    assert main(["eprop", model, "--out", out, "--iterations", "2", "--eval-every", "1",
+                 "--device", "reference"]) == 0
+    assert main(["eprop", model, "--out", out, "--iterations", "3", "--eval-every", "1", "--device", "reference",
+                 "--resume"]) == 0
+    import csv
+
+    with open(os.path.join(out, "metrics.csv")) as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    np.testing.assert_allclose(losses, [101.964356999041, 103.466731126205, 103.340607074771], rtol=1e-9)
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["task"] == "sine"
+    for name in ("loss.png", "trial.png", "params.npz"):
+        assert os.path.exists(os.path.join(out, name))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--task", "nope"], "invalid choice"),
+    (["--batch", "2"], "batch must be 1"),
+    (["--iterations", "0"], "iterations must be a positive integer"),
+    (["--task", "shd"], "needs the file's path"),
+])
+def test_eprop_command_refuses_bad_settings(tmp_path, capsys, args, message):
+    from brianrules.cli import main
+
+    model = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "eprop_sine.toml")
+    try:
+        code = main(["eprop", model, "--out", str(tmp_path / "x"), "--device", "reference", *args])
+    except SystemExit as e:  # argparse's own refusal
+        code = e.code
+    assert code != 0
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "x" / "params.npz")
+
+
+def test_model_file_refuses_unknown_settings(tmp_path):
+    from brianrules.training.temporal import read_model
+
+    path = tmp_path / "m.toml"
+    path.write_text("[eprop]\ntask = \"sine\"\nlearning_rate = 1.0\n")
+    with pytest.raises(ValueError, match="unknown setting 'learning_rate'"):
+        read_model(str(path))
