@@ -140,11 +140,23 @@ class Task:
             from ..data.events import load_shd
 
             path = opts.pop("path")
-            train = load_shd(path, dt=dt, **{k: opts.pop(k) for k in ("t_max", "max_samples") if k in opts})
             test_path = opts.pop("test_path", None)
-            test = load_shd(test_path, dt=dt, t_max=train.t_max) if test_path else None
-            self._events = (train, test, opts)
-            first = train.subset([0]).to_task(dt=dt, t_max=train.t_max)
+            t_max = opts.pop("t_max", None)
+            window = opts.pop("window", None)
+            max_samples = opts.pop("max_samples", None)
+            if opts:
+                raise ValueError(f"unknown option(s) of the shd task: {', '.join(sorted(opts))} "
+                                 "(options: path, test_path, t_max, window, max_samples)")
+            train = load_shd(path, dt=dt, max_samples=max_samples)
+            test = load_shd(test_path, dt=dt, max_samples=max_samples) if test_path else None
+            if t_max is None:  # one grid for every batch: up to the training set's latest event
+                t_max = (int(np.floor(train.last_time() / dt + 1e-9)) + 1) * dt
+            self._events = (train, test, {"dt": dt, "t_max": float(t_max), "window": window})
+            first = train.subset([0]).to_task(**self._events[2])
+            first = first.__class__(**{**first.__dict__, "description": (
+                f"SHD ({os.path.basename(path)}): {len(train)} training samples, {first.steps} steps of "
+                f"{dt * 1e3:g} ms, {train.n_classes} classes" + (f", loss over the last {window * 1e3:g} ms"
+                                                                  if window else ""))})
         else:
             from ..data.cue_tasks import TASKS as CUE_TASKS
 
@@ -163,10 +175,10 @@ class Task:
         if cfg.task == "sine":
             return self.frozen + (None,)
         if cfg.task == "shd":
-            train, _, _ = self._events
+            train, _, grid = self._events
             rng = np.random.default_rng([cfg.seed, iteration])
             idx = rng.choice(len(train), cfg.batch, replace=False)
-            return self._arrays(train.subset(idx).to_task(dt=cfg.dt * 1e-3, t_max=train.t_max))
+            return self._arrays(train.subset(idx).to_task(**grid))
         return self._arrays(self._make(cfg.batch, cfg.seed * 10 ** 7 + iteration))
 
     def test(self):
@@ -175,11 +187,13 @@ class Task:
         if cfg.task == "sine":
             return [self.batch(0)]
         if cfg.task == "shd":
-            train, test, _ = self._events
+            train, test, grid = self._events
             data = test or train
             n = min(len(data) // cfg.batch, cfg.test_batches)
-            return [self._arrays(data.subset(np.arange(k * cfg.batch, (k + 1) * cfg.batch))
-                                 .to_task(dt=cfg.dt * 1e-3, t_max=train.t_max)) for k in range(n)]
+            if n < 1:
+                raise ValueError(f"the shd test set has {len(data)} samples, fewer than a batch ({cfg.batch})")
+            return [self._arrays(data.subset(np.arange(k * cfg.batch, (k + 1) * cfg.batch)).to_task(**grid))
+                    for k in range(n)]
         return [self._arrays(self._make(cfg.batch, 10 ** 6 + cfg.seed * 1000 + k)) for k in range(cfg.test_batches)]
 
 
