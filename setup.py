@@ -16,7 +16,10 @@ setup(
         "mlxtend>=0.23",
     ],
     extras_require={
-        "test": ["pytest>=8", "dask[distributed]>=2024.1", "jax[cpu]>=0.4", "nir>=1.0", "h5py>=3.8"],
+        "test": ["pytest>=8", "dask[distributed]>=2024.1", "jax[cpu]>=0.4", "nir>=1.0", "h5py>=3.8",
+                 "nest-simulator>=3.8"],
+        # `brianrules bench --eprop-nest N`: e-prop's sine task on NEST beside this package's engines
+        "bench": ["nest-simulator>=3.8"],
         # the Spiking Heidelberg Digits loader (brianrules.data.events.load_shd)
         "events": ["h5py>=3.8"],
         # `brianrules export RUN --nir FILE` and `brianrules train --model FILE.nir` (brianrules.io.nir_graph)

@@ -58,10 +58,36 @@ def add_bench_parser(subparsers):
                    "the whole default benchmark; a part of it, or --device cuda_standalone, is written "
                    "only where --out says)")
     p.add_argument("--no-write", action="store_true", help="print the table, write no file")
+    p.add_argument("--eprop-nest", type=int, default=None, metavar="ITERATIONS",
+                   help="instead of the above: e-prop's sine-wave task for ITERATIONS iterations on the C++ "
+                   "program, the NumPy reference and NEST (pip install nest-simulator), side by side "
+                   "(printed; written only where --out says)")
     return p
 
 
+def cmd_eprop_nest(args):
+    from .eprop_nest import compare, table as eprop_table
+
+    n = args.eprop_nest
+    if n < 1:
+        print(f"error: --eprop-nest takes a positive number of iterations, got {n}", file=sys.stderr)
+        return 2
+    rows, missing = compare(n, log=lambda *x: print(*x, flush=True))
+    text = eprop_table(rows, n, missing)
+    command = getattr(args, "command_line", None) or command_line()
+    print()
+    print(text)
+    out = getattr(args, "out", None)
+    if out and not getattr(args, "no_write", False):
+        with open(out, "w") as f:
+            f.write(f"Measured by `{command}`.\n\n{text}\n")
+        print(f"\nwrote {out}")
+    return 0
+
+
 def cmd_bench(args):
+    if getattr(args, "eprop_nest", None) is not None:
+        return cmd_eprop_nest(args)
     quick = bool(getattr(args, "quick", False))
     device = getattr(args, "device", None) or "cpp_standalone"
     cuda_arch = getattr(args, "cuda_arch", None)
