@@ -316,6 +316,7 @@ def cmd_eprop(a):
 
     cfg = read_model(a.model) if a.model else EpropConfig()
     changes = {key: getattr(a, key) for key in ("task", "iterations", "batch", "optimizer", "eta", "seed", "device",
+                                                "gradient",
                                                 "threads", "eval_every", "test_batches", "feedback", "n_lif",
                                                 "n_alif")
                if getattr(a, key) is not None}
@@ -355,6 +356,9 @@ def _eprop_parser(sub):
     p.add_argument("--eta", type=float, default=None, help="the optimizer's step")
     p.add_argument("--feedback", choices=("random", "symmetric"), default=None,
                    help="the learning signal's weights: fixed random B, or the readout weights themselves")
+    p.add_argument("--gradient", choices=("eprop", "bptt"), default=None,
+                   help="e-prop (default), or the reference: the surrogate gradient by backpropagation through "
+                   "time (JAX)")
     p.add_argument("--n-lif", type=int, default=None, help="LIF neurons in the recurrent population")
     p.add_argument("--n-alif", type=int, default=None, help="adaptive (ALIF) neurons in the recurrent population")
     p.add_argument("--seed", type=int, default=None, help="weights, input and batches")

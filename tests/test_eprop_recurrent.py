@@ -241,3 +241,28 @@ def test_eprop_command_trains_on_an_shd_file(tmp_path):
     assert len(rows) == 20
     errors = [float(r["test_error"]) for r in rows if r["test_error"] != "nan"]
     assert errors[0] >= 0.5 and errors[-1] <= 0.2  # from chance to the two halves told apart
+
+
+@pytest.mark.parametrize("kind", ["lif", "alif"])
+def test_bptt_reference_with_cut_paths_is_symmetric_eprop(kind):
+    """`engines.eprop_bptt` (jax.lax.scan): with e-prop's paths cut it gives
+    the reference's symmetric e-prop gradient; the full BPTT gradient differs
+    in the input and recurrent weights only (the readout's gradient is the
+    same: nothing of it goes through time)."""
+    pytest.importorskip("jax")
+    from brianrules.engines.eprop_bptt import EpropBptt
+
+    net = EpropNetwork(**(LIF if kind == "lif" else ALIF), feedback="symmetric", c_reg=30.0)
+    params = _params(net, 11, 1.0 if kind == "lif" else 6.0)
+    x, y, m = _sequences(net, 2, 80, 12, p=0.1, window=None if kind == "lif" else 25)
+    ref = simulate(net, params, x, y, m)
+    cut = EpropBptt(net, 80, 2, cut=True).run(params, x, y, m)
+    full = EpropBptt(net, 80, 2).run(params, x, y, m)
+    np.testing.assert_allclose(cut["y"], ref["y"], rtol=0, atol=1e-12)
+    for k in ("W_in", "W_rec", "W_out"):
+        scale = np.abs(ref["grads"][k]).max()
+        np.testing.assert_allclose(cut["grads"][k], ref["grads"][k], rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(full["grads"]["W_out"], ref["grads"]["W_out"], rtol=0,
+                               atol=1e-9 * np.abs(ref["grads"]["W_out"]).max())
+    for k in ("W_in", "W_rec"):
+        assert np.abs(full["grads"][k] - ref["grads"][k]).max() > 1e-3 * np.abs(ref["grads"][k]).max()

@@ -2,7 +2,8 @@
 
 The network is a `model.recurrent.EpropNetwork`; each iteration runs one
 batch of sequences (`engines.eprop`: the C++ program, Brian2's runtime or
-the NumPy reference), averages the batch's e-prop gradients (divided by the
+the NumPy reference; with ``gradient = "bptt"`` the reference gradient of
+`engines.eprop_bptt`, backpropagation through time in JAX), averages the batch's e-prop gradients (divided by the
 steps the loss counts, with ``average_gradient``, as NEST's option) and
 takes one optimizer step (``sgd``: ``w -= eta g``; ``adam``: TensorFlow's
 and NEST's form), every weight clipped to ``[-clip, clip]``.
@@ -41,6 +42,8 @@ from ..files import atomic_write, write_json, write_npz
 from .checkpoints import git_commit, prepare_out_dir, versions
 
 TASKS = ("sine", "evidence", "store_recall", "shd")
+#: how the weights' gradient is computed: e-prop (on ``device``), or the BPTT reference (JAX)
+GRADIENTS = ("eprop", "bptt")
 COLUMNS = ("iteration", "loss", "test_loss", "test_error", "rate_hz", "seconds")
 #: settings a resumed run may change
 RESUMABLE = ("iterations", "eval_every", "device", "threads")
@@ -57,6 +60,7 @@ class EpropConfig:
     clip: float = 100.0
     seed: int = 1
     device: str = "cpp_standalone"
+    gradient: str = "eprop"
     threads: int = 1
     eval_every: int = 10
     test_batches: int = 4
@@ -94,6 +98,8 @@ def check_config(cfg):
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    if cfg.gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {cfg.gradient!r}")
     if cfg.optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be sgd or adam, got {cfg.optimizer!r}")
     Optimizer(cfg.optimizer, clip=cfg.clip)  # its own checks
@@ -262,10 +268,20 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
         os.makedirs(out, exist_ok=True)
         write_json(os.path.join(out, "config.json"), {**asdict(cfg), "versions": versions(), "commit": git_commit(),
                                                       "task_description": task.description})
-    runner = make_runner(cfg.device, net, steps, cfg.batch, threads=cfg.threads)
-    log(f"e-prop: {net.n_lif} LIF + {net.n_alif} ALIF recurrent neurons, {net.n_out} readouts ({net.loss}), "
-        f"{net.feedback} feedback; task {task.description}; batch {cfg.batch}, {cfg.optimizer} {cfg.eta:g}; "
-        f"{cfg.device}" + (f" (compiled in {runner.compile_s:.1f} s)" if getattr(runner, "compile_s", 0) else ""))
+    if cfg.gradient == "bptt":
+        from ..engines.bptt import require_jax
+        from ..engines.eprop_bptt import EpropBptt
+
+        require_jax()
+        runner = EpropBptt(net, steps, cfg.batch)
+    else:
+        runner = make_runner(cfg.device, net, steps, cfg.batch, threads=cfg.threads)
+    how = ("BPTT (surrogate gradient, JAX; the reference)" if cfg.gradient == "bptt"
+           else f"e-prop, {net.feedback} feedback")
+    engine = "jax" if cfg.gradient == "bptt" else cfg.device
+    compiled = f" (compiled in {runner.compile_s:.1f} s)" if getattr(runner, "compile_s", 0) else ""
+    log(f"{how}: {net.n_lif} LIF + {net.n_alif} ALIF recurrent neurons, {net.n_out} readouts ({net.loss}); "
+        f"task {task.description}; batch {cfg.batch}, {cfg.optimizer} {cfg.eta:g}; {engine}{compiled}")
     t0 = time.time()
     try:
         for it in range(start, cfg.iterations):
