@@ -252,20 +252,29 @@ def cmd_export(a):
     return 0
 
 
+def _task_options(items, base, example, text):
+    """``--task-option NAME=VALUE`` items over ``base``: numbers as int or
+    float, other values as text where ``text`` is true, else an error."""
+    options = dict(base)
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--task-option {item!r}: write NAME=VALUE, e.g. {example}")
+        try:
+            options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            if not text:
+                raise ValueError(f"--task-option {item!r}: {value!r} is not a number") from None
+            options[key] = value
+    return options
+
+
 def cmd_exact(a):
     from .engines.bptt import require_jax
     from .training.exact import ExactConfig, train_exact
 
     require_jax()
-    options = {}
-    for item in a.task_option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--task-option {item!r}: write NAME=VALUE, e.g. delay=0.2")
-        try:
-            options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-        except ValueError:
-            raise ValueError(f"--task-option {item!r}: {value!r} is not a number") from None
+    options = _task_options(a.task_option, {}, "delay=0.2", text=False)
     cfg = ExactConfig(task=a.task, neurons=a.neurons, iterations=a.iterations, batch=a.batch, lr=a.lr,
                       dt=a.dt * 1e-3, seed=a.seed, gain=a.gain, self_connections=a.self_connections, clip=a.clip,
                       bias=tuple(a.bias), eval_every=a.eval_every, test_trials=a.test_trials, task_options=options, **({"neuron": a.neuron} if a.neuron else {}))
@@ -321,16 +330,7 @@ def cmd_eprop(a):
                                                 "n_alif")
                if getattr(a, key) is not None}
     if a.task_option:
-        options = dict(cfg.task_options)
-        for item in a.task_option:
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--task-option {item!r}: write NAME=VALUE, e.g. path=shd_train.h5")
-            try:
-                options[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-            except ValueError:
-                options[key] = value
-        changes["task_options"] = options
+        changes["task_options"] = _task_options(a.task_option, cfg.task_options, "path=shd_train.h5", text=True)
     cfg = dataclasses.replace(cfg, **changes)
     rows = train_eprop(cfg, a.out, force=a.force, resume=a.resume)
     last = rows[-1]

@@ -17,7 +17,6 @@ checkpoint that ``resume`` continues from) and, at the end, ``trial.png``
 (a test trial: inputs, readout against target, raster) and ``loss.png``.
 """
 
-import csv
 import json
 import os
 import textwrap
@@ -26,8 +25,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..files import atomic_write, write_json, write_npz
+from ..files import write_json, write_npz
 from .checkpoints import git_commit, prepare_out_dir, versions
+from .iterations import check_same_settings, read_metrics, write_metrics
 
 #: the gated neuron's declaration, shipped with the package's models
 GATED_NEURON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -163,24 +163,11 @@ RESUMABLE = ("iterations", "eval_every")
 
 
 def _check_same_settings(out, cfg):
-    """A resumed run continues the run in ``out``: every setting but
-    `RESUMABLE` must be the one its config.json recorded."""
-    saved = read_config(os.path.join(out, "config.json"))
-    mine = json.loads(json.dumps(asdict(cfg)))  # tuples as lists, as the file has them
-    for key, value in mine.items():
-        if key not in RESUMABLE and key in saved and saved[key] != value:
-            raise ValueError(f"--resume: {out} was run with {key} = {saved[key]!r}, not {value!r}")
+    check_same_settings(out, asdict(cfg), RESUMABLE)
 
 
 def _write_metrics(out, rows):
-    def w(tmp):
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-    atomic_write(os.path.join(out, "metrics.csv"), w)
+    write_metrics(out, rows, COLUMNS)
 
 
 def _write_checkpoint(out, params, opt, iteration):
@@ -196,13 +183,7 @@ def _read_checkpoint(out, net, opt):
         opt.m = {k: z[f"adam_m_{k}"] for k in net.shapes if f"adam_m_{k}" in z.files}
         opt.v = {k: z[f"adam_v_{k}"] for k in net.shapes if f"adam_v_{k}" in z.files}
         start = int(z["iteration"])
-    rows = []
-    with open(os.path.join(out, "metrics.csv")) as f:
-        for r in csv.DictReader(f):
-            if int(r["iteration"]) <= start:
-                rows.append({"iteration": int(r["iteration"]),
-                             **{k: float(r[k]) for k in COLUMNS if k != "iteration"}})
-    return params, start, rows
+    return params, start, read_metrics(out, start, COLUMNS)
 
 
 def _figures(out, engine, params, test, rows):

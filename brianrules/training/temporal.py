@@ -30,16 +30,15 @@ optimizer state and iteration: a checkpoint that ``resume`` continues from,
 written atomically after every evaluation), ``loss.png`` and ``trial.png``.
 """
 
-import csv
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ..files import atomic_write, write_json, write_npz
+from ..files import write_json, write_npz
 from .checkpoints import git_commit, prepare_out_dir, versions
+from .iterations import check_same_settings, read_metrics, write_metrics
 
 TASKS = ("sine", "evidence", "store_recall", "shd")
 #: how the weights' gradient is computed: e-prop (on ``device``), or the BPTT reference (JAX)
@@ -250,7 +249,7 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
     if resume:
         if not os.path.exists(os.path.join(out, "params.npz")):
             raise ValueError(f"--resume: {out} holds no checkpoint (params.npz)")
-        _check_same_settings(out, cfg)
+        check_same_settings(out, asdict(cfg), RESUMABLE)
     else:
         prepare_out_dir(out, force=force)
     task = Task(cfg)
@@ -303,7 +302,7 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
                 if task.labels:
                     row["test_loss"], row["test_error"], row["rate_hz"] = evaluate(net, runner, params, test)
                 rows.append(row)
-                _write_metrics(out, rows)
+                write_metrics(out, rows, COLUMNS, digits=10)
                 _write_checkpoint(out, params, state, it + 1)
                 log(f"iteration {it + 1}: loss {loss:.4f}"
                     + (f", test loss {row['test_loss']:.4f}, test error {row['test_error']:.3f}"
@@ -314,26 +313,6 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
     finally:
         runner.close()
     return rows
-
-
-def _check_same_settings(out, cfg):
-    with open(os.path.join(out, "config.json")) as f:
-        saved = json.load(f)
-    mine = json.loads(json.dumps(asdict(cfg)))
-    for key, value in mine.items():
-        if key not in RESUMABLE and key in saved and saved[key] != value:
-            raise ValueError(f"--resume: {out} was run with {key} = {saved[key]!r}, not {value!r}")
-
-
-def _write_metrics(out, rows):
-    def w(tmp):
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-    atomic_write(os.path.join(out, "metrics.csv"), w)
 
 
 def _write_checkpoint(out, params, state, iteration):
@@ -353,13 +332,7 @@ def _read_checkpoint(out, net, optimizer):
             if opt:
                 state[key] = opt
         start = int(z["iteration"])
-    rows = []
-    with open(os.path.join(out, "metrics.csv")) as f:
-        for r in csv.DictReader(f):
-            if int(r["iteration"]) <= start:
-                rows.append({"iteration": int(r["iteration"]),
-                             **{k: float(r[k]) for k in COLUMNS if k != "iteration"}})
-    return params, state or None, start, rows
+    return params, state or None, start, read_metrics(out, start, COLUMNS)
 
 
 def _figures(out, net, runner, params, task, test, rows):
