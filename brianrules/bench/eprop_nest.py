@@ -44,8 +44,10 @@ def sine_network():
 
 
 def run_ours(device, iterations):
-    """(losses, seconds of the iterations, seconds of the build) on ``device``."""
+    """(losses, seconds of the iterations, seconds of the build) on ``device``
+    (``"bptt"``: the BPTT reference's gradient in JAX, not e-prop's)."""
     from ..engines.eprop import make_runner
+    from ..engines.eprop_bptt import EpropBptt
     from ..model.recurrent import nest_sine_example
     from ..reference.recurrent import apply_gradients, readout_error
     from ..rules.optimizers import Optimizer
@@ -54,7 +56,7 @@ def run_ours(device, iterations):
     params, x, s = nest_sine_example(seed=1)
     X, Y, M = x[None], s[None, :, None], np.ones((1, STEPS))
     t0 = time.perf_counter()
-    runner = make_runner(device, net, STEPS, 1)
+    runner = EpropBptt(net, STEPS, 1) if device == "bptt" else make_runner(device, net, STEPS, 1)
     build_s = time.perf_counter() - t0
     optimizer, losses = Optimizer("sgd", clip=100.0), []
     try:
@@ -166,6 +168,16 @@ def compare(iterations=50, log=print):
             row["loss_diff"] = float(rel.max())
             row["same"] = int(np.argmax(rel > 1e-12)) if np.any(rel > 1e-12) else iterations
         rows.append(row)
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return rows, missing
+    name = "brianrules BPTT reference, JAX (another gradient: its losses are not NEST's)"
+    log(f"{name}: {iterations} iterations ...")
+    _, wall, build = run_ours("bptt", iterations)
+    rows.append({"engine": name, "setup_s": build, "per_it_s": wall / iterations,
+                 "ratio": wall / iterations / nest_per_it if nest_per_it else float("nan"),
+                 "loss_diff": float("nan"), "same": None})
     return rows, missing
 
 

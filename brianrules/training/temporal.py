@@ -309,7 +309,7 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
                        if task.labels else "") + f", {row['rate_hz']:.1f} Hz, {time.time() - t0:.0f} s")
             else:
                 rows.append(row)
-        _figures(out, net, runner, params, task, test, rows)
+        _figures(out, net, params, task, test, rows)
     finally:
         runner.close()
     return rows
@@ -335,7 +335,7 @@ def _read_checkpoint(out, net, optimizer):
     return params, state or None, start, read_metrics(out, start, COLUMNS)
 
 
-def _figures(out, net, runner, params, task, test, rows):
+def _figures(out, net, params, task, test, rows):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -359,10 +359,14 @@ def _figures(out, net, runner, params, task, test, rows):
     fig.savefig(os.path.join(out, "loss.png"), dpi=110)
     plt.close(fig)
 
+    # one test sequence on the NumPy reference, which records the recurrent spikes (the same network:
+    # the engines agree to 1e-12)
+    from ..reference.recurrent import simulate
+
     x, y, m, _ = test[0]
-    res = runner.run(params, x, y, m)
+    res = simulate(net, params, x[:1], y[:1], m[:1], gradients=False)
     t = np.arange(x.shape[1]) * net.dt * 1e3
-    fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    fig, axes = plt.subplots(3, 1, figsize=(7, 6.5), sharex=True, gridspec_kw={"height_ratios": [1.3, 1, 1]})
     for k in range(net.n_out):
         axes[0].plot(t, res["y"][0, :, k], lw=1, color=f"C{k}", label=f"readout {k + 1}")
         target = np.where(m[0] > 0, y[0, :, k], np.nan)
@@ -372,7 +376,14 @@ def _figures(out, net, runner, params, task, test, rows):
     steps, idx = np.nonzero(x[0])
     axes[1].plot(t[steps], idx, "|", ms=2, color="k")
     axes[1].set_ylabel("input channel")
-    axes[1].set_xlabel("time (ms)")
+    steps, idx = np.nonzero(res["z"][0])
+    adaptive = idx >= net.n_lif
+    axes[2].plot(t[steps[~adaptive]], idx[~adaptive], "|", ms=2, color="k", label="LIF")
+    if net.n_alif:
+        axes[2].plot(t[steps[adaptive]], idx[adaptive], "|", ms=2, color="C3", label="ALIF")
+        axes[2].legend(loc="upper right", fontsize=7)
+    axes[2].set_ylabel("recurrent neuron")
+    axes[2].set_xlabel("time (ms)")
     axes[0].set_title(f"a test sequence after {rows[-1]['iteration'] if rows else 0} iterations", fontsize=8)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "trial.png"), dpi=110)
