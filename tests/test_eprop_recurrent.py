@@ -194,3 +194,59 @@ def test_bptt_reference_with_cut_paths_is_symmetric_eprop(kind):
                                atol=1e-9 * np.abs(ref["grads"]["W_out"]).max())
     for k in ("W_in", "W_rec"):
         assert np.abs(full["grads"][k] - ref["grads"][k]).max() > 1e-3 * np.abs(ref["grads"][k]).max()
+
+
+def test_answers_are_the_runs_of_counted_steps():
+    """Each run of steps the mask counts is one answer: the readout whose
+    softmax, averaged there, is largest, against the target's class."""
+    from brianrules.training.temporal import answers
+
+    y = np.zeros((2, 10, 2))
+    targets = np.zeros((2, 10, 2))
+    mask = np.zeros((2, 10))
+    mask[0, 2:4] = mask[0, 7:10] = 1.0  # two recalls in trial 0
+    targets[0, 2:4, 1] = 1.0
+    targets[0, 7:10, 0] = 1.0
+    y[0, 2:4, 1] = 3.0  # right
+    y[0, 7:10, 1] = 1.0  # wrong: readout 1 where 0 is wanted
+    y[0, 5, 0] = 50.0  # outside the mask: not counted
+    mask[1, 6:] = 1.0  # one window in trial 1
+    targets[1, 6:, 0] = 1.0
+    y[1, 6:, 0] = [2.0, -1.0, 2.0, 2.0]
+    predicted, wanted = answers(y, targets, mask)
+    np.testing.assert_array_equal(wanted, [1, 0, 0])
+    np.testing.assert_array_equal(predicted, [1, 1, 0])
+
+
+def test_step_size_decays_every_so_many_iterations():
+    from brianrules.training.temporal import EpropConfig, check_config, step_size
+
+    cfg = EpropConfig(eta=0.01, eta_decay=0.3, eta_decay_every=100)
+    assert [step_size(cfg, k) for k in (0, 99, 100, 250)] == pytest.approx([0.01, 0.01, 0.003, 0.0009])
+    assert step_size(EpropConfig(eta=0.01), 10 ** 6) == 0.01
+    with pytest.raises(ValueError, match="eta_decay must lie in"):
+        check_config(EpropConfig(eta_decay=1.5))
+
+
+def test_store_recall_trains_and_counts_every_recall(tmp_path):
+    """The store-recall task through the command (reference engine, 2
+    iterations): its test error is over every recall of the test trials."""
+    from brianrules.cli import main
+
+    out = str(tmp_path / "sr")
+    model = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "eprop_evidence.toml")
+    assert main(["eprop", model, "--task", "store_recall", "--out", out, "--iterations", "2", "--batch", "2",
+                 "--eval-every", "2", "--test-batches", "1", "--n-lif", "5", "--n-alif", "5",
+                 "--task-option", "n_symbols=12", "--task-option", "symbol=0.02", "--device", "reference"]) == 0
+    import csv
+
+    with open(os.path.join(out, "metrics.csv")) as f:
+        row = list(csv.DictReader(f))[-1]
+    error = float(row["test_error"])
+    from brianrules.training.temporal import EpropConfig, Task, answers
+
+    cfg = EpropConfig(task="store_recall", batch=2, test_batches=1, task_options={"n_symbols": 12, "symbol": 0.02})
+    x, y, m, _ = Task(cfg).test()[0]
+    n_answers = len(answers(np.zeros(y.shape), y, m)[1])
+    assert n_answers >= 2  # one answer per recall (each trial has at least one)
+    assert 0.0 <= error <= 1.0 and abs(error * n_answers - round(error * n_answers)) < 1e-9

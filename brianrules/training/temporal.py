@@ -6,7 +6,8 @@ the NumPy reference; with ``gradient = "bptt"`` the reference gradient of
 `engines.eprop_bptt`, backpropagation through time in JAX), averages the batch's e-prop gradients (divided by the
 steps the loss counts, with ``average_gradient``, as NEST's option) and
 takes one optimizer step (``sgd``: ``w -= eta g``; ``adam``: TensorFlow's
-and NEST's form), every weight clipped to ``[-clip, clip]``.
+and NEST's form; ``eta`` times ``eta_decay`` after every ``eta_decay_every``
+iterations), every weight clipped to ``[-clip, clip]``.
 
 Tasks:
 
@@ -20,7 +21,7 @@ Tasks:
   as NEST's example draws them (Glorot-uniform readout, standard normal
   ``B``);
 - ``store_recall``: the store-recall task (`data.cue_tasks.store_recall`),
-  as the evidence task;
+  as the evidence task; each recall is an answer;
 - ``shd``: the Spiking Heidelberg Digits from ``task_options.path``
   (`data.events.load_shd`), binned to ``dt``.
 
@@ -55,6 +56,8 @@ class EpropConfig:
     batch: int = 1
     optimizer: str = "sgd"
     eta: float = 1e-4
+    eta_decay: float = 1.0
+    eta_decay_every: int = 0
     average_gradient: bool = False
     clip: float = 100.0
     seed: int = 1
@@ -105,6 +108,12 @@ def check_config(cfg):
     if not (isinstance(cfg.eta, (int, float)) and not isinstance(cfg.eta, bool) and np.isfinite(cfg.eta)
             and cfg.eta > 0):
         raise ValueError(f"eta must be a positive number, got {cfg.eta!r}")
+    if not (isinstance(cfg.eta_decay, (int, float)) and not isinstance(cfg.eta_decay, bool)
+            and 0 < cfg.eta_decay <= 1):
+        raise ValueError(f"eta_decay must lie in (0, 1], got {cfg.eta_decay!r}")
+    if isinstance(cfg.eta_decay_every, bool) or not isinstance(cfg.eta_decay_every, int) or cfg.eta_decay_every < 0:
+        raise ValueError(f"eta_decay_every must be 0 (never) or a positive number of iterations, "
+                         f"got {cfg.eta_decay_every!r}")
     if cfg.task == "sine" and cfg.batch != 1:
         raise ValueError("the sine task is one frozen sequence: batch must be 1")
     if cfg.task == "shd" and "path" not in cfg.task_options:
@@ -169,7 +178,7 @@ class Task:
             self._make = lambda n, seed: CUE_TASKS[key](n, seed, dt=dt, **opts)
             first = self._make(1, 0)
         self.n_in, self.n_out = first.inputs.shape[2], first.targets.shape[2]
-        self.loss, self.labels = "cross_entropy", True
+        self.loss, self.labels = "cross_entropy", True  # answers: every run of counted steps
         self.description = first.description
 
     def _arrays(self, task):
@@ -215,28 +224,47 @@ def initial_params(cfg, net, task):
 
 
 def evaluate(net, runner, params, batches):
-    """(mean loss, error rate or nan, mean rate in Hz) over ``batches``."""
+    """(mean loss, error rate or nan, mean rate in Hz) over ``batches``;
+    the error rate is over the answers (`answers`) of a classification task."""
     from ..reference.recurrent import readout_error
 
     losses, wrong, n, rates = [], 0, 0, []
-    for x, y, m, labels in batches:
+    for x, y, m, _ in batches:
         out = runner.run(params, x, y, m)
         _, loss = readout_error(net, out["y"], y, m)
         losses.append(loss.mean())
         rates.append(out["rate_hz"])
-        if labels is not None:
-            wrong += int(np.sum(predictions(out["y"], m) != np.asarray(labels)))
-            n += len(labels)
+        if net.loss == "cross_entropy":
+            predicted, wanted = answers(out["y"], y, m)
+            wrong += int(np.sum(predicted != wanted))
+            n += len(wanted)
     return float(np.mean(losses)), (wrong / n if n else float("nan")), float(np.mean(rates))
 
 
-def predictions(y, mask):
-    """The class of each sequence: the readout with the largest softmax
-    averaged over the steps the mask counts (NEST's and Bellec et al.'s)."""
+def answers(y, targets, mask):
+    """(predicted, wanted) classes of every answer: each run of consecutive
+    steps where the mask counts (a recall window; a trial may hold several)
+    is one answer, the readout with the largest softmax averaged over it
+    (NEST's and Bellec et al.'s), against the target's class there."""
     pi = np.exp(y - y.max(axis=-1, keepdims=True))
     pi /= pi.sum(axis=-1, keepdims=True)
-    mean = (pi * mask[..., None]).sum(axis=1)
-    return np.argmax(mean, axis=-1)
+    predicted, wanted = [], []
+    for trial in range(mask.shape[0]):
+        on = np.r_[0, (mask[trial] > 0).astype(int), 0]
+        starts, ends = np.flatnonzero(np.diff(on) == 1), np.flatnonzero(np.diff(on) == -1)
+        for a, b in zip(starts, ends):
+            w = mask[trial, a:b, None]
+            predicted.append(int(np.argmax((pi[trial, a:b] * w).sum(axis=0))))
+            wanted.append(int(np.argmax((targets[trial, a:b] * w).sum(axis=0))))
+    return np.array(predicted, dtype=int), np.array(wanted, dtype=int)
+
+
+def step_size(cfg, iteration):
+    """The optimizer's step in ``iteration`` (from 0): ``eta``, times
+    ``eta_decay`` after every ``eta_decay_every`` iterations."""
+    if not cfg.eta_decay_every:
+        return cfg.eta
+    return cfg.eta * cfg.eta_decay ** (iteration // cfg.eta_decay_every)
 
 
 def train_eprop(cfg, out, force=False, resume=False, log=print):
@@ -295,7 +323,7 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
             if cfg.average_gradient:
                 counted = float(np.mean(np.sum(m > 0, axis=1)))
                 grads = {k: g / counted for k, g in grads.items()}
-            params, state = apply_gradients(params, grads, optimizer, cfg.eta, state)
+            params, state = apply_gradients(params, grads, optimizer, step_size(cfg, it), state)
             row = {"iteration": it + 1, "loss": loss, "test_loss": float("nan"), "test_error": float("nan"),
                    "rate_hz": res["rate_hz"], "seconds": time.time() - t0}
             if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
