@@ -325,7 +325,7 @@ def cmd_eprop(a):
 
     cfg = read_model(a.model) if a.model else EpropConfig()
     changes = {key: getattr(a, key) for key in ("task", "iterations", "batch", "optimizer", "eta", "seed", "device",
-                                                "gradient",
+                                                "gradient", "eta_decay", "eta_decay_every",
                                                 "threads", "eval_every", "test_batches", "feedback", "n_lif",
                                                 "n_alif")
                if getattr(a, key) is not None}
@@ -354,6 +354,9 @@ def _eprop_parser(sub):
     p.add_argument("--batch", type=int, default=None, help="sequences per update")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
     p.add_argument("--eta", type=float, default=None, help="the optimizer's step")
+    p.add_argument("--eta-decay", type=float, default=None, metavar="FACTOR",
+                   help="multiply the step by FACTOR after every --eta-decay-every iterations")
+    p.add_argument("--eta-decay-every", type=int, default=None, metavar="N", help="(0: never, the default)")
     p.add_argument("--feedback", choices=("random", "symmetric"), default=None,
                    help="the learning signal's weights: fixed random B, or the readout weights themselves")
     p.add_argument("--gradient", choices=("eprop", "bptt"), default=None,
