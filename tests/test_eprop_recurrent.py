@@ -111,6 +111,8 @@ def test_eprop_command_sine(tmp_path):
     (["--batch", "2"], "batch must be 1"),
     (["--iterations", "0"], "iterations must be a positive integer"),
     (["--task", "shd"], "needs the file's path"),
+    (["--n-lif", "-3"], "n_lif must be 0 or a positive integer"),
+    (["--n-lif", "0"], "the recurrent population is empty"),
 ])
 def test_eprop_command_refuses_bad_settings(tmp_path, capsys, args, message):
     from brianrules.cli import main

@@ -118,6 +118,7 @@ def check_config(cfg):
         raise ValueError("the sine task is one frozen sequence: batch must be 1")
     if cfg.task == "shd" and "path" not in cfg.task_options:
         raise ValueError("the shd task needs the file's path: task_options = { path = \"shd_train.h5\" }")
+    network_of(cfg, 1, 1, "mse")  # the network's settings, checked by its declaration (naming the setting)
     from ..engines.eprop import DEVICES
 
     if cfg.device not in DEVICES:
