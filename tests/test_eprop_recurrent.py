@@ -113,6 +113,8 @@ def test_eprop_command_sine(tmp_path):
     (["--task", "shd"], "needs the file's path"),
     (["--n-lif", "-3"], "n_lif must be 0 or a positive integer"),
     (["--n-lif", "0"], "the recurrent population is empty"),
+    (["--task", "shd", "--task-option", "path=/nonexistent/shd_train.h5"], "is not a file"),
+    (["--task", "evidence", "--batch", "2", "--task-option", "bogus=3"], "unexpected keyword argument 'bogus'"),
 ])
 def test_eprop_command_refuses_bad_settings(tmp_path, capsys, args, message):
     from brianrules.cli import main

@@ -162,6 +162,9 @@ class Task:
             if opts:
                 raise ValueError(f"unknown option(s) of the shd task: {', '.join(sorted(opts))} "
                                  "(options: path, test_path, t_max, window, max_samples)")
+            for name, value in (("path", path), ("test_path", test_path)):
+                if value is not None and not os.path.isfile(str(value)):
+                    raise ValueError(f"the shd task's {name} {value} is not a file")
             train = load_shd(path, dt=dt, max_samples=max_samples)
             test = load_shd(test_path, dt=dt, max_samples=max_samples) if test_path else None
             if t_max is None:  # one grid for every batch: up to the training set's latest event
@@ -177,7 +180,10 @@ class Task:
 
             key = {"evidence": "evidence", "store_recall": "store_recall"}[cfg.task]
             self._make = lambda n, seed: CUE_TASKS[key](n, seed, dt=dt, **opts)
-            first = self._make(1, 0)
+            try:
+                first = self._make(1, 0)
+            except TypeError as e:  # an option the generator does not take
+                raise ValueError(f"task {cfg.task}: {e}") from None
         self.n_in, self.n_out = first.inputs.shape[2], first.targets.shape[2]
         self.loss, self.labels = "cross_entropy", True  # answers: every run of counted steps
         self.description = first.description
@@ -275,13 +281,13 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
     from ..rules.optimizers import Optimizer
 
     check_config(cfg)
+    task = Task(cfg)  # the data, read or drawn before the folder is touched
     if resume:
         if not os.path.exists(os.path.join(out, "params.npz")):
             raise ValueError(f"--resume: {out} holds no checkpoint (params.npz)")
         check_same_settings(out, asdict(cfg), RESUMABLE)
     else:
         prepare_out_dir(out, force=force)
-    task = Task(cfg)
     net = network_of(cfg, task.n_in, task.n_out, task.loss)
     test = task.test()
     x0 = test[0][0]
