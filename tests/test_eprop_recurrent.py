@@ -250,7 +250,7 @@ def test_store_recall_trains_and_counts_every_recall(tmp_path):
     from brianrules.training.temporal import EpropConfig, Task, answers
 
     cfg = EpropConfig(task="store_recall", batch=2, test_batches=1, task_options={"n_symbols": 12, "symbol": 0.02})
-    x, y, m, _ = Task(cfg).test()[0]
+    x, y, m = Task(cfg).test()[0]
     n_answers = len(answers(np.zeros(y.shape), y, m)[1])
     assert n_answers >= 2  # one answer per recall (each trial has at least one)
     assert 0.0 <= error <= 1.0 and abs(error * n_answers - round(error * n_answers)) < 1e-9

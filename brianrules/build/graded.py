@@ -19,6 +19,8 @@ The objects, in the order Brian2 runs them in a step:
 
 import numpy as np
 
+from ..topology import all_to_all, connect_pairs
+
 
 def build(net, params, inputs, record=("v", "s")):
     """The Brian2 objects of one trial (``inputs``: steps x n_in) with the
@@ -63,13 +65,11 @@ def build(net, params, inputs, record=("v", "s")):
 
 
 def _connect(synapses, W, diagonal):
-    """All-to-all synapses (without i == j unless ``diagonal``) in an order
-    chosen here, so that the weights are set without reading the indices
-    back (a standalone device cannot before its run)."""
-    i, j = np.meshgrid(np.arange(W.shape[0]), np.arange(W.shape[1]), indexing="ij")
-    keep = np.ones(W.shape, dtype=bool) if diagonal else i != j
-    synapses.connect(i=i[keep], j=j[keep])
-    synapses.w = W[i[keep], j[keep]]
+    """All-to-all synapses (without i == j unless ``diagonal``) in row-major
+    order (`topology.all_to_all`), so that the weights are set without
+    reading the indices back (a standalone device cannot before its run)."""
+    i, j = connect_pairs(synapses, *all_to_all(W.shape[0], W.shape[1], without_self=not diagonal))
+    synapses.w = W[i, j]
 
 
 def simulate(net, params, inputs, record=("v", "s"), device="runtime", directory=None):

@@ -32,6 +32,8 @@ Every numeric parameter is a run value; the structure (sizes, ``steps``,
 
 import numpy as np
 
+from ..topology import all_to_all, connect_pairs
+
 #: the neuron step of one recurrent neuron (``z``: the spike of the step before, until it is replaced)
 STEP = """
 zbar = alpha * zbar + p_in * z
@@ -121,7 +123,6 @@ class EpropModel:
         self.net, self.steps, self.n_seq = net, int(steps), int(n_seq)
         total = self.steps * self.n_seq
         dt = net.dt * second
-        self.dt = dt
         self.duration = total * dt
         T = self.steps * dt
         if sequences is None:  # placeholders: a compiled program reads the values from run_args
@@ -166,16 +167,17 @@ class EpropModel:
                                 namespace=ns, name="syn_rec")
         self.syn_out = Synapses(rec, readout, "w : 1\ng : 1\nI_out_post = w * z_pre : 1 (summed)", dt=dt,
                                 name="syn_out")
-        self.pairs = {"W_in": _connect(self.syn_in, (net.n_in, net.n_rec), True),
-                      "W_rec": _connect(self.syn_rec, (net.n_rec, net.n_rec), net.self_connections),
-                      "W_out": _connect(self.syn_out, (net.n_rec, net.n_out), True)}
+        self.pairs = {"W_in": connect_pairs(self.syn_in, *all_to_all(net.n_in, net.n_rec)),
+                      "W_rec": connect_pairs(self.syn_rec, *all_to_all(net.n_rec, net.n_rec,
+                                                                       without_self=not net.self_connections)),
+                      "W_out": connect_pairs(self.syn_out, *all_to_all(net.n_rec, net.n_out))}
         for S in (self.syn_in, self.syn_rec):
             S.run_regularly(elig, when="groups", order=8, name=f"{S.name}_eligibility")
         self.syn_out.run_regularly("g += err_post * zbar_out_pre", when="groups", order=8,
                                    name="syn_out_gradient")
         self.feedback = Synapses(error, signal, "b : 1\nL_post = b * err_pre : 1 (summed)", dt=dt,
                                  name="feedback")
-        self.pairs["B"] = _connect(self.feedback, (net.n_out, net.n_rec), True)
+        self.pairs["B"] = connect_pairs(self.feedback, *all_to_all(net.n_out, net.n_rec))
         objects = [self.inputs, rec, readout, error, signal, self.syn_in, self.syn_rec, self.syn_out,
                    self.feedback]
         if net.loss == "cross_entropy":
@@ -183,10 +185,9 @@ class EpropModel:
             self.norm.connect()
             objects.append(self.norm)
         # the sequence reset, once per sequence before its first step
-        for group, names in (("inputs", RESET["inputs"]), ("recurrent", RESET["recurrent"]),
-                             ("readout", RESET["readout"])):
-            obj = {"inputs": self.inputs, "recurrent": rec, "readout": readout}[group]
-            obj.run_regularly(sequence_reset(names), dt=T, when="start", order=-10, name=f"{group}_reset")
+        for group in (self.inputs, rec, readout):
+            group.run_regularly(sequence_reset(RESET[group.name]), dt=T, when="start", order=-10,
+                                name=f"{group.name}_reset")
         syn_reset = [v for v in RESET["synapses"] if adaptive or v != "eps"]
         for S in (self.syn_in, self.syn_rec):
             S.run_regularly(sequence_reset(syn_reset), dt=T, when="start", order=-10, name=f"{S.name}_reset")
@@ -243,16 +244,6 @@ class EpropModel:
             grads[key] = G
         spikes = float(np.sum(np.asarray(self.rec.n_spikes[:], dtype=float)))
         return {"y": y, "grads": grads, "rate_hz": spikes / (net.n_rec * self.n_seq * self.steps * net.dt)}
-
-
-def _connect(synapses, shape, diagonal):
-    """All-to-all synapses (pre x post, without i == j unless ``diagonal``)
-    in the order of a C-ordered matrix; returns (i, j)."""
-    i, j = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
-    keep = np.ones(shape, dtype=bool) if diagonal else i != j
-    i, j = i[keep], j[keep]
-    synapses.connect(i=i, j=j)
-    return i, j
 
 
 __all__ = ["EpropModel", "STEP", "ELIGIBILITY_CODE"]

@@ -13,10 +13,7 @@ readouts and the batch's mean e-prop gradient:
 `make_runner` picks one by device name.
 """
 
-import dataclasses
 import time
-
-import numpy as np
 
 from ..devices import StandaloneRunner
 from ..program import restore_runtime
@@ -37,10 +34,8 @@ def eprop_key(net, steps, n_seq, threads=1):
     return f"eprop-{key}-t{int(threads)}"
 
 
-def _result(net, read, n_seq, t0):
-    grads = {k: g / n_seq for k, g in read["grads"].items()}
-    if not net.self_connections:
-        np.fill_diagonal(grads["W_rec"], 0.0)
+def _result(read, n_seq, t0):
+    grads = {k: g / n_seq for k, g in read["grads"].items()}  # (no synapse, no entry: the diagonal stays 0)
     return {"y": read["y"], "grads": grads, "rate_hz": read["rate_hz"], "wall_s": time.perf_counter() - t0}
 
 
@@ -67,7 +62,7 @@ class EpropRuntime:
             if not isinstance(target, TimedArray):  # those were set at construction
                 target[:] = value
         model.network.run(model.duration, namespace={})
-        return _result(self.net, model.read(), self.n_seq, t0)
+        return _result(model.read(), self.n_seq, t0)
 
     def close(self):
         pass
@@ -96,7 +91,7 @@ class EpropProgram(StandaloneRunner):
     def run(self, params, inputs, targets, mask):
         t0 = time.perf_counter()
         run_args = dict(self.model.values(params, inputs, targets, mask))
-        return self.execute(run_args, lambda: _result(self.net, self.model.read(), self.n_seq, t0))
+        return self.execute(run_args, lambda: _result(self.model.read(), self.n_seq, t0))
 
 
 class EpropReference:
@@ -135,10 +130,4 @@ def make_runner(device, net, steps, n_seq, threads=1, build_dir=None):
         restore_runtime()
 
 
-def same_structure(a, b):
-    """Whether two networks share one compiled program."""
-    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(a) if f.name in STRUCTURE)
-
-
-__all__ = ["DEVICES", "EpropProgram", "EpropReference", "EpropRuntime", "eprop_key", "make_runner",
-           "same_structure"]
+__all__ = ["DEVICES", "EpropProgram", "EpropReference", "EpropRuntime", "eprop_key", "make_runner"]

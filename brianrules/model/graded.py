@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .neuron import NeuronModel
+from .run_values import check_run_values
 
 #: the variable of the neuron that the external input enters
 EXTERNAL = "I_ext"
@@ -76,24 +77,8 @@ class GradedNetwork:
     def check_params(self, params):
         """The run values as a dict of float64 arrays of the right shapes;
         an error names the first that is missing, misshapen or not finite."""
-        if not isinstance(params, dict):
-            raise ValueError(f"the network's parameters must be a dict of {', '.join(PARAMS)}")
-        unknown = sorted(set(params) - set(PARAMS))
-        if unknown:
-            raise ValueError(f"unknown parameter '{unknown[0]}' (a graded network has {', '.join(PARAMS)})")
-        out = {}
-        for name, shape in self.shapes.items():
-            if name not in params:
-                raise ValueError(f"parameter {name} is missing (a graded network has {', '.join(PARAMS)})")
-            value = np.asarray(params[name], dtype=float)
-            if value.shape != shape:
-                raise ValueError(f"parameter {name} has shape {value.shape}, expected {shape}")
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"parameter {name} has values that are not finite")
-            out[name] = value
-        if not self.self_connections and np.any(np.diag(out["W"]) != 0):
-            raise ValueError("W has a non-zero diagonal, and the network has no self-connections "
-                             "(self_connections=True allows them)")
+        out = check_run_values(params, self.shapes, PARAMS, "a graded network",
+                               no_diagonal=None if self.self_connections else "W")
         if not self.has_bias and np.any(out["bias"] != 0):
             raise ValueError(f"the neuron declares no {BIAS}: the bias must be zero")
         return out

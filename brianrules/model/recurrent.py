@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .run_values import check_run_values
+
 #: the run values of a network, each (pre, post)
 PARAMS = ("W_in", "W_rec", "W_out", "B")
 LOSSES = ("mse", "cross_entropy")
@@ -134,27 +136,9 @@ class EpropNetwork:
         """The run values as a dict of float64 arrays of the right shapes;
         an error names the first that is missing, misshapen or not finite.
         ``B`` may be left out with symmetric feedback (it is ``W_out``)."""
-        if not isinstance(params, dict):
-            raise ValueError(f"the network's parameters must be a dict of {', '.join(PARAMS)}")
-        unknown = sorted(set(params) - set(PARAMS))
-        if unknown:
-            raise ValueError(f"unknown parameter '{unknown[0]}' (an e-prop network has {', '.join(PARAMS)})")
-        out = {}
-        for name, shape in self.shapes.items():
-            if name == "B" and self.feedback == "symmetric":
-                continue
-            if name not in params:
-                raise ValueError(f"parameter {name} is missing (an e-prop network has {', '.join(PARAMS)})")
-            value = np.array(params[name], dtype=float)
-            if value.shape != shape:
-                raise ValueError(f"parameter {name} has shape {value.shape}, expected {shape}")
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"parameter {name} has values that are not finite")
-            out[name] = value
-        if not self.self_connections and np.any(np.diag(out["W_rec"]) != 0):
-            raise ValueError("W_rec has a non-zero diagonal, and the network has no self-connections "
-                             "(self_connections=True allows them)")
-        return out
+        return check_run_values(params, self.shapes, PARAMS, "an e-prop network",
+                                skip=("B",) if self.feedback == "symmetric" else (),
+                                no_diagonal=None if self.self_connections else "W_rec")
 
     def check_sequences(self, inputs, targets, mask):
         """Inputs (trials, steps, n_in), targets (trials, steps, n_out) and
@@ -189,6 +173,16 @@ class EpropNetwork:
                 "B": rng.normal(size=(self.n_rec, self.n_out)) / np.sqrt(self.n_rec)}
 
 
+def _nest_input_and_recurrent(rs, n_in, n_rec):
+    """``W_in`` and ``W_rec`` (pre x post) as NEST's e-prop examples draw
+    them from the legacy generator ``rs``: normal / sqrt(fan-in), drawn as
+    (pre, post) and transposed, rounded to float32, no self-connections."""
+    W_in = np.array(rs.randn(n_in, n_rec).T / np.sqrt(n_in), dtype=np.float32).T.astype(float)
+    W_rec = np.array(rs.randn(n_rec, n_rec).T / np.sqrt(n_rec), dtype=np.float32)
+    np.fill_diagonal(W_rec, 0.0)
+    return W_in, W_rec.T.astype(float)
+
+
 def nest_sine_example(seed=1, n_in=100, n_rec=100, steps=1000, p_spike=0.05, periods=(1000, 500, 333, 200)):
     """The arrays of NEST's example ``eprop_supervised_regression_sine-waves_bsshslm_2020.py``
     (after Bellec et al.'s ``tutorial_pattern_generation.py``), drawn in its
@@ -198,10 +192,7 @@ def nest_sine_example(seed=1, n_in=100, n_rec=100, steps=1000, p_spike=0.05, per
     (params, inputs (steps x n_in), target (steps,))."""
     rs = np.random.RandomState(seed)
     f32 = np.float32
-    W_in = np.array(rs.randn(n_in, n_rec).T / np.sqrt(n_in), dtype=f32).T.astype(float)
-    W_rec = np.array(rs.randn(n_rec, n_rec).T / np.sqrt(n_rec), dtype=f32)
-    np.fill_diagonal(W_rec, 0.0)
-    W_rec = W_rec.T.astype(float)
+    W_in, W_rec = _nest_input_and_recurrent(rs, n_in, n_rec)
     W_out = np.array(rs.randn(n_rec, 1).T / np.sqrt(n_rec), dtype=f32).T.astype(float)
     B = np.array(rs.randn(n_rec, 1) / np.sqrt(n_rec), dtype=f32).astype(float)
     x = (rs.rand(steps, n_in) < p_spike).astype(float)
@@ -233,10 +224,7 @@ def nest_evidence_example(batch_size, n_iter, seed=1, n_in=40, n_lif=50, n_alif=
     rs = np.random.RandomState(seed)
     f32 = np.float32
     n_rec = n_lif + n_alif
-    W_in = np.array(rs.randn(n_in, n_rec).T / np.sqrt(n_in), dtype=f32).T.astype(float)
-    W_rec = np.array(rs.randn(n_rec, n_rec).T / np.sqrt(n_rec), dtype=f32)
-    np.fill_diagonal(W_rec, 0.0)
-    W_rec = W_rec.T.astype(float)
+    W_in, W_rec = _nest_input_and_recurrent(rs, n_in, n_rec)
     limit = np.sqrt(3.0 / max(1.0, (n_rec + n_out) / 2.0))
     W_out = np.array(rs.uniform(-limit, limit, (n_rec, n_out)).T, dtype=f32).T.astype(float)
     B = np.array(rs.randn(n_rec, n_out), dtype=f32).astype(float)

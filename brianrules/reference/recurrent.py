@@ -36,22 +36,27 @@ from .step import SynapseState, apply_accumulated
 LEARNED = ("W_in", "W_rec", "W_out")
 
 
+def _log_softmax(y):
+    shifted = y - y.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def readout_error(net, y, target, mask):
-    """(error per step and readout, loss per sequence) for readouts ``y``
-    (trials, steps, n_out).  Mean squared error: ``err = y - y*``, loss
-    ``0.5 sum_k mask (y - y*)^2`` averaged over readouts (NEST's example's
-    loss); cross-entropy: ``err = softmax(y) - pi*``, loss the mean over
-    the masked steps of ``-sum pi* log softmax(y)``."""
+    """The error per step and readout, ``mask * err``, for readouts ``y``
+    (trials, steps, n_out): ``err = y - y*`` (mean squared error) or
+    ``softmax(y) - pi*`` (cross-entropy)."""
+    err = y - target if net.loss == "mse" else np.exp(_log_softmax(y)) - target
+    return mask[..., None] * err
+
+
+def readout_loss(net, y, target, mask):
+    """The loss per sequence: ``0.5 sum_k mask (y - y*)^2`` averaged over
+    readouts (NEST's example's loss), or the mean over the masked steps of
+    ``-sum pi* log softmax(y)``."""
     if net.loss == "mse":
-        err = y - target
-        loss = 0.5 * np.sum(mask[..., None] * err ** 2, axis=1).mean(axis=-1)
-    else:
-        shifted = y - y.max(axis=-1, keepdims=True)
-        log_pi = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        err = np.exp(log_pi) - target
-        ce = -(target * log_pi).sum(axis=-1)
-        loss = (mask * ce).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-300)
-    return mask[..., None] * err, loss
+        return 0.5 * np.sum(mask[..., None] * (y - target) ** 2, axis=1).mean(axis=-1)
+    ce = -(target * _log_softmax(y)).sum(axis=-1)
+    return (mask * ce).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-300)
 
 
 def simulate(net, params, inputs, targets, mask, gradients=True):
@@ -99,8 +104,7 @@ def simulate(net, params, inputs, targets, mask, gradients=True):
         ys[:, k], zs[:, k], vs[:, k] = y, z > 0, v
         if not gradients:
             continue
-        err, _ = readout_error(net, y[:, None], ystar[:, k:k + 1], m[:, k:k + 1])
-        err = err[:, 0]
+        err = readout_error(net, y[:, None], ystar[:, k:k + 1], m[:, k:k + 1])[:, 0]
         L = err @ B.T
         for key, s in (("W_in", x[:, k]), ("W_rec", z_prev)):
             zb[key] = alpha * zb[key] + pin * s
@@ -111,7 +115,7 @@ def simulate(net, params, inputs, targets, mask, gradients=True):
             sum_e[key] += e
         zb_out = kappa * zb_out + (1.0 - kappa) * z
         g_out += zb_out[:, :, None] * err[:, None, :]
-    _, loss = readout_error(net, ys, ystar, m)
+    loss = readout_loss(net, ys, ystar, m)
     out = {"y": ys, "z": zs, "v": vs, "loss": loss, "rate_hz": nsp / (steps * net.dt)}
     if gradients:
         reg = net.c_reg * (nsp / steps - net.f_target * net.dt) / steps
@@ -141,4 +145,4 @@ def apply_gradients(params, grads, optimizer, eta, state=None):
     return params, state
 
 
-__all__ = ["LEARNED", "apply_gradients", "readout_error", "simulate"]
+__all__ = ["LEARNED", "apply_gradients", "readout_error", "readout_loss", "simulate"]

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..files import write_json, write_npz
 from .checkpoints import git_commit, prepare_out_dir, versions
-from .iterations import check_same_settings, read_metrics, write_metrics
+from .iterations import check_positive_integers, check_same_settings, read_metrics, write_metrics
 
 #: the gated neuron's declaration, shipped with the package's models
 GATED_NEURON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -63,10 +63,7 @@ def check_config(cfg):
 
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r} (tasks: {', '.join(TASKS)})")
-    for key in ("neurons", "iterations", "batch", "eval_every", "test_trials"):
-        value = getattr(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    check_positive_integers(cfg, ("neurons", "iterations", "batch", "eval_every", "test_trials"))
     for key in ("lr", "dt", "gain"):
         value = getattr(cfg, key)
         if not (isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or key == "gain" and value == 0)):

@@ -13,6 +13,15 @@ import os
 from ..files import atomic_write
 
 
+def check_positive_integers(cfg, keys):
+    """Raise ValueError naming the first of ``keys`` whose setting in
+    ``cfg`` is not a positive integer."""
+    for key in keys:
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+
+
 def check_same_settings(out, settings, resumable):
     """A resumed run continues the run in ``out``: every setting (a dict, as
     JSON would write it) but those in ``resumable`` must be the one its
@@ -50,4 +59,4 @@ def read_metrics(out, last, columns):
     return rows
 
 
-__all__ = ["check_same_settings", "read_metrics", "write_metrics"]
+__all__ = ["check_positive_integers", "check_same_settings", "read_metrics", "write_metrics"]

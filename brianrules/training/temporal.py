@@ -39,7 +39,7 @@ import numpy as np
 
 from ..files import write_json, write_npz
 from .checkpoints import git_commit, prepare_out_dir, versions
-from .iterations import check_same_settings, read_metrics, write_metrics
+from .iterations import check_positive_integers, check_same_settings, read_metrics, write_metrics
 
 TASKS = ("sine", "evidence", "store_recall", "shd")
 #: how the weights' gradient is computed: e-prop (on ``device``), or the BPTT reference (JAX)
@@ -96,10 +96,7 @@ def check_config(cfg):
 
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r} (tasks: {', '.join(TASKS)})")
-    for key in ("iterations", "batch", "eval_every", "test_batches", "threads"):
-        value = getattr(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+    check_positive_integers(cfg, ("iterations", "batch", "eval_every", "test_batches", "threads"))
     if cfg.gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {cfg.gradient!r}")
     if cfg.optimizer not in ("sgd", "adam"):
@@ -147,7 +144,7 @@ class Task:
             params, x, s = nest_sine_example(seed=cfg.seed, n_rec=cfg.n_lif + cfg.n_alif, **opts)
             self.initial = params
             self.frozen = (x[None], s[None, :, None], np.ones((1, len(s))))
-            self.n_in, self.n_out, self.loss, self.labels = x.shape[1], 1, "mse", False
+            self.n_in, self.n_out, self.loss = x.shape[1], 1, "mse"
             self.description = f"sine waves (NEST's example): {len(s)} steps, {x.shape[1]} frozen inputs"
             return
         self.initial = None
@@ -171,30 +168,33 @@ class Task:
                 t_max = (int(np.floor(train.last_time() / dt + 1e-9)) + 1) * dt
             self._events = (train, test, {"dt": dt, "t_max": float(t_max), "window": window})
             first = train.subset([0]).to_task(**self._events[2])
-            first = first.__class__(**{**first.__dict__, "description": (
-                f"SHD ({os.path.basename(path)}): {len(train)} training samples, {first.steps} steps of "
-                f"{dt * 1e3:g} ms, {train.n_classes} classes" + (f", loss over the last {window * 1e3:g} ms"
-                                                                  if window else ""))})
+            self.description = (f"SHD ({os.path.basename(path)}): {len(train)} training samples, {first.steps} "
+                                f"steps of {dt * 1e3:g} ms, {train.n_classes} classes"
+                                + (f", loss over the last {window * 1e3:g} ms" if window else ""))
         else:
             from ..data.cue_tasks import TASKS as CUE_TASKS
 
-            key = {"evidence": "evidence", "store_recall": "store_recall"}[cfg.task]
-            self._make = lambda n, seed: CUE_TASKS[key](n, seed, dt=dt, **opts)
+            self._make = lambda n, seed: CUE_TASKS[cfg.task](n, seed, dt=dt, **opts)
             try:
                 first = self._make(1, 0)
             except TypeError as e:  # an option the generator does not take
                 raise ValueError(f"task {cfg.task}: {e}") from None
+            self.description = first.description
         self.n_in, self.n_out = first.inputs.shape[2], first.targets.shape[2]
-        self.loss, self.labels = "cross_entropy", True  # answers: every run of counted steps
-        self.description = first.description
+        self.loss = "cross_entropy"
+
+    @property
+    def classifies(self):
+        """Whether the task has answers (`answers`) and a test error."""
+        return self.loss == "cross_entropy"
 
     def _arrays(self, task):
-        return task.inputs, task.targets, task.mask, task.labels
+        return task.inputs, task.targets, task.mask
 
     def batch(self, iteration):
         cfg = self.cfg
         if cfg.task == "sine":
-            return self.frozen + (None,)
+            return self.frozen
         if cfg.task == "shd":
             train, _, grid = self._events
             rng = np.random.default_rng([cfg.seed, iteration])
@@ -233,12 +233,12 @@ def initial_params(cfg, net, task):
 def evaluate(net, runner, params, batches):
     """(mean loss, error rate or nan, mean rate in Hz) over ``batches``;
     the error rate is over the answers (`answers`) of a classification task."""
-    from ..reference.recurrent import readout_error
+    from ..reference.recurrent import readout_loss
 
     losses, wrong, n, rates = [], 0, 0, []
-    for x, y, m, _ in batches:
+    for x, y, m in batches:
         out = runner.run(params, x, y, m)
-        _, loss = readout_error(net, out["y"], y, m)
+        loss = readout_loss(net, out["y"], y, m)
         losses.append(loss.mean())
         rates.append(out["rate_hz"])
         if net.loss == "cross_entropy":
@@ -277,7 +277,7 @@ def step_size(cfg, iteration):
 def train_eprop(cfg, out, force=False, resume=False, log=print):
     """Train and write the output folder; returns the rows of metrics.csv."""
     from ..engines.eprop import make_runner
-    from ..reference.recurrent import apply_gradients, readout_error
+    from ..reference.recurrent import apply_gradients, readout_loss
     from ..rules.optimizers import Optimizer
 
     check_config(cfg)
@@ -319,9 +319,9 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
     t0 = time.time()
     try:
         for it in range(start, cfg.iterations):
-            x, y, m, _ = task.batch(it)
+            x, y, m = task.batch(it)
             res = runner.run(params, x, y, m)
-            _, loss = readout_error(net, res["y"], y, m)
+            loss = readout_loss(net, res["y"], y, m)
             loss = float(loss.mean())
             if not np.isfinite(loss):
                 raise FloatingPointError(f"iteration {it + 1}: the loss is {loss}; the last checkpoint is "
@@ -334,14 +334,14 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
             row = {"iteration": it + 1, "loss": loss, "test_loss": float("nan"), "test_error": float("nan"),
                    "rate_hz": res["rate_hz"], "seconds": time.time() - t0}
             if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
-                if task.labels:
+                if task.classifies:
                     row["test_loss"], row["test_error"], row["rate_hz"] = evaluate(net, runner, params, test)
                 rows.append(row)
                 write_metrics(out, rows, COLUMNS, digits=10)
                 _write_checkpoint(out, params, state, it + 1)
                 log(f"iteration {it + 1}: loss {loss:.4f}"
                     + (f", test loss {row['test_loss']:.4f}, test error {row['test_error']:.3f}"
-                       if task.labels else "") + f", {row['rate_hz']:.1f} Hz, {time.time() - t0:.0f} s")
+                       if task.classifies else "") + f", {row['rate_hz']:.1f} Hz, {time.time() - t0:.0f} s")
             else:
                 rows.append(row)
         _figures(out, net, params, task, test, rows)
@@ -379,7 +379,7 @@ def _figures(out, net, params, task, test, rows):
     it = [r["iteration"] for r in rows]
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     ax.semilogy(it, [r["loss"] for r in rows], lw=1, label="training loss")
-    if task.labels:
+    if task.classifies:
         ev = [r for r in rows if np.isfinite(r["test_error"])]
         ax2 = ax.twinx()
         ax2.plot([r["iteration"] for r in ev], [r["test_error"] for r in ev], "C1.-", label="test error")
@@ -398,7 +398,7 @@ def _figures(out, net, params, task, test, rows):
     # the engines agree to 1e-12)
     from ..reference.recurrent import simulate
 
-    x, y, m, _ = test[0]
+    x, y, m = test[0]
     res = simulate(net, params, x[:1], y[:1], m[:1], gradients=False)
     t = np.arange(x.shape[1]) * net.dt * 1e3
     fig, axes = plt.subplots(3, 1, figsize=(7, 6.5), sharex=True, gridspec_kw={"height_ratios": [1.3, 1, 1]})
