@@ -376,6 +376,54 @@ def _eprop_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
 
 
+def cmd_superspike(a):
+    import dataclasses
+
+    from .training.spiketrain import SuperSpikeConfig, read_model, train_superspike
+
+    cfg = read_model(a.model) if a.model else SuperSpikeConfig()
+    changes = {key: getattr(a, key) for key in ("text", "feedback", "n_hidden", "blocks", "block_s", "burn_in_s",
+                                                "eta", "seed", "device", "threads", "dt")
+               if getattr(a, key) is not None}
+    if a.fixed_hidden:
+        changes["learn_hidden"] = False
+    cfg = dataclasses.replace(cfg, **changes)
+    rows = train_superspike(cfg, a.out, force=a.force, resume=a.resume)
+    last = rows[-1] if rows else None
+    print(f"wrote {a.out}: metrics.csv, checkpoint.npz, rasters.npz, distance.png, raster.png"
+          + (f" (van Rossum distance {last['distance']:.3f} after {last['trained_s']:g} s)" if last else ""))
+    return 0
+
+
+def _superspike_parser(sub):
+    from .engines.spiketrain import DEVICES
+    from .model.spiketrain import FEEDBACK
+
+    p = sub.add_parser("superspike", help="teach output neurons a target spike raster drawn from a picture by "
+                       "SuperSpike (Zenke & Ganguli 2018)")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL.toml",
+                   help="a SuperSpike model file ([superspike] settings, e.g. models/superspike_raster.toml); "
+                   "the options below override it")
+    p.add_argument("--out", required=True, help="the run's folder")
+    p.add_argument("--text", default=None, help="the text whose picture the outputs learn (default: SPIKE)")
+    p.add_argument("--feedback", choices=FEEDBACK, default=None,
+                   help="the hidden layer's error: through the output weights or a fixed random matrix")
+    p.add_argument("--hidden", dest="n_hidden", type=int, default=None, help="hidden neurons (0: none; default 256)")
+    p.add_argument("--fixed-hidden", action="store_true", help="keep the hidden weights fixed (a control)")
+    p.add_argument("--blocks", type=int, default=None, help="blocks of training (default: 50)")
+    p.add_argument("--block-s", type=float, default=None, help="seconds of training per block (default: 20)")
+    p.add_argument("--burn-in-s", type=float, default=None, help="seconds run before learning (default: 20)")
+    p.add_argument("--eta", type=float, default=None, help="the step (default: 5e-4; divided by 10 at the "
+                   "blocks of eta_drops)")
+    p.add_argument("--dt", type=float, default=None, help="time step in ms (default: 1)")
+    p.add_argument("--seed", type=int, default=None, help="weights, input and target jitter")
+    p.add_argument("--device", choices=DEVICES, default=None, help="cpp_standalone (default), runtime or the "
+                   "NumPy reference")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads of the C++ program (default: 1)")
+    p.add_argument("--force", action="store_true", help="overwrite the folder's results")
+    p.add_argument("--resume", action="store_true", help="continue from the folder's checkpoint.npz")
+
+
 def cmd_align(a):
     import numpy as np
 
@@ -522,6 +570,7 @@ def main(argv=None):
     pe.add_argument("--nir", required=True, metavar="FILE", help="the NIR file to write (HDF5, e.g. net.nir)")
     _exact_parser(sub)
     _eprop_parser(sub)
+    _superspike_parser(sub)
     pa = sub.add_parser("align", help="how a trained network's local updates align with BPTT's gradient")
     pa.add_argument("run", metavar="RUN", help="a training's folder")
     pa.add_argument("--samples", type=int, default=20, metavar="N", help="test samples (default: 20)")
@@ -542,7 +591,8 @@ def main(argv=None):
     a = parser.parse_args(argv)
     handlers = {"train": cmd_train, "rules": cmd_rules, "info": cmd_info, "bench": cmd_bench, "show": cmd_show,
                 "sweep": cmd_sweep, "plot": cmd_plot, "export": cmd_export, "align": cmd_align,
-                "exact": cmd_exact, "eprop": cmd_eprop}
+                "exact": cmd_exact, "eprop": cmd_eprop,
+                "superspike": cmd_superspike}
     try:
         return handlers[a.command](a)
     except ValueError as e:
