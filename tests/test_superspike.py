@@ -24,22 +24,22 @@ def rasters(seed=0):
     return (rng.random((P, 20)) < 0.08).astype(float), (rng.random((P, 10)) < 0.05).astype(float)
 
 
-def two_runs(run, net, eta=1e-2):
+def two_runs(run, net, eta=1e-2, learn=True):
     """Two runs of 100 steps from rest with weights strong enough to fire."""
     stim, tgt = rasters()
     p, s = net.initial_params(0, w0=1.0), zero_state(net)
     out = []
     n0 = 0
     for _ in range(2):
-        p, s, rec = run(p, s, stim, tgt, n0, eta)
+        p, s, rec = run(p, s, stim, tgt, n0, eta, learn)
         out.append(rec)
         n0 += 100
     return p, s, out
 
 
 def reference_run(net):
-    def run(p, s, stim, tgt, n0, eta):
-        return simulate(net, p, s, stim, tgt, n0, 100, eta, record_from=0)
+    def run(p, s, stim, tgt, n0, eta, learn):
+        return simulate(net, p, s, stim, tgt, n0, 100, eta, learn=learn, record_from=0)
     return run
 
 
@@ -60,14 +60,17 @@ def assert_same(a, b, rtol=1e-9):
         np.testing.assert_allclose(x["D"], y["D"], rtol=rtol, atol=1e-15)
 
 
-@pytest.mark.parametrize("feedback,n_hidden", [("symmetric", 15), ("random", 15), ("symmetric", 0)])
-def test_runtime_equals_reference(feedback, n_hidden):
+@pytest.mark.parametrize("feedback,n_hidden,learn", [("symmetric", 15, True), ("random", 15, True),
+                                                     ("symmetric", 0, True), ("symmetric", 15, ("W2",))])
+def test_runtime_equals_reference(feedback, n_hidden, learn):
     from brianrules.engines.spiketrain import make_runner
 
     net = small(feedback, n_hidden)
     runner = make_runner("runtime", net, P, 100)
-    got = two_runs(runner.run, net)
-    want = two_runs(reference_run(net), net)
+    got = two_runs(runner.run, net, learn=learn)
+    want = two_runs(reference_run(net), net, learn=learn)
+    if learn is not True:  # the hidden weights fixed, the output's learning
+        np.testing.assert_array_equal(want[0]["W1"], net.initial_params(0, w0=1.0)["W1"])
     assert sum(r["count_o"].sum() for r in want[2]) > 20  # the outputs fire ...
     if n_hidden:
         assert sum(r["count_h"].sum() for r in want[2]) > 20  # ... and so does the hidden layer
@@ -277,3 +280,19 @@ def test_check_params_names_the_problem():
         net.check_params({**p, "W1": np.zeros((3, 3))})
     with pytest.raises(ValueError, match="feedback must be one of"):
         SuperSpikeNetwork(feedback="mirror")
+    with pytest.raises(ValueError, match="no plastic projection W3"):
+        net.learning(("W3",))
+
+
+def test_fixed_hidden_keeps_the_hidden_weights(tmp_path):
+    from brianrules.cli import main
+    from brianrules.training.spiketrain import network_of, read_model
+
+    model = _model_file(tmp_path)
+    out = tmp_path / "fixed"
+    assert main(["superspike", model, "--out", str(out), "--fixed-hidden", "--blocks", "1"]) == 0
+    cfg = read_model(model)
+    start = network_of(cfg).initial_params(cfg.seed, w0=cfg.w0)
+    with np.load(out / "checkpoint.npz") as z:
+        np.testing.assert_array_equal(z["W1"], start["W1"])
+        assert np.max(np.abs(z["W2"] - start["W2"])) > 1e-3

@@ -208,6 +208,7 @@ class SuperSpikeModel:
         if n0 % net.update_every:
             raise ValueError(f"a run must start on an update step (a multiple of {net.update_every}), got {n0}")
         c = net.constants
+        learning = net.learning(learn)
         pairs = [(self.stim, stim), (self.target, target), (self.inputs.n0, int(n0)), (self.output.n0, int(n0)),
                  (self.inputs.c_m, c["c_m"]), (self.inputs.d_syn, c["d_syn"]),
                  (self.inputs.x, state["in"]["x"]), (self.inputs.psp, state["in"]["psp"])]
@@ -226,7 +227,7 @@ class SuperSpikeModel:
             pairs += [(S.w, p[key][i, j]), (S.vr, p["v" + key[1]][i, j])]
             pairs += [(getattr(S, k), state[key][k][i, j]) for k in SYNAPSE_STATE]
             pairs += [(S.d_rise, c["d_rise"]), (S.rho, net.rho if key == "W1" else 0.0),
-                      (S.n_update, float(net.update_every)), (S.rms_decay, net.gamma), (S.learn, float(bool(learn))),
+                      (S.n_update, float(net.update_every)), (S.rms_decay, net.gamma), (S.learn, float(learning[key])),
                       (S.eta, float(eta)), (S.eps, net.eps), (S.w_max, net.w_max)]
         if "B" in self.pairs:
             i, j = self.pairs["B"]

@@ -197,6 +197,18 @@ class SuperSpikeNetwork:
             params["B"] = rng.normal(0.0, 1.0, self.shapes["B"])
         return self.check_params(params)
 
+    def learning(self, learn):
+        """Which plastic projections learn: ``learn`` is True or False for
+        all of them, or the names of those that do (e.g. ``("W2",)``: the
+        hidden weights fixed)."""
+        if isinstance(learn, (bool, np.bool_)):
+            return {key: bool(learn) for key in self.layers}
+        learn = set(learn)
+        unknown = sorted(learn - set(self.layers))
+        if unknown:
+            raise ValueError(f"no plastic projection {unknown[0]} (this network has {', '.join(self.layers)})")
+        return {key: key in learn for key in self.layers}
+
     def kernel_energy(self):
         """``sum_n e(n)^2 dt`` of the error that one unmatched spike leaves
         (the discrete kernel of the module's docstring): the unit of the

@@ -8,7 +8,8 @@ run of ``2 n``.  The order of a step is the Brian2 program's
 
 1. ``start``, every ``update_every`` steps of a run (runs begin on such a
    step): the normaliser applies the accumulated ``g`` (the weight only
-   where ``learn``; its state ``v`` always, as Auryn's does);
+   where the projection learns (``learn``: all, none, or the names of
+   those that do); its state ``v`` always, as Auryn's does);
 2. ``groups``: the input traces; the hidden feedback ``err_fb`` from the
    output errors of the step before (with the weights after 1.); the
    neurons' membrane, current, surrogate and traces;
@@ -74,6 +75,7 @@ def simulate(net, params, state, stim, target, n0, n_steps, eta, learn=True, rec
     counts = {g: np.zeros(s[g]["v"].shape) for g in groups}
     rec_steps, rec_idx = [], []
     record_from = n_steps if record_from is None else record_from
+    learning = net.learning(learn)
     for n in range(n_steps):
         row = (n0 + n) % P
         # 1. start: the normaliser
@@ -82,7 +84,7 @@ def simulate(net, params, state, stim, target, n0, n_steps, eta, learn=True, rec
                 gm = s[key]["g"] / K
                 vk = "v" + key[1]
                 p[vk] = np.maximum(gm * gm, net.gamma * p[vk])
-                if learn:
+                if learning[key]:
                     p[key] = np.clip(p[key] + eta * gm / (np.sqrt(p[vk]) + net.eps), -net.w_max, net.w_max)
                 s[key]["g"] = np.zeros_like(gm)
         # 2. groups

@@ -199,11 +199,6 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
             runners[n_steps] = make_runner(cfg.device, net, task.steps, n_steps, threads=cfg.threads)
         return runners[n_steps].run(params, state, task.stim, task.target, n0, eta, learn)
 
-    def fixed_hidden(new):
-        if not cfg.learn_hidden and "W1" in new:
-            new = dict(new, W1=params["W1"])
-        return new
-
     t0 = time.time()
     try:
         if start == 0 and burn_steps and n0 == 0:
@@ -215,8 +210,7 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
                 f"output {rec['count_o'].mean() / cfg.burn_in_s:.1f} Hz")
         for block in range(start + 1, cfg.blocks + 1):
             eta = eta_of(cfg, block)
-            new, state, rec = run(block_steps, eta, True)
-            params = fixed_hidden(new)
+            params, state, rec = run(block_steps, eta, True if cfg.learn_hidden else ("W2",))
             n0 += block_steps
             d = distance(net, rec["D"], cfg.block_s)
             if not np.isfinite(d):
