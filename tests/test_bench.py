@@ -208,6 +208,8 @@ def test_bptt_rows_time_batches_of_1_and_32_with_the_gradient_applied():
     (["--networks", ","], "no networks given"),
     (["--device", "cuda_standalone"], "this machine has no NVIDIA GPU"),
     (["--device", "cuda_standalone", "--cuda-arch", "sm_9"], "cuda_arch must be a compute capability"),
+    (["--superspike", "0.2"], "--superspike needs at least 0.5 s"),
+    (["--superspike", "-1"], "--superspike takes a positive number of seconds"),
 ])
 def test_bench_refuses_bad_input_before_measuring(monkeypatch, capsys, tmp_path, argv, message):
     from brianrules import cli, cuda

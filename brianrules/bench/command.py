@@ -62,18 +62,14 @@ def add_bench_parser(subparsers):
                    help="instead of the above: e-prop's sine-wave task for ITERATIONS iterations on the C++ "
                    "program, the NumPy reference and NEST (pip install nest-simulator), side by side "
                    "(printed; written only where --out says)")
+    p.add_argument("--superspike", type=float, default=None, metavar="SECONDS",
+                   help="instead of the above: SuperSpike's spike-raster task (models/superspike_raster.toml) "
+                   "learning for SECONDS of simulated time on the C++ program and the NumPy reference, side by "
+                   "side (printed; written only where --out says)")
     return p
 
 
-def cmd_eprop_nest(args):
-    from .eprop_nest import compare, table as eprop_table
-
-    n = args.eprop_nest
-    if n < 1:
-        print(f"error: --eprop-nest takes a positive number of iterations, got {n}", file=sys.stderr)
-        return 2
-    rows, missing = compare(n, log=lambda *x: print(*x, flush=True))
-    text = eprop_table(rows, n, missing)
+def _print_and_write(args, text):
     command = getattr(args, "command_line", None) or command_line()
     print()
     print(text)
@@ -85,9 +81,37 @@ def cmd_eprop_nest(args):
     return 0
 
 
+def cmd_superspike(args):
+    from .superspike import run, table as superspike_table
+
+    seconds = args.superspike
+    if not seconds > 0:
+        print(f"error: --superspike takes a positive number of seconds, got {seconds:g}", file=sys.stderr)
+        return 2
+    try:
+        rows = run(seconds, log=lambda *x: print(*x, flush=True))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return _print_and_write(args, superspike_table(rows))
+
+
+def cmd_eprop_nest(args):
+    from .eprop_nest import compare, table as eprop_table
+
+    n = args.eprop_nest
+    if n < 1:
+        print(f"error: --eprop-nest takes a positive number of iterations, got {n}", file=sys.stderr)
+        return 2
+    rows, missing = compare(n, log=lambda *x: print(*x, flush=True))
+    return _print_and_write(args, eprop_table(rows, n, missing))
+
+
 def cmd_bench(args):
     if getattr(args, "eprop_nest", None) is not None:
         return cmd_eprop_nest(args)
+    if getattr(args, "superspike", None) is not None:
+        return cmd_superspike(args)
     quick = bool(getattr(args, "quick", False))
     device = getattr(args, "device", None) or "cpp_standalone"
     cuda_arch = getattr(args, "cuda_arch", None)
