@@ -382,7 +382,7 @@ def cmd_superspike(a):
     from .training.spiketrain import SuperSpikeConfig, read_model, train_superspike
 
     cfg = read_model(a.model) if a.model else SuperSpikeConfig()
-    changes = {key: getattr(a, key) for key in ("text", "feedback", "n_hidden", "blocks", "block_s", "burn_in_s",
+    changes = {key: getattr(a, key) for key in ("text", "picture", "feedback", "n_hidden", "blocks", "block_s", "burn_in_s",
                                                 "eta", "seed", "device", "threads", "dt")
                if getattr(a, key) is not None}
     if a.fixed_hidden:
@@ -406,6 +406,8 @@ def _superspike_parser(sub):
                    "the options below override it")
     p.add_argument("--out", required=True, help="the run's folder")
     p.add_argument("--text", default=None, help="the text whose picture the outputs learn (default: SPIKE)")
+    p.add_argument("--picture", default=None, metavar="FILE",
+                   help="an image (PNG) whose dark pixels the outputs learn instead of the text")
     p.add_argument("--feedback", choices=FEEDBACK, default=None,
                    help="the hidden layer's error: through the output weights or a fixed random matrix")
     p.add_argument("--hidden", dest="n_hidden", type=int, default=None, help="hidden neurons (0: none; default 256)")

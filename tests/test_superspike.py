@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from brianrules.data.rasters import picture_raster, poisson_raster, text_picture, to_grid
+from brianrules.data.rasters import picture_from_file, picture_raster, poisson_raster, text_picture, to_grid
 from brianrules.model.spiketrain import SuperSpikeNetwork
 from brianrules.reference.spiketrain import distance, simulate, zero_state
 
@@ -207,6 +207,30 @@ def test_picture_and_rasters():
         text_picture("  ")
 
 
+def test_picture_from_an_image_file(tmp_path):
+    """A PNG's dark pixels, cropped to their bounding box and put on the grid: a picture written as an
+    image comes back as itself (white background, 8-bit greys and transparency alike)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pic = text_picture("Z", rows=30, columns=20)
+    path = tmp_path / "z.png"
+    plt.imsave(path, np.where(pic, 0.0, 1.0), cmap="gray", vmin=0, vmax=1)
+    np.testing.assert_array_equal(picture_from_file(str(path), rows=30, columns=20), pic)
+    rgba = np.zeros(pic.shape + (4,))
+    rgba[..., 3] = pic  # black ink on a transparent background
+    plt.imsave(tmp_path / "t.png", rgba)
+    np.testing.assert_array_equal(picture_from_file(str(tmp_path / "t.png"), rows=30, columns=20), pic)
+    plt.imsave(tmp_path / "white.png", np.ones((10, 10)), cmap="gray", vmin=0, vmax=1)
+    with pytest.raises(ValueError, match="no dark pixels"):
+        picture_from_file(str(tmp_path / "white.png"))
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(ValueError, match="cannot read the picture"):
+        picture_from_file(str(tmp_path / "bad.png"))
+
+
 # -- the command -----------------------------------------------------------------------
 
 def _model_file(tmp_path, name="ss.toml", **extra):
@@ -256,7 +280,8 @@ def test_command_refuses_bad_input_before_touching_the_folder(tmp_path, capsys):
              (["--block-s", "0.25"], "block_s (0.25 s) must be a whole number of update intervals"),
              (["--hidden", "-3"], "n_hidden must be 0"),
              (["--text", " "], "text must be a non-empty string"),
-             (["--dt", "20"], "shorter than the step")]
+             (["--dt", "20"], "shorter than the step"),
+             (["--picture", str(tmp_path / "missing.png")], "is not a file")]
     for args, message in cases:
         assert main(["superspike", model, "--out", str(out), "--force"] + args) == 2
         assert message in capsys.readouterr().err

@@ -5,8 +5,9 @@ image (their ``themes/mktarget.py``: one row of pixels per neuron, one
 column per 10 ms, each dark pixel a spike at its column's time plus a
 uniform jitter in [0, 10) ms), driven by 200 frozen Poisson inputs at
 about 5 Hz; input and target loop.  `text_picture` renders a picture of a
-text with matplotlib (offline, no file needed), `picture_raster` turns a
-picture into spike times, `poisson_raster` draws the frozen input and
+text with matplotlib (offline, no file needed), `picture_from_file`
+reads one from an image file, `picture_raster` turns a picture into spike
+times, `poisson_raster` draws the frozen input and
 `to_grid` puts spikes on a simulation's time grid.
 """
 
@@ -23,9 +24,6 @@ def text_picture(text="SPIKE", rows=200, columns=120, fontsize=None):
 
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the picture's text must be a non-empty string")
-    for name, value in (("rows", rows), ("columns", columns)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 8:
-            raise ValueError(f"the picture's {name} must be an integer of at least 8, got {value!r}")
     dpi = 100
     fig = plt.figure(figsize=(4 * len(text), 6), dpi=dpi)
     fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=fontsize or 200, fontweight="normal",
@@ -33,18 +31,53 @@ def text_picture(text="SPIKE", rows=200, columns=120, fontsize=None):
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba())[:, :, 0] < 128
     plt.close(fig)
+    return fit_picture(img, rows, columns)
+
+
+def picture_from_file(path, rows=200, columns=120):
+    """A boolean picture (rows, columns) from an image file that matplotlib
+    reads (PNG): dark pixels are ink (grey level under one half, a
+    transparent pixel white), cropped to the ink's bounding box and
+    stretched to fill the grid."""
+    import matplotlib.image
+
+    try:
+        img = np.asarray(matplotlib.image.imread(path), dtype=float)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"cannot read the picture {path}: {e}") from None
+    if img.ndim == 3:
+        grey = img[:, :, :3].mean(axis=2) if img.shape[2] >= 3 else img[:, :, 0]
+        if img.shape[2] == 4:  # transparent is white
+            grey = grey * img[:, :, 3] + (1 - img[:, :, 3])
+        img = grey
+    if img.max() > 1:  # 8-bit values
+        img = img / 255.0
+    ink = img < 0.5
+    if not ink.any():
+        raise ValueError(f"the picture {path} has no dark pixels (ink: grey level under one half)")
+    return fit_picture(ink, rows, columns)
+
+
+def fit_picture(img, rows, columns):
+    """A boolean image cropped to its ink's bounding box and put on a grid
+    of (rows, columns) with a margin of one cell, each cell inked where
+    most of it is."""
+    for name, value in (("rows", rows), ("columns", columns)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 8:
+            raise ValueError(f"the picture's {name} must be an integer of at least 8, got {value!r}")
     ys, xs = np.nonzero(img)
-    img = img[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    # the bounding box onto the grid, with a margin of one pixel; each cell inked where most of it is
+    img = np.asarray(img, dtype=float)[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     h, w = img.shape
     inner_r, inner_c = rows - 2, columns - 2
-    r_edges = np.linspace(0, h, inner_r + 1).astype(int)
-    c_edges = np.linspace(0, w, inner_c + 1).astype(int)
     out = np.zeros((rows, columns), dtype=bool)
+    r_edges = np.linspace(0, h, inner_r + 1)
+    c_edges = np.linspace(0, w, inner_c + 1)
     for a in range(inner_r):
-        block = img[r_edges[a]:max(r_edges[a + 1], r_edges[a] + 1)]
-        cols = np.add.reduceat(block.mean(axis=0), c_edges[:-1]) / np.maximum(np.diff(np.r_[c_edges, w])[:-1], 1)
-        out[1 + a, 1:-1] = cols[:inner_c] > 0.5
+        r0, r1 = int(r_edges[a]), max(int(r_edges[a + 1]), int(r_edges[a]) + 1)
+        row = img[r0:r1].mean(axis=0)
+        for b in range(inner_c):
+            c0, c1 = int(c_edges[b]), max(int(c_edges[b + 1]), int(c_edges[b]) + 1)
+            out[1 + a, 1 + b] = row[c0:c1].mean() > 0.5
     return out
 
 
@@ -90,4 +123,4 @@ def to_grid(indices, times, n, duration, dt):
     return np.minimum(grid, 1.0), dropped
 
 
-__all__ = ["picture_raster", "poisson_raster", "text_picture", "to_grid"]
+__all__ = ["fit_picture", "picture_from_file", "picture_raster", "poisson_raster", "text_picture", "to_grid"]

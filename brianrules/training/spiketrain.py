@@ -5,7 +5,8 @@ Zenke & Ganguli (2018)'s task, as their simulations run it
 200 frozen Poisson inputs at about 5 Hz drive a hidden layer of 256 LIF
 neurons and 200 output neurons; the outputs learn a raster drawn from a
 picture (one neuron per row, one column per 10 ms, a uniform jitter of up
-to 10 ms); input and target loop.  The network (`model.spiketrain`) first
+to 10 ms): the text ``text`` rendered, or the image file ``picture``;
+input and target loop.  The network (`model.spiketrain`) first
 runs ``burn_in_s`` without learning, then ``blocks`` blocks of ``block_s``
 seconds each with learning, the step ``eta`` divided by 10 at the blocks of
 ``eta_drops`` (the paper's scripts: 20 s burn-in, 50 blocks of 20 s, eta
@@ -42,8 +43,9 @@ RESUMABLE = ("blocks", "device", "threads")
 
 @dataclass
 class SuperSpikeConfig:
-    # the task
+    # the task: the picture of ``text``, or the image file ``picture`` where one is given
     text: str = "SPIKE"
+    picture: str = ""
     columns: int = 120
     column_ms: float = 10.0
     jitter_ms: float = 10.0
@@ -98,6 +100,8 @@ def check_config(cfg):
         raise ValueError(f"eta_drops must be a list of block numbers >= 1, got {cfg.eta_drops!r}")
     if not isinstance(cfg.text, str) or not cfg.text.strip():
         raise ValueError("text must be a non-empty string (the picture the outputs learn)")
+    if not isinstance(cfg.picture, str) or (cfg.picture and not os.path.isfile(cfg.picture)):
+        raise ValueError(f"picture {cfg.picture!r} is not a file (an image matplotlib reads, e.g. a PNG)")
     if cfg.device not in DEVICES:
         raise ValueError(f"unknown device {cfg.device!r} (choose from {', '.join(DEVICES)})")
     if not isinstance(cfg.learn_hidden, bool):
@@ -118,16 +122,21 @@ class Rasters:
     """The task's frozen input and target on the simulation's grid."""
 
     def __init__(self, cfg, net):
-        from ..data.rasters import picture_raster, poisson_raster, text_picture, to_grid
+        from ..data.rasters import picture_from_file, picture_raster, poisson_raster, text_picture, to_grid
 
-        self.picture = text_picture(cfg.text, rows=cfg.n_out, columns=cfg.columns)
+        if cfg.picture:
+            self.picture = picture_from_file(cfg.picture, rows=cfg.n_out, columns=cfg.columns)
+            name = os.path.basename(cfg.picture)
+        else:
+            self.picture = text_picture(cfg.text, rows=cfg.n_out, columns=cfg.columns)
+            name = f"'{cfg.text}'"
         idx, times, self.duration = picture_raster(self.picture, cfg.column_ms * 1e-3, cfg.jitter_ms * 1e-3,
                                                    seed=cfg.seed)
         self.target, _ = to_grid(idx, times, cfg.n_out, self.duration, net.dt)
         i_in, t_in = poisson_raster(cfg.n_in, cfg.input_rate, self.duration, seed=cfg.seed + 1)
         self.stim, _ = to_grid(i_in, t_in, cfg.n_in, self.duration, net.dt)
         self.steps = self.stim.shape[0]
-        self.description = (f"'{cfg.text}' as {cfg.n_out} x {cfg.columns} pixels, {self.duration:g} s looping, "
+        self.description = (f"{name} as {cfg.n_out} x {cfg.columns} pixels, {self.duration:g} s looping, "
                             f"{int(self.target.sum())} target spikes ({self.target.sum() / cfg.n_out / self.duration:.1f} Hz)"
                             f"; {cfg.n_in} frozen Poisson inputs at {cfg.input_rate:g} Hz")
 
