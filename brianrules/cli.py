@@ -415,7 +415,7 @@ def _superspike_parser(sub):
     p.add_argument("--blocks", type=int, default=None, help="blocks of training (default: 50)")
     p.add_argument("--block-s", type=float, default=None, help="seconds of training per block (default: 20)")
     p.add_argument("--burn-in-s", type=float, default=None, help="seconds run before learning (default: 20)")
-    p.add_argument("--eta", type=float, default=None, help="the step (default: 5e-4; divided by 10 at the "
+    p.add_argument("--eta", type=float, default=None, help="the step (default: 5e-4; divided by 10 after the "
                    "blocks of eta_drops)")
     p.add_argument("--dt", type=float, default=None, help="time step in ms (default: 1)")
     p.add_argument("--seed", type=int, default=None, help="weights, input and target jitter")

@@ -235,7 +235,7 @@ def test_picture_from_an_image_file(tmp_path):
 
 def _model_file(tmp_path, name="ss.toml", **extra):
     settings = {"text": "\"AB\"", "columns": 20, "n_in": 30, "n_out": 12, "n_hidden": 10, "input_rate": 20.0,
-                "w0": 0.5, "eta": 5e-3, "eta_drops": "[2]", "burn_in_s": 0.5, "block_s": 1.0, "blocks": 2,
+                "w0": 0.5, "eta": 5e-3, "eta_drops": "[1]", "burn_in_s": 0.5, "block_s": 1.0, "blocks": 2,
                 "device": "\"reference\""}
     settings.update(extra)
     path = tmp_path / name
@@ -255,7 +255,8 @@ def test_command_trains_writes_and_resumes(tmp_path):
     assert cfg["feedback"] == "random" and cfg["silent_distance"] > 0
     lines = (out / "metrics.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("iteration,trained_s,distance")
-    assert float(lines[2].split(",")[5]) == pytest.approx(5e-4)  # eta divided by 10 at block 2
+    assert float(lines[1].split(",")[5]) == pytest.approx(5e-3)
+    assert float(lines[2].split(",")[5]) == pytest.approx(5e-4)  # eta divided by 10 after block 1
     with np.load(out / "rasters.npz") as z:
         assert {"target", "picture", "burn_in", "block_1", "block_2"} <= set(z.files)
     # resuming for one more block continues the same simulation: the result of three blocks at once

@@ -8,9 +8,9 @@ picture (one neuron per row, one column per 10 ms, a uniform jitter of up
 to 10 ms): the text ``text`` rendered, or the image file ``picture``;
 input and target loop.  The network (`model.spiketrain`) first
 runs ``burn_in_s`` without learning, then ``blocks`` blocks of ``block_s``
-seconds each with learning, the step ``eta`` divided by 10 at the blocks of
-``eta_drops`` (the paper's scripts: 20 s burn-in, 50 blocks of 20 s, eta
-5e-4, divided by 10 at blocks 20 and 40).  Each block is one run of the
+seconds each with learning, the step ``eta`` divided by 10 after each block
+of ``eta_drops`` (the paper's scripts: 20 s burn-in, 50 blocks of 20 s,
+eta 5e-4, divided by 10 after blocks 20 and 40).  Each block is one run of the
 compiled program (`engines.spiketrain`); the state carries over, so the
 blocks are one continuous simulation.  The feedback to the hidden layer is
 ``symmetric`` (the output weights) or ``random`` (fixed ``B``, with the
@@ -159,8 +159,10 @@ class Rasters:
 
 
 def eta_of(cfg, block):
-    """The step in ``block`` (from 1): ``eta`` divided by 10 at every block of ``eta_drops``."""
-    return cfg.eta * 0.1 ** sum(1 for b in cfg.eta_drops if block >= b)
+    """The step in ``block`` (from 1): ``eta`` divided by 10 after each
+    block of ``eta_drops`` (Auryn's ``blk % 20 == 0`` with ``blk`` from 0:
+    ``[20, 40]`` drops it after 400 s and 800 s of 20 s blocks)."""
+    return cfg.eta * 0.1 ** sum(1 for b in cfg.eta_drops if block > b)
 
 
 def last_presentation(record, n_end, steps):
