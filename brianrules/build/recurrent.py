@@ -10,13 +10,14 @@ program.  The objects, in the order they run in a step:
 
 ``start``
     every ``steps`` steps: the sequence reset (``RESET``) of every state and
-    trace;
+    trace; then the inputs that spike in this step (``x = stim(t, i)``,
+    spike counts, a 2-D `TimedArray`) add ``w x`` to ``I_in``;
 ``groups``
-    - ``inputs`` (order -5): ``x = stim(t, i)`` (spike counts, a 2-D
-      `TimedArray`) and its trace ``zbar = alpha zbar + p x``;
-    - the summed variables ``I_in = sum W_in x`` and ``I_rec = sum W_rec z``
-      (``z``: the spikes of the step before), then ``recurrent`` (order 0):
-      the neuron step (``STEP``) and the traces of its spikes;
+    - ``inputs`` (order -5): their trace ``zbar = alpha zbar + p x``;
+    - ``recurrent`` (order 0): the neuron step (``STEP``) with ``I_in`` and
+      ``I_rec`` (``w`` of every recurrent spike of the step before, added
+      in its ``synapses`` slot), which it then clears, and the traces of its
+      spikes;
     - the summed ``I_out = sum W_out z``, then ``readout`` (order 2):
       ``y = kappa y + (1 - kappa) I_out``;
     - ``error`` (order 4, with ``norm = sum exp(y)`` summed before it for
@@ -47,6 +48,8 @@ count += z
 n_spikes += z
 zbar_out = kappa * zbar_out + (1 - kappa) * z
 reg = c_reg * (count / steps - f_target * dt) / steps
+I_in = 0
+I_rec = 0
 """
 
 READOUT_STEP = "y = kappa * y + (1 - kappa) * I_out"
@@ -102,7 +105,7 @@ f_target : hertz (shared, constant)
 """
 
 #: what the sequence reset zeroes: group -> variables
-RESET = {"inputs": ("zbar",), "recurrent": ("v", "a", "z", "r", "count", "zbar", "zbar_out"),
+RESET = {"inputs": ("zbar",), "recurrent": ("v", "a", "z", "r", "count", "zbar", "zbar_out", "I_rec"),
          "readout": ("y",), "synapses": ("eps", "ebar", "sum_e")}
 
 
@@ -138,9 +141,13 @@ class EpropModel:
 
         self.inputs = NeuronGroup(net.n_in, "x = eprop_stim(t, i) : 1\nzbar : 1\n"
                                   "alpha : 1 (shared, constant)\np_in : 1 (shared, constant)",
-                                  dt=dt, namespace=ns, order=-5, name="inputs")
+                                  threshold="x > 0.5", dt=dt, namespace=ns, order=-5, name="inputs")
+        # the inputs of step k reach I_in at the start of step k, before the neuron step
+        self.inputs.thresholder["spike"].when = "start"
+        self.inputs.thresholder["spike"].order = 0
         self.inputs.run_regularly("zbar = alpha * zbar + p_in * x", when="groups", order=-5, name="inputs_trace")
-        rec = NeuronGroup(net.n_rec, RECURRENT_MODEL, dt=dt, namespace=ns, order=0, name="recurrent")
+        rec = NeuronGroup(net.n_rec, RECURRENT_MODEL, threshold="z > 0.5", dt=dt, namespace=ns, order=0,
+                          name="recurrent")
         rec.run_regularly(STEP, when="groups", order=0, name="recurrent_step")
         self.rec = rec
         readout = NeuronGroup(net.n_out, "y : 1\nI_out : 1\nerr : 1 (linked)\nkappa : 1 (shared, constant)",
@@ -161,10 +168,14 @@ class EpropModel:
         elig = ELIGIBILITY_CODE if adaptive else ELIGIBILITY_CODE_LIF
         syn_model = "w : 1\ng : 1\nebar : 1\nsum_e : 1\n" + ("eps : 1\n" if adaptive else "") + \
             "last = int((t_in_timesteps + 1) % steps == 0) : 1\n"
-        self.syn_in = Synapses(self.inputs, rec, syn_model + "I_in_post = w * x_pre : 1 (summed)", dt=dt,
+        # the input and recurrent currents as events: only spiking neurons' synapses add (a summed variable
+        # over every synapse in every step took a third of the program's time); the neuron step uses and
+        # clears them
+        self.syn_in = Synapses(self.inputs, rec, syn_model, on_pre="I_in_post += w * x_pre", dt=dt,
                                namespace=ns, name="syn_in")
-        self.syn_rec = Synapses(rec, rec, syn_model + "I_rec_post = w * z_pre : 1 (summed)", dt=dt,
-                                namespace=ns, name="syn_rec")
+        self.syn_in.pre.when = "start"
+        self.syn_in.pre.order = 1
+        self.syn_rec = Synapses(rec, rec, syn_model, on_pre="I_rec_post += w", dt=dt, namespace=ns, name="syn_rec")
         self.syn_out = Synapses(rec, readout, "w : 1\ng : 1\nI_out_post = w * z_pre : 1 (summed)", dt=dt,
                                 name="syn_out")
         self.pairs = {"W_in": connect_pairs(self.syn_in, *all_to_all(net.n_in, net.n_rec)),
