@@ -26,20 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .run_values import check_run_values
+from .run_values import check_run_values, finite_number as _number, positive_int as _positive_int
 
 #: the run values of a network, each (pre, post)
 PARAMS = ("W_in", "W_rec", "W_out", "B")
 LOSSES = ("mse", "cross_entropy")
 FEEDBACK = ("random", "symmetric")
-
-
-def _positive_int(value):
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
-
-
-def _number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating)) and np.isfinite(value)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,16 @@ declarations that take them as a dict of matrices (`graded`, `recurrent`)."""
 import numpy as np
 
 
+def positive_int(value):
+    """Whether ``value`` is an integer (not a bool) of at least 1."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
+def finite_number(value):
+    """Whether ``value`` is a finite int or float (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating)) and np.isfinite(value)
+
+
 def check_run_values(params, shapes, known, what, skip=(), no_diagonal=None):
     """``params`` as a dict of float64 arrays of ``shapes`` (name -> shape),
     those in ``skip`` left out; an error names the first that is unknown
@@ -35,4 +45,4 @@ def check_run_values(params, shapes, known, what, skip=(), no_diagonal=None):
     return out
 
 
-__all__ = ["check_run_values"]
+__all__ = ["check_run_values", "finite_number", "positive_int"]

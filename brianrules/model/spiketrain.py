@@ -48,19 +48,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .run_values import check_run_values
+from .run_values import check_run_values, finite_number as _number, positive_int as _positive_int
 
 FEEDBACK = ("symmetric", "random")
 #: the run values: weights (pre, post), the random feedback (out, hidden) and the normaliser's state
 PARAMS = ("W1", "W2", "B", "v1", "v2")
 
-
-def _positive_int(value):
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
-
-
-def _number(value):
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.floating)) and np.isfinite(value)
 
 
 @dataclass(frozen=True)
