@@ -192,4 +192,11 @@ def test_shipped_model_files_are_valid():
             with pytest.raises(ValueError, match="is an e-prop model file"):
                 load_model_file(path)
             continue
+        if "[superspike]" in open(path).read():  # `brianrules superspike`'s files
+            from brianrules.training.spiketrain import check_config as check_superspike, read_model as read_ss
+
+            check_superspike(read_ss(path))
+            with pytest.raises(ValueError, match="is a SuperSpike model file"):
+                load_model_file(path)
+            continue
         TrainConfig.from_dict(load_model_file(path)).validate()

@@ -45,6 +45,9 @@ def load_model_file(path):
     if "eprop" in spec:
         raise ValueError(f"{path} is an e-prop model file (its settings are in [eprop]): train it with "
                          f"`brianrules eprop {path} --out DIR`")
+    if "superspike" in spec:
+        raise ValueError(f"{path} is a SuperSpike model file (its settings are in [superspike]): train it "
+                         f"with `brianrules superspike {path} --out DIR`")
     flat = {}
     neuron = spec.pop("neuron", None)
     for key, value in spec.items():
