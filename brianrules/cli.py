@@ -376,6 +376,7 @@ def _eprop_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
 
 
+@stop_on_signals()  # SIGINT and SIGTERM end a block's run; the saved blocks stay
 def cmd_superspike(a):
     import dataclasses
 

@@ -92,8 +92,9 @@ class Interrupted(KeyboardInterrupt):
     the epoch's run the program had simulated when it stopped, if known;
     ``part``: the part of the epoch that fraction falls in ("test part")."""
 
-    def __init__(self, signum, stage="", kept=None, fraction=None, part=None):
+    def __init__(self, signum, stage="", kept=None, fraction=None, part=None, unit="epoch"):
         self.signum, self.stage, self.kept, self.fraction, self.part = signum, stage, kept, fraction, part
+        self.unit = unit  # what a checkpoint holds: "epoch", or a command's own ("block", "iteration")
         super().__init__(self.describe())
 
     @property
@@ -109,9 +110,9 @@ class Interrupted(KeyboardInterrupt):
         if self.kept is None:
             kept = "nothing was written"
         elif self.kept == 0:
-            kept = "kept epoch 0, the initial weights (resume with --resume)"
+            kept = f"kept {self.unit} 0, the initial weights (resume with --resume)"
         else:
-            kept = f"kept epoch {self.kept} (resume with --resume)"
+            kept = f"kept {self.unit} {self.kept} (resume with --resume)"
         return f"interrupted ({signal.Signals(self.signum).name}){where}; {kept}"
 
 
@@ -125,6 +126,7 @@ class StopRequests:
         self.count = 0  # signals seen by the Python-level handler
         self.raised = False
         self.stage, self.kept, self.defer, self.parts = "before the training started", None, False, None
+        self.unit = "epoch"  # what `saved` counts
         self._known = set()  # processes below this one before the scope began: never signalled
         self._closed = False
         self._writer = None  # the wakeup socket's writing end, while the watcher runs
@@ -149,7 +151,7 @@ class StopRequests:
         self.kept = epoch
         self.stage, self.parts = stage, None
         self.check()
-        self.stage = f"after epoch {epoch}"
+        self.stage = f"after {self.unit} {epoch}"
 
     def check(self):
         if self.signum is not None:
@@ -162,7 +164,7 @@ class StopRequests:
         part = None
         if fraction is not None and self.parts:
             part = next((name for name, end in self.parts if fraction < end), self.parts[-1][0])
-        return Interrupted(signum or self.signum or signal.SIGINT, self.stage, self.kept, fraction, part)
+        return Interrupted(signum or self.signum or signal.SIGINT, self.stage, self.kept, fraction, part, self.unit)
 
     # -- the handlers --------------------------------------------------
     def _on_signal(self, signum, frame):

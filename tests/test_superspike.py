@@ -322,3 +322,32 @@ def test_fixed_hidden_keeps_the_hidden_weights(tmp_path):
     with np.load(out / "checkpoint.npz") as z:
         np.testing.assert_array_equal(z["W1"], start["W1"])
         assert np.max(np.abs(z["W2"] - start["W2"])) > 1e-3
+
+
+def test_a_signal_stops_after_the_block_and_keeps_it(tmp_path, monkeypatch, capsys):
+    """SIGINT during block 2 (the run's third, after the burn-in): the block finishes and is saved, the
+    command ends with 130 and says which block it kept; --resume continues to the end."""
+    import signal
+
+    from brianrules.cli import main
+    from brianrules.engines import spiketrain as engines
+
+    real = engines.SuperSpikeReference.run
+    calls = []
+
+    def run(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engines.SuperSpikeReference, "run", run)
+    model = _model_file(tmp_path, blocks=3)
+    out = tmp_path / "run"
+    assert main(["superspike", model, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted (SIGINT) while block 2 was saved; kept block 2 (resume with --resume)" in err
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+    monkeypatch.setattr(engines.SuperSpikeReference, "run", real)
+    assert main(["superspike", model, "--out", str(out), "--resume"]) == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 4

@@ -203,6 +203,10 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
                                                       "silent_distance": silent})
     log(f"SuperSpike, {net.feedback} feedback: {net.n_in}-{net.n_hidden}-{net.n_out} LIF, dt {net.dt * 1e3:g} ms; "
         f"task {task.description}; silent-output distance {silent:.2f}")
+    from .. import interrupt
+
+    stops = interrupt.active()  # a signal ends a block's run; the blocks saved before it stay
+    stops.unit, stops.kept = "block", (start if resume else None)
     runners = {}
 
     def run(n_steps, eta, learn):
@@ -213,6 +217,7 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
     t0 = time.time()
     try:
         if start == 0 and burn_steps and n0 == 0:
+            stops.at("during the burn-in", defer=True)
             params, state, rec = run(burn_steps, 0.0, False)
             n0 += burn_steps
             rasters["burn_in"] = last_presentation(rec, n0, task.steps)
@@ -220,6 +225,7 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
             log(f"burn-in {cfg.burn_in_s:g} s: distance {d:.2f} ({d / silent:.2f} of silent), "
                 f"output {rec['count_o'].mean() / cfg.burn_in_s:.1f} Hz")
         for block in range(start + 1, cfg.blocks + 1):
+            stops.at(f"during block {block}", defer=True)
             eta = eta_of(cfg, block)
             params, state, rec = run(block_steps, eta, True if cfg.learn_hidden else ("W2",))
             n0 += block_steps
@@ -235,9 +241,11 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
             rasters[f"block_{block}"] = last_presentation(rec, n0, task.steps)
             write_metrics(out, rows, COLUMNS, digits=8)
             _write_checkpoint(out, params, state, block, n0, rasters)
+            stops.saved(block, f"while block {block} was saved")
             log(f"block {block}: {block * cfg.block_s:g} s trained, distance {d:.3f} ({d / silent:.3f} of silent), "
                 + (f"hidden {row['rate_hidden_hz']:.1f} Hz, " if net.n_hidden else "")
                 + f"output {row['rate_out_hz']:.1f} Hz, eta {eta:g}, {row['seconds']:.0f} s")
+        stops.at("while the figures were drawn", defer=True)
         _figures(out, cfg, task, rows, rasters, silent)
     finally:
         for r in runners.values():
