@@ -254,16 +254,14 @@ class SuperSpikeModel:
                 state[name].update({k: np.zeros(net.n_in) for k in NEURON_STATE + ("err",) if k not in keys})
         for key, S in self.synapses.items():
             i, j = self.pairs[key]
-            shape = net.layers[key]
-            for target, var in ((p, "w"), (p, "vr")):
-                M = np.zeros(shape)
+
+            def matrix(var):  # a synaptic variable as a (pre, post) matrix
+                M = np.zeros(net.layers[key])
                 M[i, j] = np.asarray(getattr(S, var)[:], dtype=float)
-                target[key if var == "w" else "v" + key[1]] = M
-            state[key] = {}
-            for k in SYNAPSE_STATE:
-                M = np.zeros(shape)
-                M[i, j] = np.asarray(getattr(S, k)[:], dtype=float)
-                state[key][k] = M
+                return M
+
+            p[key], p["v" + key[1]] = matrix("w"), matrix("vr")
+            state[key] = {k: matrix(k) for k in SYNAPSE_STATE}
         steps = np.round(np.asarray(self.spikes.t[:], dtype=float) / net.dt).astype(int) + int(n0)
         record = {"D": np.asarray(self.output.D[:], dtype=float) * net.dt,
                   "count_o": np.asarray(self.output.count[:], dtype=float),
