@@ -68,14 +68,14 @@ TRAIN_OPTIONS = {
     "--feedback-scale": ("feedback_scale", str, "scale of the random feedback matrices: fan_in, N(0, 1/n_from), "
                          "or launay, N(0, 1/(n_from n_to)) (Launay et al. 2019)"),
     "--fb-scale": ("fb_scale", float, "signsym: the feedback is fb_scale * sign(W^T) (default: the std of the "
-                   "initial weights, w_init / sqrt(n_pre))"),
+                   "initial weights, w_init / sqrt(n_pre) for the fan-in start)"),
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--target-step": ("target_step", float, "dtp: the output's target is h - target_step * dLoss/dh (default 0.1)"),
     "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5)"),
     "--feedback-fn": ("feedback_fn", str, "dtp: the inverses' nonlinearity, a Brian2 expression of u "
                       "(default log(1 + exp(u)), the softplus)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "
-                   "learning signal gains rate_reg (r_j - target) / (f_high - f_low); default 0 (none)"),
+                   "learning signal gains rate_reg (r_j - target) / (f_high - f_low)"),
     "--lr-layer-scale": ("lr_layer_scale", float, "a factor of each plastic projection's learning rate (or "
                          "optimizer step), one per projection, input first"),
     "--zero-mean-error": ("zero_mean_error", bool, "subtract from what the output sends down (err, or delta for "
@@ -89,7 +89,7 @@ TRAIN_OPTIONS = {
     "--alignment": ("alignment", bool, "record, per epoch, the cosine of each hidden projection's update with "
                     "the one backprop-like feedback would make from the same error, factors and traces (two "
                     "more integrations per synapse and step; clock-driven rules on the stack)"),
-    "--rate-target": ("rate_target_hz", float, "the regulariser's target rate, Hz (default 10)"),
+    "--rate-target": ("rate_target_hz", float, "the regulariser's target rate, Hz"),
     "--tau-rate": ("tau_rate_ms", float, "time constant of the regulariser's rate estimate, ms (default 1000)"),
     "--apply-every": ("apply_every", int, "apply accumulated updates every K time steps "
                       "(default: at the end of each sample)"),
@@ -125,6 +125,10 @@ TRAIN_OPTIONS = {
 }
 
 
+def _on(value):
+    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
 def _train_parser(sub):
     from .training import TrainConfig
 
@@ -133,7 +137,15 @@ def _train_parser(sub):
     p.add_argument("--model", metavar="FILE.toml",
                    help="a model spec (see models/), or a NIR graph (FILE.nir) of the network to train, "
                    "starting from its weights; options given on the command line override it")
+    from .training.deep import DEEP, SHALLOW
+
     for flag, (name, typ, text) in TRAIN_OPTIONS.items():
+        if name in SHALLOW:  # the depth's own (`training.deep`)
+            p.add_argument(flag, dest=name, type=typ, default=argparse.SUPPRESS,
+                           **({"action": argparse.BooleanOptionalAction} if typ is bool else {}),
+                           help=f"{text} (default: {_on(SHALLOW[name])} with one hidden layer, {_on(DEEP[name])} "
+                           "with two or more, where the rule and the engine take it)")
+            continue
         if typ is bool:  # a flag
             p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                            help=f"{text} (default: {'the rule' + chr(39) + 's own' if getattr(d, name) is None else 'off'})")
@@ -269,6 +281,7 @@ def _task_options(items, base, example, text):
     return options
 
 
+@stop_on_signals()  # SIGINT and SIGTERM end an iteration; the saved iterations stay
 def cmd_exact(a):
     from .engines.bptt import require_jax
     from .training.exact import ExactConfig, train_exact
@@ -318,6 +331,7 @@ def _exact_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue from the folder's params.npz")
 
 
+@stop_on_signals()  # SIGINT and SIGTERM end an iteration's run; the saved iterations stay
 def cmd_eprop(a):
     import dataclasses
 

@@ -127,11 +127,9 @@ class NetworkSpec:
         if not q.has_same_dimensions(Hz) or not (0 < float(q) < math.inf):
             raise ValueError(f"init_rate must be a positive rate, got {self.init_rate!r}")
         if self.zero_mean_error:
-            try:  # the rewrite the builder makes (`feedback.zero_mean_error`)
-                fb.zero_mean_error(pathways.get(self.rule.feedback).output_equations(self.rule))
-            except ValueError:
-                raise ValueError(f"the zero-mean error takes the mean of the output's rate error; the "
-                                 f"{self.rule.feedback} pathway sends no such error down") from None
+            why = zero_mean_refusal(self.rule)
+            if why:
+                raise ValueError(why)
         if self.alignment:
             why = diagnostics.alignment_refusal(self)
             if why:
@@ -202,9 +200,8 @@ class NetworkSpec:
         q = Quantity(self.tau_rate)
         if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
             raise ValueError(f"tau_rate must be a positive time, got {self.tau_rate!r}")
-        if self.rate_reg and self.rule.timing == "event" and not self.rule.deferred:
-            raise ValueError(f"the rate regulariser adds to the learning signal that each neuron computes once per "
-                             f"step, and rule {self.rule.name} reads its signal on presynaptic spikes only")
+        if self.rate_reg and regulariser_refusal(self.rule):
+            raise ValueError(regulariser_refusal(self.rule))
 
     @property
     def regularised(self):
@@ -399,6 +396,26 @@ class NetworkSpec:
             else:
                 d[k] = plain(v)
         return d
+
+
+def zero_mean_refusal(rule):
+    """Why ``rule``'s pathway cannot send the zero-mean output error down
+    (`NetworkSpec.zero_mean_error`), or None where it can."""
+    try:  # the rewrite the builder makes (`feedback.zero_mean_error`)
+        fb.zero_mean_error(pathways.get(rule.feedback).output_equations(rule))
+    except ValueError:
+        return (f"the zero-mean error takes the mean of the output's rate error; the {rule.feedback} pathway "
+                "sends no such error down")
+    return None
+
+
+def regulariser_refusal(rule):
+    """Why the hidden layers of ``rule`` cannot have the firing-rate
+    regulariser (`NetworkSpec.rate_reg`), or None where they can."""
+    if rule.timing == "event" and not rule.deferred:
+        return (f"the rate regulariser adds to the learning signal that each neuron computes once per step, and "
+                f"rule {rule.name} reads its signal on presynaptic spikes only")
+    return None
 
 
 def event_form_of(spec):

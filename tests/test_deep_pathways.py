@@ -67,6 +67,20 @@ def test_signsym_sends_delta_through_the_signs_of_the_current_weights():
         _lagged(mon_low.L[:], mon_up.delta[:], scale * np.sign(Wt))
 
 
+def test_signsym_scale_is_the_std_of_the_fluctuation_start_too():
+    """uSF's scale is the std of the initial weights, whichever start drew them."""
+    from brianrules.build.initial import weight_parameters
+    from brianrules.build.pathways.signsym import fb_scale
+    from brianrules.network import initial_weights
+
+    spec = dataclasses.replace(_spec(rules.get("signsym")), init="fluctuation")
+    W, _ = initial_weights(spec, np.random.default_rng(3))
+    for k in (1, 2):
+        sigma = weight_parameters(spec)[k][1]
+        assert fb_scale(spec, k) == sigma and sigma > 2 * spec.w_init / math.sqrt(12)
+        assert np.std(W[k]) == pytest.approx(sigma, rel=0.25)  # 144 draws
+
+
 def test_signsym_feedback_follows_a_weight_whose_sign_learning_changes():
     # weights of hidden_1 -> hidden_2 close to zero: learning flips some of their signs
     spec = _spec(rules.get("signsym"))

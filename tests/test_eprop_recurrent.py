@@ -254,3 +254,37 @@ def test_store_recall_trains_and_counts_every_recall(tmp_path):
     n_answers = len(answers(np.zeros(y.shape), y, m)[1])
     assert n_answers >= 2  # one answer per recall (each trial has at least one)
     assert 0.0 <= error <= 1.0 and abs(error * n_answers - round(error * n_answers)) < 1e-9
+
+
+def test_a_signal_stops_after_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """SIGINT during iteration 3: it finishes, its checkpoint is written, the
+    command ends with 130 and names the iteration kept; --resume goes on to
+    the losses of an uninterrupted run."""
+    import csv
+    import signal
+
+    from brianrules.cli import main
+    from brianrules.engines import eprop as engines
+
+    real = engines.EpropReference.run
+    calls = []
+
+    def run(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engines.EpropReference, "run", run)
+    model = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "eprop_sine.toml")
+    out = str(tmp_path / "sine")
+    args = ["eprop", model, "--out", out, "--iterations", "4", "--eval-every", "1", "--device", "reference"]
+    assert main(args) == 130
+    assert "interrupted (SIGINT) while iteration 3 was saved; kept iteration 3 (resume with --resume)" \
+        in capsys.readouterr().err
+    monkeypatch.setattr(engines.EpropReference, "run", real)
+    assert main(args + ["--resume"]) == 0
+    with open(os.path.join(out, "metrics.csv")) as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    np.testing.assert_allclose(losses[:3], [101.964356999041, 103.466731126205, 103.340607074771], rtol=1e-9)
+    assert len(losses) == 4

@@ -14,7 +14,9 @@ from brianrules.training import TrainConfig
 from conftest import small_inputs
 
 N_IN, N_OUT, N_SAMPLES = 8, 3, 4
-SMALL = dict(t_sample_ms=20.0, max_rate_hz=300.0, w_init_mean=8.0, lr=5.0, lr_hidden=2.0)
+# the plain start and signals (two hidden layers would take the deep-network defaults, `training.deep`)
+SMALL = dict(t_sample_ms=20.0, max_rate_hz=300.0, w_init_mean=8.0, lr=5.0, lr_hidden=2.0,
+             init="fan_in", zero_mean_error=False, rate_reg=0.0)
 DEEP = dict(hidden=[12, 10], zero_mean_error=True, rate_reg=0.3, rate_target_hz=50.0, optimizer="adam",
             lr=1e-2, lr_hidden=1e-2, lr_layer_scale=[1.0, 0.5, 0.25])
 

@@ -62,13 +62,16 @@ def test_collapse_column_reads_back_as_text(tmp_path):
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_the_collapse_of_dfa_without_derivative_in_two_layers_is_reported(tmp_path):
-    """dfa --post none with two hidden layers at the defaults drives the
-    hidden layers to 140-170 Hz and silences the outputs (test accuracy
-    0.000, below chance): the epoch line and metrics.csv say so."""
+    """dfa --post none with two hidden layers and the plain settings (the
+    fan-in start, the raw error, no regulariser: the defaults before the
+    deep-network ones) drives the hidden layers to 140-170 Hz and silences
+    the outputs (test accuracy 0.000, below chance): the epoch line and
+    metrics.csv say so."""
     out = tmp_path / "run"
     buf = io.StringIO()
     with redirect_stdout(buf):
         code = main(["train", "--rule", "dfa", "--post", "none", "--hidden", "100", "100", "--epochs", "1",
+                     "--init", "fan_in", "--no-zero-mean-error", "--rate-reg", "0",
                      "--seed", "0", "--quiet", "--out", str(out)])
     assert code == 0
     with open(out / "metrics.csv") as f:

@@ -49,6 +49,18 @@ def check_init(name):
     return name
 
 
+def fluctuation_refusal(neurons):
+    """Why the fluctuation-driven start cannot set the weights onto
+    ``neurons`` (the hidden and output populations' NeuronModels), or None."""
+    for neuron in neurons:
+        try:
+            psp_integrals(neuron)
+            threshold_distance(neuron)
+        except ValueError as e:
+            return str(e)
+    return None
+
+
 def psp_integrals(neuron):
     """(eps_bar, eps_hat) in seconds of a neuron with the LIF's current
     input: a spike adds to ``I_syn``, which decays with ``tau_syn`` and

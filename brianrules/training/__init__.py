@@ -2,6 +2,8 @@
 
 - `config`: the settings of a training (`TrainConfig`), their types in a
   model file, and how two sources of settings combine (`override`);
+- `deep`: the values that settings left unset take by the network's depth
+  (the deep-network defaults);
 - `modelfile`: reading TOML model files and their neuron declarations;
 - `checkpoints`: the weights file, the output folder's check, the versions
   and commit a run records;

@@ -16,6 +16,7 @@ from ..rules import cascade, optimizers
 from ..rules.three_factor import preset_factors
 from ..devices import check_device
 from ..floats import check_dtype
+from . import deep
 
 
 @dataclass
@@ -75,15 +76,16 @@ class TrainConfig:
     lr_feedback: float | None = None
     feedback_fn: str | None = None
     # the hidden layers' firing-rate regulariser (e-prop's c_reg): strength, target rate, filter
-    rate_reg: float = 0.0
-    rate_target_hz: float = 10.0
+    # None (these four): the value of the network's depth, `training.deep` (deep networks train with them)
+    rate_reg: float | None = None
+    rate_target_hz: float | None = None
     tau_rate_ms: float = 1000.0
     # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
     alignment: bool = False
-    zero_mean_error: bool = False  # the output error minus its mean over the outputs, in every step
+    zero_mean_error: bool | None = None  # the output error minus its mean over the outputs, in every step
     # how the forward weights start (`build.initial`): fan_in (w_init, w_init_mean) or fluctuation
     # (mean potential init_mu_u and fluctuations init_sigma_u, in threshold distances; hidden rate guess)
-    init: str = "fan_in"
+    init: str | None = None
     init_mu_u: float = 0.0
     init_sigma_u: float = 1.0
     init_rate_hz: float = 20.0
@@ -168,7 +170,7 @@ class TrainConfig:
         if not _finite(self.f_low_hz) or not 0 <= self.f_low_hz < self.f_high_hz:
             raise ValueError(f"f_low_hz must lie in [0, f_high_hz), got {self.f_low_hz!r}")
         for name in ("rate_reg", "rate_target_hz"):
-            if not _finite(getattr(self, name)) or getattr(self, name) < 0:
+            if getattr(self, name) is not None and (not _finite(getattr(self, name)) or getattr(self, name) < 0):
                 raise ValueError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
         if not _finite(self.w_init_mean):
             raise ValueError(f"w_init_mean must be finite, got {self.w_init_mean!r}")
@@ -193,7 +195,10 @@ class TrainConfig:
         pathways.check_scale(self.feedback_scale)
         from ..build.initial import check_init
 
-        check_init(self.init)
+        if self.init is not None:
+            check_init(self.init)
+        if self.zero_mean_error is not None and not isinstance(self.zero_mean_error, bool):
+            raise ValueError(f"zero_mean_error must be true or false, got {self.zero_mean_error!r}")
         if self.batch_size is not None:
             if not _is_int(self.batch_size) or self.batch_size < 1:
                 raise ValueError(f"batch_size must be a positive number of samples, got {self.batch_size!r}")
@@ -328,10 +333,21 @@ class TrainConfig:
         del out["threads"]  # the program's threads give the same numbers (a test): a resume may change them
         out["neuron"] = self.make_neuron().to_dict()
         out["optimizer"] = self.make_rule().optimizer.name
+        out.update(self.settled())
         out.update({"neuron_parameters": {}, "neuron_source": None, **{k: None for k in self.NEURON_TIMES}})
         if self.populations:
             out["populations"] = {name: {"neuron": entry["neuron"]} for name, entry in self.populations.items()}
         return out
+
+    def settled(self):
+        """init, zero_mean_error, rate_reg and rate_target_hz as they act:
+        one left unset (None) takes the value of the network's depth, where
+        the network and the engine take it (`training.deep`)."""
+        return self._once("settled", lambda: deep.settle(self)[0])
+
+    def deep_settings_taken(self):
+        """The deep-network settings this training took unasked, as a phrase ("" if none)."""
+        return deep.describe(*deep.settle(self))
 
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
@@ -341,6 +357,7 @@ class TrainConfig:
 
         neuron = self.make_neuron()
         rule = self.make_rule()
+        settled = self.settled()
         spec = NetworkSpec(
             n_in=n_in, hidden=tuple(int(h) for h in self.hidden), n_out=n_out,
             neuron=neuron, surrogate=sgmod.get(self.surrogate, self.sg_width, self.sg_height),
@@ -350,9 +367,10 @@ class TrainConfig:
             w_init=self.w_init, w_init_mean=self.w_init_mean,
             dtype=self.dtype, projections=self.projections,
             neurons=population_neurons(self),
-            feedback_scale=self.feedback_scale, rate_reg=self.rate_reg, rate_target=self.rate_target_hz * Hz, tau_rate=self.tau_rate_ms * ms,
-            alignment=bool(self.alignment), zero_mean_error=bool(self.zero_mean_error),
-            init=self.init, init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
+            feedback_scale=self.feedback_scale, rate_reg=settled["rate_reg"],
+            rate_target=settled["rate_target_hz"] * Hz, tau_rate=self.tau_rate_ms * ms,
+            alignment=bool(self.alignment), zero_mean_error=settled["zero_mean_error"],
+            init=settled["init"], init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
@@ -395,8 +413,8 @@ _FIELD_TYPES = {
     "optimizer": "str?", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
     "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
-    "alignment": "bool", "zero_mean_error": "bool", "init": "str", "lr_layer_scale": "floats?",
-    "weights_from": "str?", "batch_size": "int?",
+    "alignment": "bool", "zero_mean_error": "bool?", "init": "str?", "lr_layer_scale": "floats?",
+    "weights_from": "str?", "batch_size": "int?", "rate_reg": "float?", "rate_target_hz": "float?",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

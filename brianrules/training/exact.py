@@ -130,8 +130,13 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
                                                       "task_description": test.description})
     log(f"exact gradient: {cfg.neurons} {net.neuron.name} neurons, task {test.description}, dt {cfg.dt * 1e3:g} ms, "
         f"{test.steps} steps a trial, batch {cfg.batch}, Adam {cfg.lr:g}")
+    from .. import interrupt
+
+    stops = interrupt.active()  # a signal ends an iteration; the iterations saved before it stay
+    stops.unit, stops.kept = "iteration", (start if resume else None)
     t0 = time.time()
     for it in range(start, cfg.iterations):
+        stops.at(f"during iteration {it + 1}", defer=True)
         batch = make_task(cfg, cfg.batch, cfg.seed * 10 ** 7 + it)
         loss, grad = engine.value_and_grad(params, batch.inputs, batch.targets, batch.mask)
         if not np.isfinite(loss):
@@ -148,9 +153,11 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
                          "rate_hz": rate, "seconds": time.time() - t0})
             _write_metrics(out, rows)
             _write_checkpoint(out, params, opt, it + 1)
+            stops.saved(it + 1, f"while iteration {it + 1} was saved")
             log(f"iteration {it + 1}: loss {loss:.4f}, test loss {test_loss:.4f}"
                 + (f", test accuracy {acc:.3f}" if np.isfinite(acc) else "") + f", {rate:.1f} Hz, "
                 f"{time.time() - t0:.0f} s")
+    stops.at("while the figures were drawn", defer=True)
     _figures(out, engine, params, test, rows)
     return rows
 

@@ -316,9 +316,14 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
     compiled = f" (compiled in {runner.compile_s:.1f} s)" if getattr(runner, "compile_s", 0) else ""
     log(f"{how}: {net.n_lif} LIF + {net.n_alif} ALIF recurrent neurons, {net.n_out} readouts ({net.loss}); "
         f"task {task.description}; batch {cfg.batch}, {cfg.optimizer} {cfg.eta:g}; {engine}{compiled}")
+    from .. import interrupt
+
+    stops = interrupt.active()  # a signal ends an iteration's run; the iterations saved before it stay
+    stops.unit, stops.kept = "iteration", (start if resume else None)
     t0 = time.time()
     try:
         for it in range(start, cfg.iterations):
+            stops.at(f"during iteration {it + 1}", defer=True)
             x, y, m = task.batch(it)
             res = runner.run(params, x, y, m)
             loss = readout_loss(net, res["y"], y, m)
@@ -339,11 +344,13 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
                 rows.append(row)
                 write_metrics(out, rows, COLUMNS, digits=10)
                 _write_checkpoint(out, params, state, it + 1)
+                stops.saved(it + 1, f"while iteration {it + 1} was saved")
                 log(f"iteration {it + 1}: loss {loss:.4f}"
                     + (f", test loss {row['test_loss']:.4f}, test error {row['test_error']:.3f}"
                        if task.classifies else "") + f", {row['rate_hz']:.1f} Hz, {time.time() - t0:.0f} s")
             else:
                 rows.append(row)
+        stops.at("while the figures were drawn", defer=True)
         _figures(out, net, params, task, test, rows)
     finally:
         runner.close()
