@@ -27,13 +27,21 @@ def test_one_hidden_layer_keeps_the_plain_settings():
     assert cfg.deep_settings_taken() == ""
 
 
-@pytest.mark.parametrize("rule", ["dfa", "fa", "symmetric", "signsym", "kp", "dtp"])
+@pytest.mark.parametrize("rule", ["dfa", "symmetric", "signsym", "kp", "dtp"])
 def test_two_hidden_layers_take_the_deep_settings(rule):
     cfg, spec = _spec(rule=rule, hidden=[20, 20])
     assert cfg.settled() == DEEP
     assert (spec.init, spec.zero_mean_error, spec.rate_reg, spec.rate_target) == ("fluctuation", True, 0.3, 50 * Hz)
     assert cfg.deep_settings_taken() == ("deep-network settings: the fluctuation-driven start, the zero-mean error, "
                                          "the rate regulariser 0.3 toward 50 Hz")
+
+
+def test_fa_keeps_the_fan_in_start_of_its_pathway():
+    """Fixed random B trained three layers better from the small fan-in weights."""
+    cfg, spec = _spec(rule="fa", hidden=[20, 20, 20])
+    assert cfg.settled() == {**DEEP, "init": "fan_in"} and spec.init == "fan_in"
+    assert cfg.deep_settings_taken() == ("deep-network settings: the zero-mean error, the rate regulariser 0.3 "
+                                         "toward 50 Hz")
 
 
 def test_the_defaults_equal_the_same_settings_given():
@@ -84,7 +92,7 @@ def test_model_files_and_options_still_take_the_settings(tmp_path):
 def test_show_says_which_deep_settings_a_model_takes(tmp_path):
     from brianrules import show
 
-    text = show.text(TrainConfig(rule="fa", hidden=[20, 20]).validate(), "m.toml")
+    text = show.text(TrainConfig(rule="kp", hidden=[20, 20]).validate(), "m.toml")
     assert "deep-network settings: the fluctuation-driven start" in text.splitlines()[-1]
     assert "deep-network settings" not in show.text(TrainConfig().validate(), "m.toml")
 

@@ -7,8 +7,9 @@ of LIF neurons fall silent or run away under every local rule (README,
 reaches every hidden neuron through any feedback matrix whose rows do not
 sum to zero, and a layer-wise signal shrinks with each layer it crosses.
 Three settings together let the layer-wise and direct rules train three and
-five hidden layers: the fluctuation-driven start (`build.initial`), the
-zero-mean output error and the firing-rate regulariser toward 50 Hz.  A
+five hidden layers: the fluctuation-driven start (`build.initial`; fa keeps
+the fan-in start, `Pathway.deep_init`), the zero-mean output error and the
+firing-rate regulariser toward 50 Hz.  A
 training that leaves them unset (None in `TrainConfig`) gets `DEEP` for a
 network of two or more hidden layers, each where the rule's pathway, the
 neurons and the engine take it, and `SHALLOW` otherwise: the values with
@@ -18,7 +19,7 @@ always the one used.
 
 #: the settings of one hidden layer (and of whatever does not take a deep one)
 SHALLOW = {"init": "fan_in", "zero_mean_error": False, "rate_reg": 0.0, "rate_target_hz": 10.0}
-#: the settings of two or more hidden layers
+#: the settings of two or more hidden layers; the start is the pathway's own (`Pathway.deep_init`)
 DEEP = {"init": "fluctuation", "zero_mean_error": True, "rate_reg": 0.3, "rate_target_hz": 50.0}
 #: from this many hidden layers on, a network takes `DEEP`
 DEEP_FROM = 2
@@ -46,19 +47,28 @@ def refusals(cfg):
     return out
 
 
+def deep_init(cfg):
+    """The start of a deep network of ``cfg``: its rule's pathway's (`Pathway.deep_init`)."""
+    from ..build import pathways
+
+    return pathways.get(cfg.make_rule().feedback).deep_init
+
+
 def settle(cfg):
     """(values, taken): each of `SHALLOW`'s settings as it acts in ``cfg``,
     and the names of those that took their `DEEP` value (the rate target
     only where the regulariser acts)."""
     deep = len(cfg.hidden) >= DEEP_FROM
     refused = refusals(cfg) if deep else {}
+    deep_values = {**DEEP, "init": deep_init(cfg)} if deep else DEEP
     values, taken = {}, []
     for name, shallow in SHALLOW.items():
         given = getattr(cfg, name)
         if given is not None:
             values[name] = given
-        elif deep and name not in refused and not (name == "rate_target_hz" and not values["rate_reg"]):
-            values[name] = DEEP[name]
+        elif (deep and name not in refused and deep_values[name] != shallow
+              and not (name == "rate_target_hz" and not values["rate_reg"])):
+            values[name] = deep_values[name]
             taken.append(name)
         else:
             values[name] = shallow
@@ -67,7 +77,7 @@ def settle(cfg):
 
 def describe(values, taken):
     """The deep settings a training took, as a phrase ("" if none)."""
-    parts = {"init": "the fluctuation-driven start", "zero_mean_error": "the zero-mean error",
+    parts = {"init": f"the {'fluctuation-driven' if values['init'] == 'fluctuation' else 'fan-in'} start", "zero_mean_error": "the zero-mean error",
              "rate_reg": f"the rate regulariser {values['rate_reg']:g} toward {values['rate_target_hz']:g} Hz"}
     said = [text for name, text in parts.items() if name in taken]
     if "rate_target_hz" in taken and "rate_reg" not in taken and values["rate_reg"]:

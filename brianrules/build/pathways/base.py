@@ -90,6 +90,9 @@ class Pathway:
     needs_chain = False
     #: whether feedback matrix k stands for the forward weights W_(k+1)^T (layer-wise pathways)
     stands_for_forward = False
+    #: the start (`build.initial`) of a network of two or more hidden layers whose settings leave it
+    #: unset (`training.deep`): the one with which the pathway trained three hidden layers best
+    deep_init = "fluctuation"
 
     def hidden_equations(self, rule):
         return fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))

@@ -38,6 +38,7 @@ class DifferenceTarget(Layerwise):
     W_(k+1)^T would, so the angle between them is recorded per epoch."""
 
     name = "dtp"
+    deep_init = "fluctuation"  # B learns, unlike fa's: measured from this start (README, "Defaults by depth")
 
     def hidden_equations(self, rule):
         G, GP = feedback_function(parameters_of(rule)[2])

@@ -40,6 +40,7 @@ def kp_decay(spec):
 @register
 class KolenPollack(Layerwise):
     name = "kp"
+    deep_init = "fluctuation"  # B learns, unlike fa's: measured from this start (README, "Defaults by depth")
 
     def describe(self, rule):
         return ("learning signal of each hidden layer (the forward synapses hold B, summed into their source):\n"

@@ -12,6 +12,10 @@ class Layerwise(Pathway):
     needs_chain = True
     #: B_k stands for W_(k+1)^T: the angle between them is recorded per epoch (`metrics.feedback_angles`)
     stands_for_forward = True
+    #: fixed random B: with the deep settings and three hidden layers of 100 on digits (20 epochs, seed 0)
+    #: fa reached 0.900 from the fan-in start and 0.861 from the fluctuation start, whose forward
+    #: weights are several times larger than B's scale (README, "Defaults by depth")
+    deep_init = "fan_in"
 
     def shapes(self, spec):  # n_(l+1) x n_l, from each layer to the one below
         sizes = spec.sizes
