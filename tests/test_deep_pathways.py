@@ -317,3 +317,24 @@ def test_metrics_record_the_angle_of_feedback_and_forward_weights(tmp_path, rule
     expected = feedback_angles(weights, feedback)
     assert [rows[-1][f"angle_B_{k + 1}"] for k in range(2)] == pytest.approx(expected, rel=1e-9)
     assert all(0 < a < 180 for a in expected)
+
+
+def test_forward_synapses_that_sum_into_their_source_are_stored_post_major():
+    """The layer-wise pathways' forward synapses are stored by postsynaptic
+    neuron first (their summed signal then adds into a different neuron from
+    one synapse to the next); direct feedback's stay row-major."""
+    from brianrules.build.model import Model
+    from brianrules.topology import all_to_all, sums_into_source
+
+    i, j = all_to_all(3, 4, post_major=True)
+    assert sorted(zip(i, j)) == [(a, b) for a in range(3) for b in range(4)]
+    assert list(j) == sorted(j) and all(list(i[j == b]) == [0, 1, 2] for b in range(4))
+    i, j = all_to_all(3, 3, without_self=True, post_major=True)
+    assert list(zip(i, j)) == [(1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2)]
+    assert sums_into_source("w : 1\nL_pre = w * delta_post : 1 (summed)")
+    assert not sums_into_source("L_post = B * err_pre : 1 (summed)")
+    for rule, post_major in (("symmetric", True), ("kp", True), ("signsym", True), ("dfa", False)):
+        model = Model(_spec(rules.get(rule)), N_SAMPLES)
+        for k, (i, j) in enumerate(model.pairs):
+            by_post = list(j) == sorted(j) and not list(i) == sorted(i)
+            assert by_post == (post_major and k > 0), (rule, k)

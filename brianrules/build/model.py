@@ -18,7 +18,7 @@ from ..model.neuron import unit_text
 from ..neurons import make_group
 from ..randomness import make_function
 from ..stateupdate import exact
-from ..topology import all_to_all, connect_pairs
+from ..topology import all_to_all, connect_pairs, sums_into_source
 from . import diagnostics, initial, pathways
 
 
@@ -169,7 +169,8 @@ class Model:
                 on_pre = {"pre": deliver}
             S = Synapses(pre, post, model=model, on_pre=on_pre, method="euler", namespace=ns, order=-5,
                          name=f"w_{k + 1}")
-            self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections)))
+            self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections,
+                                                           post_major=sums_into_source(model))))
             self.projections.append(S)
             if not proj.plastic:
                 continue

@@ -29,7 +29,7 @@ decides the code.
 import numpy as np
 
 from ..model.spiketrain import NEURON_STATE, SYNAPSE_STATE
-from ..topology import all_to_all, connect_pairs
+from ..topology import all_to_all, connect_pairs, sums_into_source
 
 NEURON_STEP = """
 free = int(r < 0.5)
@@ -171,14 +171,8 @@ class SuperSpikeModel:
             if hidden and key == "W2" and net.feedback == "symmetric":
                 model += "err_fb_pre = w * err_post : 1 (summed)\n"
             S = Synapses(pre, post, model, on_pre="I_post += w", dt=dt, name=f"syn_{key}")
-            i, j = all_to_all(pre.N, post.N)
-            if "err_fb_pre" in model:
-                # post-major order: consecutive synapses add into different presynaptic neurons, not one
-                # chain of dependent additions into the same one (3.3 times faster, measured with
-                # Brian2's profiler)
-                order = np.lexsort((i, j))
-                i, j = i[order], j[order]
-            self.pairs[key] = connect_pairs(S, i, j)
+            # symmetric feedback sums into the hidden layer: post-major (3.3 times faster, Brian2's profiler)
+            self.pairs[key] = connect_pairs(S, *all_to_all(pre.N, post.N, post_major=sums_into_source(model)))
             S.run_regularly(ELIGIBILITY, when="end", order=10, name=f"syn_{key}_eligibility")
             S.run_regularly(NORMALISER, dt=net.update_every * dt, when="start", order=0, name=f"syn_{key}_normaliser")
             self.synapses[key] = S
