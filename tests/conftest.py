@@ -80,3 +80,22 @@ def assert_cpp_matches_runtime(spec, cpp_runner, n_samples, noise_seed=11):
     for W0, Wc, Wr in zip(inputs[0], cpp.weights, rt.weights):
         assert np.abs(Wc - W0).max() > 1e-4  # learning happened
         np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)
+
+
+def sigint_on_call(monkeypatch, owner, name, n):
+    """Patch ``owner.name`` so that its ``n``-th call first sends this
+    process SIGINT (as a terminal's Ctrl-C would during that call); returns
+    the original, to put back with ``monkeypatch.setattr``."""
+    import signal
+
+    real = getattr(owner, name)
+    calls = []
+
+    def patched(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, patched)
+    return real

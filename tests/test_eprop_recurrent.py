@@ -261,21 +261,12 @@ def test_a_signal_stops_after_the_iteration_and_keeps_the_checkpoint(tmp_path, m
     command ends with 130 and names the iteration kept; --resume goes on to
     the losses of an uninterrupted run."""
     import csv
-    import signal
 
     from brianrules.cli import main
     from brianrules.engines import eprop as engines
+    from conftest import sigint_on_call
 
-    real = engines.EpropReference.run
-    calls = []
-
-    def run(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(engines.EpropReference, "run", run)
+    real = sigint_on_call(monkeypatch, engines.EpropReference, "run", 3)
     model = os.path.join(os.path.dirname(os.path.dirname(__file__)), "models", "eprop_sine.toml")
     out = str(tmp_path / "sine")
     args = ["eprop", model, "--out", out, "--iterations", "4", "--eval-every", "1", "--device", "reference"]

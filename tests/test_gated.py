@@ -241,21 +241,11 @@ def test_the_command_refuses_bad_settings_before_building(tmp_path):
 def test_a_signal_stops_after_the_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
     """SIGINT during iteration 2 (of checkpoints every 2): the command ends
     with 130 after writing it and says which iteration it kept."""
-    import signal
-
     from brianrules.cli import main
     from brianrules.engines.graded import GradedJax
+    from conftest import sigint_on_call
 
-    real = GradedJax.value_and_grad
-    calls = []
-
-    def value_and_grad(self, *args):
-        calls.append(1)
-        if len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self, *args)
-
-    monkeypatch.setattr(GradedJax, "value_and_grad", value_and_grad)
+    sigint_on_call(monkeypatch, GradedJax, "value_and_grad", 2)
     out = str(tmp_path / "run")
     args = ["exact", "encoding", "--out", out, "--neurons", "6", "--iterations", "4", "--batch", "2",
             "--eval-every", "2", "--test-trials", "2", "--task-option", "duration=0.05", "--task-option",

@@ -327,21 +327,11 @@ def test_fixed_hidden_keeps_the_hidden_weights(tmp_path):
 def test_a_signal_stops_after_the_block_and_keeps_it(tmp_path, monkeypatch, capsys):
     """SIGINT during block 2 (the run's third, after the burn-in): the block finishes and is saved, the
     command ends with 130 and says which block it kept; --resume continues to the end."""
-    import signal
-
     from brianrules.cli import main
     from brianrules.engines import spiketrain as engines
+    from conftest import sigint_on_call
 
-    real = engines.SuperSpikeReference.run
-    calls = []
-
-    def run(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(engines.SuperSpikeReference, "run", run)
+    real = sigint_on_call(monkeypatch, engines.SuperSpikeReference, "run", 3)
     model = _model_file(tmp_path, blocks=3)
     out = tmp_path / "run"
     assert main(["superspike", model, "--out", str(out)]) == 130
