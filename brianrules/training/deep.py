@@ -7,9 +7,9 @@ of LIF neurons fall silent or run away under every local rule (README,
 reaches every hidden neuron through any feedback matrix whose rows do not
 sum to zero, and a layer-wise signal shrinks with each layer it crosses.
 Three settings together let the layer-wise and direct rules train three and
-five hidden layers: the fluctuation-driven start (`build.initial`; fa keeps
-the fan-in start, `Pathway.deep_init`), the zero-mean output error and the
-firing-rate regulariser toward 50 Hz.  A
+five hidden layers: the zero-mean output error, the firing-rate regulariser
+toward 50 Hz and the pathway's own start (`Pathway.deep_init`: the
+fluctuation-driven one of `build.initial`, except fa's fan-in start).  A
 training that leaves them unset (None in `TrainConfig`) gets `DEEP` for a
 network of two or more hidden layers, each where the rule's pathway, the
 neurons and the engine take it, and `SHALLOW` otherwise: the values with
@@ -60,7 +60,7 @@ def settle(cfg):
     only where the regulariser acts)."""
     deep = len(cfg.hidden) >= DEEP_FROM
     refused = refusals(cfg) if deep else {}
-    deep_values = {**DEEP, "init": deep_init(cfg)} if deep else DEEP
+    deep_values = {**DEEP, "init": deep_init(cfg)} if deep else {}
     values, taken = {}, []
     for name, shallow in SHALLOW.items():
         given = getattr(cfg, name)
@@ -77,7 +77,8 @@ def settle(cfg):
 
 def describe(values, taken):
     """The deep settings a training took, as a phrase ("" if none)."""
-    parts = {"init": f"the {'fluctuation-driven' if values['init'] == 'fluctuation' else 'fan-in'} start", "zero_mean_error": "the zero-mean error",
+    start = {"fluctuation": "fluctuation-driven", "fan_in": "fan-in"}.get(values["init"], values["init"])
+    parts = {"init": f"the {start} start", "zero_mean_error": "the zero-mean error",
              "rate_reg": f"the rate regulariser {values['rate_reg']:g} toward {values['rate_target_hz']:g} Hz"}
     said = [text for name, text in parts.items() if name in taken]
     if "rate_target_hz" in taken and "rate_reg" not in taken and values["rate_reg"]:
