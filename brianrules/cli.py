@@ -126,7 +126,8 @@ TRAIN_OPTIONS = {
 
 
 def _on(value):
-    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+    """A default for --help: a flag's as on/off, any other as it is."""
+    return ("on" if value else "off") if isinstance(value, bool) else value
 
 
 def _train_parser(sub):

@@ -153,6 +153,12 @@ class StopRequests:
         self.check()
         self.stage = f"after {self.unit} {epoch}"
 
+    def counting(self, unit, kept):
+        """Declare what this command's checkpoints hold (``unit``: "block",
+        "iteration") and the last one on disk (None: nothing written yet)."""
+        self.unit, self.kept = unit, kept
+        return self
+
     def check(self):
         if self.signum is not None:
             raise self.interrupted()

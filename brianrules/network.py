@@ -200,8 +200,9 @@ class NetworkSpec:
         q = Quantity(self.tau_rate)
         if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
             raise ValueError(f"tau_rate must be a positive time, got {self.tau_rate!r}")
-        if self.rate_reg and regulariser_refusal(self.rule):
-            raise ValueError(regulariser_refusal(self.rule))
+        why = regulariser_refusal(self.rule) if self.rate_reg else None
+        if why:
+            raise ValueError(why)
 
     @property
     def regularised(self):

@@ -87,8 +87,9 @@ def text(cfg, source, latex=False):
             f"dt {cfg.dt_ms} ms",
             f"  output error: rate filtered with tau_err {cfg.tau_err_ms} ms against {cfg.f_high_hz} Hz (label) "
             f"and {cfg.f_low_hz} Hz (others)"]
-    if cfg.deep_settings_taken():
-        out.append(f"  {cfg.deep_settings_taken()} (defaults from {deep.DEEP_FROM} hidden layers on)")
+    taken = cfg.deep_settings_taken()
+    if taken:
+        out.append(f"  {taken} (defaults from {deep.DEEP_FROM} hidden layers on)")
     return "\n".join(out)
 
 

@@ -343,11 +343,14 @@ class TrainConfig:
         """init, zero_mean_error, rate_reg and rate_target_hz as they act:
         one left unset (None) takes the value of the network's depth, where
         the network and the engine take it (`training.deep`)."""
-        return self._once("settled", lambda: deep.settle(self)[0])
+        return self._settle()[0]
 
     def deep_settings_taken(self):
         """The deep-network settings this training took unasked, as a phrase ("" if none)."""
-        return deep.describe(*deep.settle(self))
+        return deep.describe(*self._settle())
+
+    def _settle(self):
+        return self._once("settled", lambda: deep.settle(self))
 
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms

@@ -132,8 +132,8 @@ def train_exact(cfg, out, force=False, resume=False, log=print):
         f"{test.steps} steps a trial, batch {cfg.batch}, Adam {cfg.lr:g}")
     from .. import interrupt
 
-    stops = interrupt.active()  # a signal ends an iteration; the iterations saved before it stay
-    stops.unit, stops.kept = "iteration", (start if resume else None)
+    # a signal ends an iteration; the iterations saved before it stay
+    stops = interrupt.active().counting("iteration", start if resume else None)
     t0 = time.time()
     for it in range(start, cfg.iterations):
         stops.at(f"during iteration {it + 1}", defer=True)

@@ -130,12 +130,13 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     stops.saved(start, "while the output folder was prepared")
     stops.at("while the program was built", defer=False)
 
+    taken = cfg.deep_settings_taken()
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
         f"{n_train} train / {n_test} test samples, device {'jax' if spec.rule.gradient else cfg.device}"
         + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else "")
-        + (f"; {cfg.deep_settings_taken()}" if cfg.deep_settings_taken() else ""))
+        + (f"; {taken}" if taken else ""))
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=threads, log=log,
                          progress=progress, build_dir=build_dir, cuda_arch=cuda_arch, batch_size=cfg.batch_size)

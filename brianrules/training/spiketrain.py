@@ -205,8 +205,8 @@ def train_superspike(cfg, out, force=False, resume=False, log=print):
         f"task {task.description}; silent-output distance {silent:.2f}")
     from .. import interrupt
 
-    stops = interrupt.active()  # a signal ends a block's run; the blocks saved before it stay
-    stops.unit, stops.kept = "block", (start if resume else None)
+    # a signal ends a block's run; the blocks saved before it stay
+    stops = interrupt.active().counting("block", start if resume else None)
     runners = {}
 
     def run(n_steps, eta, learn):

@@ -318,8 +318,8 @@ def train_eprop(cfg, out, force=False, resume=False, log=print):
         f"task {task.description}; batch {cfg.batch}, {cfg.optimizer} {cfg.eta:g}; {engine}{compiled}")
     from .. import interrupt
 
-    stops = interrupt.active()  # a signal ends an iteration's run; the iterations saved before it stay
-    stops.unit, stops.kept = "iteration", (start if resume else None)
+    # a signal ends an iteration's run; the iterations saved before it stay
+    stops = interrupt.active().counting("iteration", start if resume else None)
     t0 = time.time()
     try:
         for it in range(start, cfg.iterations):
