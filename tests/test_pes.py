@@ -183,3 +183,22 @@ def test_a_second_program_beside_a_live_one_is_the_same_build(channel_run):
     finally:
         program.close()
     np.testing.assert_array_equal(again.decoded, channel_run.decoded)
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+def test_training_default_kappa_learns_digits_where_nengos_does_not(tmp_path):
+    """`brianrules train --rule pes` takes kappa 0.1 (its classification
+    networks' units); Nengo's 1e-4 leaves digits at chance after an epoch.
+    One program serves both: kappa is a run value."""
+    from brianrules.rules.pes import KAPPA as TRAIN_KAPPA, NENGO_KAPPA
+    from brianrules.training import TrainConfig, train
+
+    assert rules.get("pes").lr == rules.get("pes").lr_hidden == TRAIN_KAPPA
+    final = {}
+    for kappa in (None, NENGO_KAPPA):
+        cfg = TrainConfig(rule="pes", epochs=1, t_sample_ms=50.0, lr=kappa, lr_hidden=kappa)
+        rows = train(cfg, str(tmp_path / f"kappa_{kappa}"), log=lambda *a: None, progress=False)
+        final[kappa] = rows[-1]["test_acc"]
+    assert final[None] > 0.6, final
+    assert final[NENGO_KAPPA] < 0.25, final
