@@ -67,11 +67,16 @@ TRAIN_OPTIONS = {
     "--w-clip": ("w_clip", float, "bound every weight to [-W, W] after each application (default: no bound)"),
     "--feedback-scale": ("feedback_scale", str, "scale of the random feedback matrices: fan_in, N(0, 1/n_from), "
                          "or launay, N(0, 1/(n_from n_to)) (Launay et al. 2019)"),
-    "--fb-scale": ("fb_scale", float, "signsym: the feedback is fb_scale * sign(W^T) (default: the std of the "
-                   "initial weights, w_init / sqrt(n_pre) for the fan-in start)"),
+    "--fb-scale": ("fb_scale", float, "signsym: the feedback is fb_scale * sign(W^T); mirror: B's root mean "
+                   "square at the start of each run (default: the std of the initial weights, w_init / sqrt(n_pre) "
+                   "for the fan-in start)"),
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--target-step": ("target_step", float, "dtp: the output's target is h - target_step * dLoss/dh (default 0.1)"),
-    "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5)"),
+    "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5); "
+                      "mirror: B's change per spike of the upper neuron per unit of noise record (default 0.003)"),
+    "--noise": ("noise", float, "noise into every hidden neuron: each step a random input of this standard "
+                "deviation in weight units (threshold distances), through its input port (default: 0; mirror 0.5)"),
+    "--tau-noise": ("tau_noise_ms", float, "time constant of a neuron's record of its noise, ms (default 20)"),
     "--feedback-fn": ("feedback_fn", str, "dtp: the inverses' nonlinearity, a Brian2 expression of u "
                       "(default log(1 + exp(u)), the softplus)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "

@@ -91,6 +91,28 @@ B : 1
 kp_decay : 1 (shared, constant)
 L_pre = B * delta_post : 1 (summed)
 """
+#: weight mirror (Akrout et al. 2019): forward synapse ij holds B_ji, the
+#: weight of the feedback from neuron j of the layer above back to neuron i,
+#: which learns on j's spikes from i's record of its own noise (`MIRROR_ON_POST`).
+#: Each upper neuron j sends its row of B at the root mean square ``fb_rms``:
+#: it keeps the row's mean square ``bsq`` (updated with each change of B)
+#: and scales what it sends by ``bscale = fb_rms / sqrt(bsq)`` (`MIRROR_SCALE`)
+MIRROR_FEEDBACK_LINES = """
+B : 1
+eta_mirror : 1 (shared, constant)
+L_pre = B * delta_post * bscale_post : 1 (summed)
+"""
+MIRROR_ON_POST = """
+dB_mirror = eta_mirror * plastic * nt_pre
+bsq_post += (2 * B + dB_mirror) * dB_mirror / N_incoming
+B += dB_mirror
+"""
+MIRROR_NEURON_EQUATIONS = """
+bsq : 1
+bscale : 1
+fb_rms : 1 (shared, constant)
+"""
+MIRROR_SCALE = "bscale = fb_rms / sqrt(bsq + 1e-30)"
 #: before each application of the accumulated update ``w_acc`` to ``w``:
 #: B_ji gets the same update, and both decay by ``kp_decay`` while learning
 KP_APPLY = """

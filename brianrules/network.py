@@ -14,7 +14,7 @@ import numpy as np
 from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
 
 from . import feedback as fb
-from .build import diagnostics, initial, pathways
+from .build import diagnostics, initial, noise, pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF
@@ -95,6 +95,10 @@ class NetworkSpec:
     #: a factor of each plastic projection's learning rate (or optimizer step), in the order of the
     #: projections, input first (None: 1 for all); a run value
     lr_layer_scale: tuple | None = None
+    #: noise injected into every hidden neuron (`build.noise`): in each step a random input of this
+    #: standard deviation in the population's weight unit; its record ``nt`` decays with tau_noise
+    noise: float = 0.0
+    tau_noise: Quantity = _default(20 * ms)
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -165,6 +169,7 @@ class NetworkSpec:
         check_dtype(self.dtype)
         self._check_rate_regulariser()
         self._check_populations()
+        self._check_noise()
         if self.w_unit is None and self.neuron.input_variable is not None:
             object.__setattr__(self, "w_unit", self.neuron.weight_unit_value())
         for neuron in self.all_neurons():
@@ -203,6 +208,25 @@ class NetworkSpec:
         why = regulariser_refusal(self.rule) if self.rate_reg else None
         if why:
             raise ValueError(why)
+
+    def _check_noise(self):
+        v = self.noise
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
+            raise ValueError(f"noise must be a non-negative number (a standard deviation in weight units), got {v!r}")
+        q = Quantity(self.tau_noise)
+        if not q.has_same_dimensions(second) or not (0 < float(q) < math.inf):
+            raise ValueError(f"tau_noise must be a positive time, got {self.tau_noise!r}")
+        if self.noisy:
+            for k in range(len(self.hidden)):
+                name = f"hidden_{k + 1}"
+                why = noise.refusal(self.neuron_of(name), name)
+                if why:
+                    raise ValueError(why)
+
+    @property
+    def noisy(self):
+        """Whether the hidden neurons receive noise (`build.noise`)."""
+        return self.noise > 0
 
     @property
     def regularised(self):
@@ -366,6 +390,7 @@ class NetworkSpec:
             "reset_between_samples": self.reset_between_samples,
             "dtype": self.dtype,
             **({"rate_regularised": True} if self.regularised else {}),
+            **({"noise": True} if self.noisy else {}),
             **({"alignment": True} if self.alignment else {}),
             **({"zero_mean_error": True} if self.zero_mean_error else {}),
             # the rule's parameters that the pathway writes into the code (dtp's feedback_fn)

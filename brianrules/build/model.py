@@ -19,7 +19,7 @@ from ..neurons import make_group
 from ..randomness import make_function
 from ..stateupdate import exact
 from ..topology import all_to_all, connect_pairs, sums_into_source
-from . import diagnostics, initial, pathways
+from . import diagnostics, initial, noise, pathways
 
 
 def run_arrays(spec, n_samples, stim, tgt, learn):
@@ -115,11 +115,15 @@ class Model:
         for k, n in enumerate(spec.hidden):
             name = f"hidden_{k + 1}"
             resets = [rule.PRESYNAPTIC_RESET if rule.deferred else "", regulariser[1], pathway.hidden_reset]
+            noisy = noise.equations(spec.neuron_of(name)) if spec.noisy else ""
             self.layers.append(
                 make_group(spec.neuron_of(name), spec.surrogate, n, name,
-                           extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name) + regulariser[0],
-                           namespace=ns, set_values=False, extra_reset="; ".join(r for r in resets if r))
+                           extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name) + regulariser[0]
+                           + noisy, namespace=ns, set_values=False, extra_reset="; ".join(r for r in resets if r))
             )
+            if spec.noisy:  # the step's kick before the groups integrate it
+                self.layers[-1].run_regularly(noise.code(spec.neuron_of(name)), when="before_groups", order=-10,
+                                              name=f"{name}_noise")
         self.output = make_group(
             spec.neuron_of("output"), spec.surrogate, spec.n_out, "output",
             extra_equations=output_eqs + self._boxcar("output") + own_equations("output"), extra_reset=output_reset,
@@ -164,11 +168,12 @@ class Model:
                 if pathway.forward_line(pre is self.input):
                     model += "\n" + pathway.forward_line(pre is self.input)
                 on_pre = prule.on_pre_code(spec.accumulate, output=post is self.output, deliver=deliver)
+                on_post = pathway.on_post(pre is self.input)
             else:
                 model = "w : 1 (constant)" + (f"\nw_unit : {w_unit} (shared, constant)" if w_unit else "")
-                on_pre = {"pre": deliver}
-            S = Synapses(pre, post, model=model, on_pre=on_pre, method="euler", namespace=ns, order=-5,
-                         name=f"w_{k + 1}")
+                on_pre, on_post = {"pre": deliver}, None
+            S = Synapses(pre, post, model=model, on_pre=on_pre, on_post=on_post or None, method="euler", namespace=ns,
+                         order=-5, name=f"w_{k + 1}")
             self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections,
                                                            post_major=sums_into_source(model))))
             self.projections.append(S)
@@ -247,6 +252,9 @@ class Model:
             (self.input.tau_trace, spec.neuron.parameters["tau_trace"]),
         ]
         pairs += self.pathway.error_values(self)
+        if spec.noisy:
+            for k, g in enumerate(self.layers[:-1]):
+                pairs += noise.values(spec, g, k, noise_seed)
         for g in self.layers:
             neuron = spec.neuron_of(g.name)
             for key, value in neuron.values(spec.surrogate).items():

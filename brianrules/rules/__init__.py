@@ -9,6 +9,7 @@ from .erbp import erbp
 from .factors import ELIGIBILITIES, FILTERED_ELIGIBILITIES, POST_FACTORS
 from .fa import fa
 from .kp import kp
+from .mirror import mirror
 from .pes import pes
 from .signsym import signsym
 from .superspike import superspike
@@ -18,9 +19,9 @@ from .three_factor import three_factor
 #: rule name -> factory(**parameters) returning a ThreeFactorRule
 RULES = {"dfa": dfa, "eprop": eprop, "erbp": erbp, "fa": fa, "pes": pes, "superspike": superspike,
          "symmetric": symmetric, "three_factor": three_factor,
-         "signsym": signsym, "kp": kp, "dtp": dtp, "bptt": bptt}
+         "signsym": signsym, "kp": kp, "mirror": mirror, "dtp": dtp, "bptt": bptt}
 #: other names for the same rules
-ALIASES = {"srbp": "dfa"}
+ALIASES = {"srbp": "dfa", "wm": "mirror"}
 
 
 def names():

@@ -80,6 +80,10 @@ class TrainConfig:
     rate_reg: float | None = None
     rate_target_hz: float | None = None
     tau_rate_ms: float = 1000.0
+    # noise injected into every hidden neuron (`build.noise`): std of each step's random input in weight
+    # units (None: the rule's own, 0 but for the mirror rule) and its record's time constant
+    noise: float | None = None
+    tau_noise_ms: float = 20.0
     # the cosine of each hidden projection's update with the backprop-like one (`build.diagnostics`)
     alignment: bool = False
     zero_mean_error: bool | None = None  # the output error minus its mean over the outputs, in every step
@@ -375,6 +379,8 @@ class TrainConfig:
             alignment=bool(self.alignment), zero_mean_error=settled["zero_mean_error"],
             init=settled["init"], init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
+            noise=self.noise if self.noise is not None else float((rule.parameters or {}).get("noise", 0.0)),
+            tau_noise=self.tau_noise_ms * ms,
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
             spec = event_form_of(spec)[0] or spec
@@ -418,6 +424,7 @@ _FIELD_TYPES = {
     "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
     "alignment": "bool", "zero_mean_error": "bool?", "init": "str?", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?", "rate_reg": "float?", "rate_target_hz": "float?",
+    "noise": "float?",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -73,6 +73,7 @@ class Pathway:
 
     - `hidden_equations` / `output_equations`: what the groups add;
     - `forward_line`: a line added to the plastic forward synapses;
+    - `on_post`: what a postsynaptic spike does there;
     - `matrices`: the initial feedback matrices, drawn from ``rng`` after
       the forward weights (their order is part of a seed's meaning);
     - `check`: refuse a spec the pathway cannot build;
@@ -111,6 +112,11 @@ class Pathway:
         return fb.OUTPUT_ERROR_SAMPLE_RESET if output else ""
 
     def forward_line(self, from_input):
+        return ""
+
+    def on_post(self, from_input):
+        """What a postsynaptic spike does at the plastic forward synapses
+        (code, or "" for nothing)."""
         return ""
 
     def shapes(self, spec):
