@@ -140,6 +140,14 @@ def test_mirror_and_noise_refusals():
     assert TrainConfig(rule="fa", hidden=[10, 10]).network_spec(64, 10).noise == 0.0
     assert TrainConfig(rule="fa", hidden=[10, 10], noise=0.2).network_spec(64, 10).noise == 0.2
     assert rules.get("wm").name == "mirror"
+    # written out as its factors (`brianrules rules --show mirror`), the rule trains the same network
+    from brianrules.build.pathways.mirror import eta_mirror
+    from brianrules.rules.three_factor import section
+
+    preset = TrainConfig(rule="mirror", hidden=[10, 10]).network_spec(64, 10)
+    written = TrainConfig.from_dict({**section(rules.get("mirror")), "hidden": [10, 10]}).network_spec(64, 10)
+    assert written.rule.feedback == "mirror"
+    assert (written.noise, eta_mirror(written)) == (preset.noise, eta_mirror(preset)) == (0.5, 0.003)
 
 
 @pytest.mark.slow

@@ -57,7 +57,7 @@ def test_a_rule_in_factor_expressions_maps_onto_the_named_factors():
     assert "-eta * Lphi_post * (x_pre * x_pre)" in own.synapse_model(True)
     assert three_factor(eligibility="1", post_factor="boxcar_post").timing == "event"
     with pytest.raises(ValueError, match="learning_signal: unknown feedback pathway 'backprop' \\(the pathways: "
-                       "direct, dtp, encoders, erbp, kp, layerwise, signsym, symmetric\\)"):
+                       "direct, dtp, encoders, erbp, kp, layerwise, mirror, signsym, symmetric\\)"):
         TrainConfig(rule="three_factor", learning_signal="backprop").validate()
     with pytest.raises(ValueError, match="output layer's factor is one of"):
         three_factor(post_factor_output="psi_post * 2")

@@ -10,7 +10,8 @@ matrices and their run values.
 
 The shipped pathways: `direct` (DFA/SRBP), `encoders` (PES), `layerwise`
 (FA), `symmetric` (backprop-like), `signsym` (sign-symmetric), `kp`
-(Kolen-Pollack, learned feedback), `erbp` (error neurons).  Random feedback
+(Kolen-Pollack, learned feedback), `mirror` (weight mirror,
+feedback learned from noise), `dtp` (learned inverses), `erbp` (error neurons).  Random feedback
 matrices are scaled as `FEEDBACK_SCALES` says (`random_matrices`).
 """
 

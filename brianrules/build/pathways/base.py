@@ -94,6 +94,8 @@ class Pathway:
     #: the start (`build.initial`) of a network of two or more hidden layers whose settings leave it
     #: unset (`training.deep`): the one with which the pathway trained three hidden layers best
     deep_init = "fluctuation"
+    #: the hidden neurons' noise (`NetworkSpec.noise`) of a network whose settings leave it unset
+    default_noise = 0.0
 
     def hidden_equations(self, rule):
         return fb.HIDDEN_SIGNAL_EQUATIONS + fb.delta_equation(rule.post_factor(False))

@@ -36,19 +36,24 @@ rather than from rates.
 import numpy as np
 
 from ... import feedback as fb
+from ...rules.mirror import DEFAULT_LR_FEEDBACK, DEFAULT_NOISE
 from .base import register
 from .kp import KolenPollack
 from .signsym import fb_scale
 
 
 def eta_mirror(spec):
-    return float((spec.rule.parameters or {}).get("lr_feedback", 0.0))
+    """B's change per upper spike and unit of noise record: the rule's
+    ``lr_feedback``, else the mirror rule's default (a rule written out as
+    its factors with ``learning_signal = "mirror"`` has no parameters)."""
+    return float((spec.rule.parameters or {}).get("lr_feedback", DEFAULT_LR_FEEDBACK))
 
 
 @register
 class WeightMirror(KolenPollack):
     name = "mirror"
     deep_init = "fluctuation"
+    default_noise = DEFAULT_NOISE
 
     def describe(self, rule):
         return ("learning signal of each hidden layer (the forward synapses hold B, summed into their source):\n"
