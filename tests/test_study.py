@@ -193,6 +193,31 @@ def test_rerun_skips_ended_points(finished):
 
 @pytest.mark.slow
 @pytest.mark.standalone
+def test_a_kept_record_goes_on_where_the_study_stopped(finished, tmp_path):
+    """scripts/study_records.py: the ended points' settings and metrics,
+    copied into a new folder, are results there and are not run again."""
+    import importlib.util
+
+    spec, out, _, _ = finished
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "study_records.py")
+    module = importlib.util.spec_from_file_location("study_records", path)
+    records = importlib.util.module_from_spec(module)
+    module.loader.exec_module(records)
+    record, again = str(tmp_path / "record"), str(tmp_path / "again")
+    records.keep(out, record)
+    kept = {os.path.relpath(os.path.join(d, f), record) for d, _, fs in os.walk(record) for f in fs}
+    assert not [f for f in kept if f.endswith((".npz", ".png"))] and len(kept) == 1 + 4 * 4
+    records.resume(record, again)
+    lines = []
+    rows = sw.sweep(spec, again, jobs=1, log=lines.append)
+    assert any("4 ended before, 0 to run" in line for line in lines)
+    assert _status(again) == _status(out)
+    assert sorted((r["point"], r["epoch"], r["test_acc"]) for r in _rows(again)) == \
+        sorted((r["point"], r["epoch"], r["test_acc"]) for r in _rows(out)) and rows
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
 def test_plot_writes_figures_and_summary(finished):
     _, out, _, _ = finished
     assert main(["plot", out, "--heatmap", "lr_scale", "w_bound", "--curves", "w_bound"]) == 0
