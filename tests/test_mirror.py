@@ -61,10 +61,14 @@ def test_noise_and_its_record_follow_the_hash():
     assert np.std(_kicks(spec, 0, 20000, 12)) == pytest.approx(0.3, rel=0.02)
 
 
-def test_mirror_learns_b_from_the_noise_record_at_upper_spikes():
+@pytest.mark.parametrize("timing", ["clock", "event"])
+def test_mirror_learns_b_from_the_noise_record_at_upper_spikes(timing):
     """B_ji after a run = the rescaled start + lr_feedback * the sum of nt_i
-    at every spike of j while learning; bsq tracks the rows' mean squares."""
-    spec = _spec()
+    at every spike of j while learning; bsq tracks the rows' mean squares.
+    The forward update's timing (the training's default is event) does not
+    touch B."""
+    rule = rules.get("mirror", lr=5.0, lr_hidden=5.0, lr_feedback=0.05)
+    spec = _spec(rule.event_driven() if timing == "event" else rule)
     W, B, stim, tgt, learn = small_inputs(spec, N_SAMPLES)
     learn[1] = 0.0  # the second sample does not learn
 
