@@ -134,6 +134,14 @@ def test_mirror_and_noise_refusals():
         _spec(rules.get("dfa"), noise=-1.0)
     with pytest.raises(ValueError, match="tau_noise must be a positive time"):
         _spec(rules.get("dfa"), tau_noise=0 * second)
+    # the engines that do not model the noise say so
+    from brianrules.engines.bptt import check_trainable
+    from brianrules.reference.params import check_supported
+
+    with pytest.raises(ValueError, match="reference simulator does not model the hidden neurons' noise"):
+        check_supported(_spec(rules.get("dfa", lr=5.0, lr_hidden=2.0), noise=0.2))
+    with pytest.raises(ValueError, match="does not model the hidden neurons' noise"):
+        check_trainable(_spec(rules.get("bptt"), noise=0.2))
     for bad in ({"lr_feedback": -1.0}, {"noise": 0.0}, {"fb_scale": 0.0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             rules.get("mirror", **bad)

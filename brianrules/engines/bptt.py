@@ -57,6 +57,8 @@ def check_trainable(spec):
     if what:
         raise ValueError(f"rule bptt follows the gradient of the output loss, not a three-factor product: "
                          f"{', '.join(what)} has no meaning for it")
+    if spec.noisy:
+        raise ValueError("rule bptt's JAX engine does not model the hidden neurons' noise (noise)")
     if not all(p.plastic for p in spec.projections):
         raise ValueError("rule bptt trains every projection; fixed projections are not supported")
 

@@ -165,6 +165,8 @@ def check_supported(spec):
         raise ValueError("the reference simulator does not model the firing-rate regulariser (rate_reg)")
     if spec.zero_mean_error:
         raise ValueError("the reference simulator does not model the zero-mean output error")
+    if getattr(spec, "noisy", False):
+        raise ValueError("the reference simulator does not model the hidden neurons' noise (noise)")
     if spec.neurons:
         raise ValueError("the reference simulator models one neuron in every population, not a neuron of its own for "
                          + ", ".join(spec.neurons))
