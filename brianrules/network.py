@@ -96,8 +96,9 @@ class NetworkSpec:
     #: projections, input first (None: 1 for all); a run value
     lr_layer_scale: tuple | None = None
     #: noise injected into every hidden neuron (`build.noise`): in each step a random input of this
-    #: standard deviation in the population's weight unit; its record ``nt`` decays with tau_noise
-    noise: float = 0.0
+    #: standard deviation in the population's weight unit; its record ``nt`` decays with tau_noise.
+    #: None: the rule's own (its parameter ``noise``, else its pathway's `default_noise`: 0 but for the mirror)
+    noise: float | None = None
     tau_noise: Quantity = _default(20 * ms)
 
     def __post_init__(self):
@@ -210,6 +211,9 @@ class NetworkSpec:
             raise ValueError(why)
 
     def _check_noise(self):
+        if self.noise is None:
+            own = (self.rule.parameters or {}).get("noise", pathways.get(self.rule.feedback).default_noise)
+            object.__setattr__(self, "noise", float(own))
         v = self.noise
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
             raise ValueError(f"noise must be a non-negative number (a standard deviation in weight units), got {v!r}")

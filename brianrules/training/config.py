@@ -359,7 +359,6 @@ class TrainConfig:
     def network_spec(self, n_in, n_out):
         from brian2 import Hz, ms
 
-        from ..build import pathways
         from ..network import NetworkSpec, event_form_of
         from .populations import population_neurons
 
@@ -380,8 +379,7 @@ class TrainConfig:
             alignment=bool(self.alignment), zero_mean_error=settled["zero_mean_error"],
             init=settled["init"], init_mu_u=self.init_mu_u, init_sigma_u=self.init_sigma_u, init_rate=self.init_rate_hz * Hz,
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
-            noise=self.noise if self.noise is not None else float(
-                (rule.parameters or {}).get("noise", pathways.get(rule.feedback).default_noise)),
+            noise=self.noise,
             tau_noise=self.tau_noise_ms * ms,
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
