@@ -212,8 +212,7 @@ class NetworkSpec:
 
     def _check_noise(self):
         if self.noise is None:
-            own = (self.rule.parameters or {}).get("noise", pathways.get(self.rule.feedback).default_noise)
-            object.__setattr__(self, "noise", float(own))
+            object.__setattr__(self, "noise", rule_noise(self.rule))
         v = self.noise
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
             raise ValueError(f"noise must be a non-negative number (a standard deviation in weight units), got {v!r}")
@@ -426,6 +425,12 @@ class NetworkSpec:
             else:
                 d[k] = plain(v)
         return d
+
+
+def rule_noise(rule):
+    """The hidden neurons' noise of a network that leaves it to ``rule``: the
+    rule's parameter ``noise``, else its pathway's `default_noise`."""
+    return float((rule.parameters or {}).get("noise", pathways.get(rule.feedback).default_noise))
 
 
 def zero_mean_refusal(rule):

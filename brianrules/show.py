@@ -87,6 +87,12 @@ def text(cfg, source, latex=False):
             f"dt {cfg.dt_ms} ms",
             f"  output error: rate filtered with tau_err {cfg.tau_err_ms} ms against {cfg.f_high_hz} Hz (label) "
             f"and {cfg.f_low_hz} Hz (others)"]
+    from .network import rule_noise
+
+    noise = cfg.noise if cfg.noise is not None else rule_noise(rule)
+    if noise:
+        out.append(f"  noise: every hidden neuron gets a random input of std {noise:g} (weight units) in every step, "
+                   f"its record filtered with tau_noise {cfg.tau_noise_ms} ms")
     taken = cfg.deep_settings_taken()
     if taken:
         out.append(f"  {taken} (defaults from {deep.DEEP_FROM} hidden layers on)")

@@ -152,6 +152,11 @@ def test_mirror_and_noise_refusals():
     assert TrainConfig(rule="fa", hidden=[10, 10]).network_spec(64, 10).noise == 0.0
     assert TrainConfig(rule="fa", hidden=[10, 10], noise=0.2).network_spec(64, 10).noise == 0.2
     assert rules.get("wm").name == "mirror"
+    # `brianrules show` says what noise the network gets
+    from brianrules import show
+
+    assert "random input of std 0.5 (weight units)" in show.text(TrainConfig(rule="mirror", hidden=[10, 10]), "m")
+    assert "noise:" not in show.text(TrainConfig(rule="fa", hidden=[10, 10]), "f")
     # written out as its factors (`brianrules rules --show mirror`), the rule trains the same network
     from brianrules.build.pathways.mirror import eta_mirror
     from brianrules.rules.three_factor import section

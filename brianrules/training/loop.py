@@ -136,6 +136,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else "")
+        + (f", noise {spec.noise:g} into the hidden neurons" if spec.noisy else "")
         + (f"; {taken}" if taken else ""))
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=threads, log=log,
