@@ -64,9 +64,13 @@ class KolenPollack(Layerwise):
         decay = kp_decay(spec)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"kp_decay must lie in [0, 1), got {decay!r}")
+        self.check_carriers(spec)
+
+    def check_carriers(self, spec):
+        """Refuse a fixed forward projection from a hidden layer: its synapses hold B, which learns there."""
         for k, proj in enumerate(spec.projections[1:], start=2):
             if not proj.plastic:
-                raise ValueError(f"the kp pathway learns the feedback to {proj.pre} with projection {k} "
+                raise ValueError(f"the {self.name} pathway learns the feedback to {proj.pre} with projection {k} "
                                  f"({proj.pre} -> {proj.post}), which is fixed: make it plastic or use layerwise "
                                  "feedback")
 
@@ -97,14 +101,18 @@ class KolenPollack(Layerwise):
     def values(self, model, feedback, noise_seed):
         pairs = []
         decay = kp_decay(model.spec)
-        carriers = self._carriers(model)
-        if len(feedback) != len(carriers):
-            raise ValueError(f"the kp pathway needs {len(carriers)} feedback matrices, got {len(feedback)}")
-        for n, ((k, S), B) in enumerate(zip(carriers, feedback)):
-            B = self._matrix(B, (S.target.N, S.source.N), n)
-            i, j = model.pairs[k]
+        for k, S, B, (i, j) in self._carried(model, feedback):
             pairs += [(S.B, B[j, i]), (S.kp_decay, decay)]
         return pairs
+
+    def _carried(self, model, feedback):
+        """(k, S, B, (i, j)) of each carrier: its projection's index, its
+        synapses, its feedback matrix checked for shape, its synapses' pairs."""
+        carriers = self._carriers(model)
+        if len(feedback) != len(carriers):
+            raise ValueError(f"the {self.name} pathway needs {len(carriers)} feedback matrices, got {len(feedback)}")
+        return [(k, S, self._matrix(B, (S.target.N, S.source.N), n), model.pairs[k])
+                for n, ((k, S), B) in enumerate(zip(carriers, feedback))]
 
     @staticmethod
     def _matrix(B, shape, n):

@@ -84,11 +84,7 @@ class WeightMirror(KolenPollack):
         if not spec.noisy:
             raise ValueError("the mirror pathway learns B from the hidden neurons' noise: give it noise "
                              "(--noise, a standard deviation in weight units, greater than 0)")
-        for k, proj in enumerate(spec.projections[1:], start=2):
-            if not proj.plastic:
-                raise ValueError(f"the mirror pathway learns the feedback to {proj.pre} at projection {k} "
-                                 f"({proj.pre} -> {proj.post}), which is fixed: make it plastic or use layerwise "
-                                 "feedback")
+        self.check_carriers(spec)
 
     def build(self, model):
         model.feedback = []  # no feedback synapses: the forward ones carry B
@@ -98,14 +94,10 @@ class WeightMirror(KolenPollack):
 
     def values(self, model, feedback, noise_seed):
         spec = model.spec
-        carriers = self._carriers(model)
-        if len(feedback) != len(carriers):
-            raise ValueError(f"the mirror pathway needs {len(carriers)} feedback matrices, got {len(feedback)}")
         pairs = []
-        for n, ((k, S), B) in enumerate(zip(carriers, feedback)):
+        for k, S, B, (i, j) in self._carried(model, feedback):
             scale = fb_scale(spec, k)
-            B = rescaled(self._matrix(B, (S.target.N, S.source.N), n), scale)
-            i, j = model.pairs[k]
+            B = rescaled(B, scale)
             pairs += [(S.B, B[j, i]), (S.eta_mirror, eta_mirror(spec)), (S.target.fb_rms, scale),
                       (S.target.bsq, np.mean(np.square(B), axis=1))]
         return pairs
