@@ -21,11 +21,15 @@ because the noise is drawn independently of them.  The feedback is the
 layer-wise one of FA and Kolen-Pollack, ``L_i = sum_j B_ji delta_j``.
 
 Akrout et al. rescale B after mirroring so that the feedback's output keeps a
-fixed spread.  Here B is rescaled at the start of every run (epoch) to the
-root mean square ``fb_scale`` (the rule's parameter; by default the standard
-deviation of the projection's initial weights, as sign-symmetric feedback's
-scale): the direction is learned, the magnitude is fixed.  The matrices
-are read back unscaled after each run and saved with the weights.
+fixed spread.  Here each upper neuron j sends its row of B at the root mean
+square ``fb_scale`` (the rule's parameter; by default the standard deviation
+of the projection's initial weights, as sign-symmetric feedback's scale): j
+keeps the row's mean square ``bsq`` (updated on its spikes with each change
+of B) and multiplies what it sends by ``bscale = fb_scale / sqrt(bsq)``,
+computed once per step.  The direction is learned, the magnitude is fixed;
+without it B's size grew within an epoch and the forward weights diverged.
+B is read back unscaled after each run, saved with the weights, and
+rescaled to that root mean square at the start of the next run.
 
 Where it differs from the paper: the noise runs during training (one mode,
 online) instead of in separate mirror phases, so it also perturbs the
