@@ -59,6 +59,8 @@ TRAIN_OPTIONS = {
                     "(SuperSpike's per-synapse normaliser), rmsprop or adam; with the last three --lr and "
                     "--lr-hidden are the step sizes (default 1e-3); default: the rule's own, sgd (adam for bptt)"),
     "--batch-size": ("batch_size", int, "bptt: samples per gradient step (default 32)"),
+    "--batch": ("batch", int, "the local rules: samples presented at once, as copies of the network that share "
+                "their weights; their updates are averaged and applied together (minibatch; default 1, online)"),
     "--opt-beta1": ("opt_beta1", float, "adam's decay of the first moment (default 0.9)"),
     "--opt-beta2": ("opt_beta2", float, "adam's decay of the second moment (default 0.999)"),
     "--opt-rho": ("opt_rho", float, "rmsprop's decay of the mean square (default 0.9)"),

@@ -14,7 +14,7 @@ import numpy as np
 from brian2 import Hz, Quantity, get_dimensions, mV, ms, second
 
 from . import feedback as fb
-from .build import diagnostics, initial, noise, pathways
+from .build import batch, diagnostics, initial, noise, pathways
 from .floats import check_dtype
 from .model.neuron import NeuronModel, unit_text
 from .neurons import LIF
@@ -100,6 +100,9 @@ class NetworkSpec:
     #: None: the rule's own (its parameter ``noise``, else its pathway's `default_noise`: 0 but for the mirror)
     noise: float | None = None
     tau_noise: Quantity = _default(20 * ms)
+    #: samples presented at once (`build.batch`): B copies of the network that share their weights,
+    #: whose updates are averaged and applied together at the end of each slot of t_sample
+    batch: int = 1
 
     def __post_init__(self):
         for name in ("n_in", "n_out"):
@@ -178,6 +181,16 @@ class NetworkSpec:
         pathways.get(self.rule.feedback).check(self)  # what the pathway cannot follow, when the spec is made
         if self.rule.deferred and not self.reset_between_samples:
             raise ValueError("the event-driven form of a trace rule needs the traces reset between samples")
+        self._check_batch()
+
+    def _check_batch(self):
+        v = self.batch
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"batch must be a positive number of samples, got {v!r}")
+        object.__setattr__(self, "batch", int(v))
+        why = batch.refusal(self) if v > 1 else None
+        if why:
+            raise ValueError(f"batch {v}: {why}")
 
     def _check_layer_scale(self):
         scale = self.lr_layer_scale
@@ -394,6 +407,7 @@ class NetworkSpec:
             "dtype": self.dtype,
             **({"rate_regularised": True} if self.regularised else {}),
             **({"noise": True} if self.noisy else {}),
+            **({"batch": self.batch} if self.batch > 1 else {}),
             **({"alignment": True} if self.alignment else {}),
             **({"zero_mean_error": True} if self.zero_mean_error else {}),
             # the rule's parameters that the pathway writes into the code (dtp's feedback_fn)

@@ -93,6 +93,9 @@ def text(cfg, source, latex=False):
     if noise:
         out.append(f"  noise: every hidden neuron gets a random input of std {noise:g} (weight units) in every step, "
                    f"its record filtered with tau_noise {cfg.tau_noise_ms} ms")
+    if cfg.batch > 1:
+        out.append(f"  batches: {cfg.batch} samples at once, on copies of the network that share their weights; each "
+                   "copy accumulates its sample's update and the batch's mean is applied at its end")
     taken = cfg.deep_settings_taken()
     if taken:
         out.append(f"  {taken} (defaults from {deep.DEEP_FROM} hidden layers on)")

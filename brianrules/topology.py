@@ -6,14 +6,41 @@ import numpy as np
 
 
 def connect_all(S):
-    """All-to-all connections in row-major order: synapse k = i * n_post + j.
+    """All-to-all connections in row-major order: synapse k = i * n_post + j
+    (within each copy of a batched network, `copies_of`, copy-major).
 
     Connecting from explicit index arrays (rather than ``connect()``) fixes
     the order in which synapses are stored on every device, so weight
     matrices can be set and read back without asking the device for ``i``
     and ``j`` (which a standalone program only knows after it has run).
     """
-    connect_pairs(S, *all_to_all(S.source.N, S.target.N))
+    copies = copies_of(S.source)
+    n_pre, n_post = S.source.N // copies, S.target.N // copies
+    connect_pairs(S, *block_pairs(*all_to_all(n_pre, n_post), n_pre, n_post, copies))
+
+
+def block_pairs(i, j, n_pre, n_post, copies):
+    """Index arrays of ``copies`` copies of the connections (i, j) between
+    populations of n_pre and n_post neurons per copy, copy-major: copy b
+    connects neurons ``b * n_pre + i`` to ``b * n_post + j``."""
+    if copies == 1:
+        return i, j
+    b = np.repeat(np.arange(copies), len(i))
+    return np.tile(i, copies) + b * n_pre, np.tile(j, copies) + b * n_post
+
+
+def copies_of(group):
+    """How many copies of its population ``group`` holds (`mark_copies`;
+    1 for an unbatched network)."""
+    return getattr(group, "_brianrules_copies", 1)
+
+
+def mark_copies(group, copies):
+    """Record on ``group`` that it holds ``copies`` copies of a population
+    (a batched network, `build.batch`)."""
+    if copies > 1:
+        group.add_attribute("_brianrules_copies")
+        group._brianrules_copies = int(copies)
 
 
 def all_to_all(n_pre, n_post, without_self=False, post_major=False):

@@ -113,8 +113,9 @@ def read(model):
     spec = model.spec
     out = {}
     hidden = model.layers[:-1]
+    copies = getattr(model, "copies", 1)  # a batched network's: a neuron is silent in every copy
     for k, m in enumerate(model.hidden_counts):
-        out[f"{SILENT_PREFIX}{k + 1}"] = float(np.mean(np.asarray(m.count[:]) == 0))
+        out[f"{SILENT_PREFIX}{k + 1}"] = float(np.mean(np.asarray(m.count[:]).reshape(copies, -1).sum(axis=0) == 0))
     learn_time = getattr(model, "learn_time", 0.0)
     if has_factor(spec.rule) and learn_time > 0:
         for k, g in enumerate(hidden):

@@ -9,7 +9,7 @@ run's arrays (`run_arrays`) are checked against the spec here.
 """
 
 import numpy as np
-from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray
+from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, linked_var
 from brian2.utils.stringtools import word_substitute
 
 from .. import feedback as fb
@@ -18,8 +18,8 @@ from ..model.neuron import unit_text
 from ..neurons import make_group
 from ..randomness import make_function
 from ..stateupdate import exact
-from ..topology import all_to_all, connect_pairs, sums_into_source
-from . import diagnostics, initial, noise, pathways
+from ..topology import all_to_all, connect_pairs, mark_copies, sums_into_source
+from . import batch, diagnostics, initial, noise, pathways
 
 
 def run_arrays(spec, n_samples, stim, tgt, learn):
@@ -63,20 +63,28 @@ class Model:
         defaultclock.dt = spec.dt
         T = spec.t_sample
         rule = spec.rule
+        # a batched network (`build.batch`): B copies, one slot of t_sample shows B samples
+        B = self.copies = spec.batch
+        self.n_slots = batch.slots(self.n_samples, B)
         # TimedArrays start from the given arrays (runtime) or zeros that
-        # run_args replace (standalone)
-        n = self.n_samples
-        self.stim = TimedArray(np.zeros((n, spec.n_in)) if stim is None else np.asarray(stim, float), dt=T, name="stim")
-        self.tgt = TimedArray(np.zeros((n, spec.n_out)) if tgt is None else np.asarray(tgt, float), dt=T, name="tgt")
-        self.learn = TimedArray(np.zeros(n) if learn is None else np.asarray(learn, float), dt=T, name="learn")
+        # run_args replace (standalone); ``learn`` is the slot's gate (any copy learns), ``learn_copy``
+        # each copy's
+        n = self.n_slots
+        given = None if stim is None else self._arrays(stim, tgt, learn)
+        self.stim = TimedArray(np.zeros((n, B * spec.n_in)) if given is None else given[0], dt=T, name="stim")
+        self.tgt = TimedArray(np.zeros((n, B * spec.n_out)) if given is None else given[1], dt=T, name="tgt")
+        self.learn = TimedArray(np.zeros(n) if given is None else given[3], dt=T, name="learn")
         # one namespace for every object: subexpressions that synapses read
         # through _pre/_post (the output error reads ``tgt``) resolve there
         ns = {"stim": self.stim, "tgt": self.tgt, "learn": self.learn,
               "hash_uniform": make_function()}
+        if B > 1:
+            self.learn_copy = TimedArray(np.zeros((n, B)) if given is None else given[2], dt=T, name="learn_copy")
+            ns["learn_copy"] = self.learn_copy
         self.namespace = ns
 
         self.input = NeuronGroup(
-            spec.n_in,
+            B * spec.n_in,
             """
             rate = max_rate * stim(t, i) : Hz
             dx/dt = -x / tau_trace : 1
@@ -84,12 +92,13 @@ class Model:
             tau_trace : second (shared, constant)
             noise_seed : integer (shared, constant)
             """ + (rule.PRESYNAPTIC_EQUATIONS if rule.deferred else ""),
-            threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt",
+            threshold="hash_uniform(noise_seed, t_in_timesteps, i) < rate * dt" if B == 1 else batch.input_threshold(spec),
             reset="x += 1" + (f"; {rule.PRESYNAPTIC_RESET}" if rule.deferred else ""),
             method=exact(),
             namespace=ns,
             name="input",
         )
+        mark_copies(self.input, B)
         self.pathway = pathway = pathways.get(rule.feedback)
         hidden_eqs = pathway.hidden_equations(rule)
         output_eqs = pathway.output_equations(rule)
@@ -117,18 +126,20 @@ class Model:
             resets = [rule.PRESYNAPTIC_RESET if rule.deferred else "", regulariser[1], pathway.hidden_reset]
             noisy = noise.equations(spec.neuron_of(name)) if spec.noisy else ""
             self.layers.append(
-                make_group(spec.neuron_of(name), spec.surrogate, n, name,
+                make_group(spec.neuron_of(name), spec.surrogate, B * n, name,
                            extra_equations=hidden_eqs + self._boxcar(name) + own_equations(name) + regulariser[0]
                            + noisy, namespace=ns, set_values=False, extra_reset="; ".join(r for r in resets if r))
             )
+            mark_copies(self.layers[-1], B)
             if spec.noisy:  # the step's kick before the groups integrate it
                 self.layers[-1].run_regularly(noise.code(spec.neuron_of(name)), when="before_groups", order=-10,
                                               name=f"{name}_noise")
         self.output = make_group(
-            spec.neuron_of("output"), spec.surrogate, spec.n_out, "output",
+            spec.neuron_of("output"), spec.surrogate, B * spec.n_out, "output",
             extra_equations=output_eqs + self._boxcar("output") + own_equations("output"), extra_reset=output_reset,
             namespace=ns, set_values=False,
         )
+        mark_copies(self.output, B)
         self.layers.append(self.output)
 
         if "target" in self.output.variables and not self.output.variables["target"].constant:
@@ -153,14 +164,15 @@ class Model:
         # projections, plastic or fixed, in the order the architecture declares them
         self.groups = dict(zip(population_names(len(spec.hidden)), [self.input, *self.layers]))
         self.projections, self.plastic_projections, self.pairs = [], [], []
-        for k, proj in enumerate(spec.projections):
+        self.shared = {}  # plastic projection (batched) -> the group of its shared weights
+        for k, (proj, (n_pre, n_post)) in enumerate(zip(spec.projections, spec.projection_shapes)):
             pre, post = self.groups[proj.pre], self.groups[proj.post]
             unit = spec.w_unit_of(proj.post)
             w_unit = None if unit is None else unit_text(unit)
             deliver = spec.neuron_of(proj.post).delivery()
             if proj.plastic:
                 prule = spec.projection_rule(k)
-                model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit)
+                model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit, batched=B > 1)
                 model += diagnostics.synapse_lines(spec, pre in self.layers, post is not self.output)
                 var = spec.own_factor_variable(k)
                 if var is not None:
@@ -174,14 +186,17 @@ class Model:
                 on_pre, on_post = {"pre": deliver}, None
             S = Synapses(pre, post, model=model, on_pre=on_pre, on_post=on_post or None, method="euler", namespace=ns,
                          order=-5, name=f"w_{k + 1}")
-            self.pairs.append(connect_pairs(S, *all_to_all(pre.N, post.N, proj.recurrent and not proj.self_connections,
-                                                           post_major=sums_into_source(model))))
+            self.pairs.append(batch.connect_copies(S, n_pre, n_post, without_self=proj.recurrent and not
+                                                   proj.self_connections, post_major=sums_into_source(model)))
             self.projections.append(S)
             if not proj.plastic:
                 continue
             self.plastic_projections.append(S)
             if rule.timing == "event" and not rule.deferred:
                 S.learn.order = -20  # before any spike delivery of the step
+            if B > 1:
+                self._share(S, k, prule, *self.pairs[-1], n_post)
+                continue
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
             if rule.filtered and spec.reset_between_samples:
                 S.run_regularly(rule.eligibility_sample_reset, dt=T, when="start",
@@ -221,9 +236,36 @@ class Model:
         self.output_spikes = SpikeMonitor(self.output, name="output_spikes")
         self.hidden_counts = [SpikeMonitor(g, record=False, name=f"{g.name}_count") for g in self.layers[:-1]]
         self.network = Network(  # named: a program beside an earlier one's live objects is the same program
-            self.input, *self.layers, *self.projections, *feedback_objects, *extra, self.output_spikes,
+            self.input, *self.layers, *self.projections, *self.shared.values(), *feedback_objects, *extra,
+            self.output_spikes,
             *self.hidden_counts, name="network",
         )
+
+    def _share(self, S, k, prule, i, j, n_post):
+        """The shared weights of batched plastic projection ``S`` (the
+        copies' synapses (i, j) onto n_post neurons per copy): the group that
+        holds them (`build.batch`), each copy's link to it, the copies' gate,
+        and the end of a slot: the copies' updates added into the shared sum,
+        then applied there by the optimizer."""
+        T, name = self.spec.t_sample, f"w_{k + 1}"
+        hub = NeuronGroup(len(i), batch.hub_model(prule), namespace=self.namespace, name=f"{name}_shared")
+        S.widx = batch.weight_index(i, j, n_post, self.copies)
+        S.copy = np.repeat(np.arange(self.copies), len(i))
+        S.w = linked_var(hub, "w", index="widx")
+        S.w_sum = linked_var(hub, "w_acc", index="widx")
+        S.run_regularly("plastic = learn_copy(t, copy)", dt=T, when="start", name=f"{name}_gate")
+        S.run_regularly(batch.reduce_code(prule), dt=T, when="start", order=-10, name=f"{name}_apply")
+        hub.run_regularly(prule.apply_code, dt=T, when="start", order=-9, name=f"{name}_shared_apply")
+        hub.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"{name}_shared_gate")
+        self.shared[S] = hub
+
+    def _arrays(self, stim, tgt, learn):
+        """A run's (stimulus, targets, each copy's gate, the slot's gate) as
+        the program's TimedArrays hold them (`batch.layout`)."""
+        stim, tgt, learn = run_arrays(self.spec, self.n_samples, stim, tgt, learn)
+        if self.copies == 1:
+            return stim, tgt, None, learn
+        return batch.layout(self.spec, self.n_samples, stim, tgt, learn)
 
     def _boxcar(self, population):
         """eRBP's boxcar equations for the neuron of ``population``."""
@@ -232,7 +274,7 @@ class Model:
 
     @property
     def duration(self):
-        return self.n_samples * self.spec.t_sample
+        return self.n_slots * self.spec.t_sample
 
     # -- values that change between runs of one program ----------------
     def values(self, weights, feedback, stim, tgt, learn, noise_seed, lr_scale=1.0, optimizer_state=None):
@@ -241,12 +283,13 @@ class Model:
         matrix n_pre x n_post} of the optimizer's state (None: zeros, a
         fresh start)."""
         spec = self.spec
-        stim, tgt, learn = run_arrays(spec, self.n_samples, stim, tgt, learn)
+        stim, tgt, learn_copy, learn = self._arrays(stim, tgt, learn)
         self.learn_time = float(np.sum(learn)) * float(spec.t_sample)  # the diagnostics' averages are over it
         pairs = [
             (self.stim, stim),
             (self.tgt, tgt),
             (self.learn, learn),
+            *([(self.learn_copy, learn_copy)] if self.copies > 1 else []),
             (self.input.noise_seed, int(noise_seed)),
             (self.input.max_rate, spec.max_rate),
             (self.input.tau_trace, spec.neuron.parameters["tau_trace"]),
@@ -266,11 +309,15 @@ class Model:
             if spec.regularised and g is not self.output:  # the rate estimate starts at the target
                 pairs += [(g.c_reg, float(spec.rate_reg)), (g.f_target, spec.rate_target), (g.tau_reg, spec.tau_rate),
                           (g.f_reg_scale, spec.f_high - spec.f_low), (g.r_reg, np.ones(g.N) * spec.rate_target)]
-        for k, (S, W) in enumerate(zip(self.projections, weights)):
-            if W.shape != (S.source.N, S.target.N):
-                raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {(S.source.N, S.target.N)}")
+        for k, (S, W, shape) in enumerate(zip(self.projections, weights, spec.projection_shapes)):
+            if W.shape != tuple(shape):
+                raise ValueError(f"weights of projection {k + 1} have shape {W.shape}, expected {tuple(shape)}")
             i, j = self.pairs[k]
-            pairs.append((S.w, np.ascontiguousarray(W, dtype=float)[i, j]))
+            hub = self.shared.get(S)
+            if hub is not None:  # the copies' shared weights, row-major (`batch.weight_index`)
+                pairs.append((hub.w, np.ascontiguousarray(W, dtype=float).reshape(-1)))
+            else:
+                pairs.append((S.w, np.tile(np.ascontiguousarray(W, dtype=float)[i, j], self.copies)))
             unit = spec.w_unit_of(spec.projections[k].post)
             if unit is not None:
                 pairs.append((S.w_unit, unit))
@@ -280,27 +327,39 @@ class Model:
                 pairs.append((S.eta, eta * prule.eta_unit))
                 pairs += [(getattr(S, name), value) for name, value in prule.eligibility_values().items()]
                 if spec.accumulate:
-                    pairs += [(getattr(S, name), value) for name, value in prule.optimizer.values(alpha).items()]
+                    held = S if hub is None else hub  # where the optimizer's state and constants live
+                    pairs += [(getattr(held, name), value) for name, value in prule.optimizer.values(alpha).items()]
                     state = (optimizer_state or [{}] * len(self.plastic_projections))[
                         self.plastic_projections.index(S)]
                     for name in prule.optimizer.state:
                         M = state.get(name)
-                        pairs.append((getattr(S, name), np.zeros(len(i)) if M is None else
-                                      np.ascontiguousarray(M, dtype=float)[i, j]))
+                        if hub is not None:
+                            pairs.append((getattr(hub, name), np.zeros(hub.N) if M is None else
+                                          np.ascontiguousarray(M, dtype=float).reshape(-1)))
+                        else:
+                            pairs.append((getattr(S, name), np.zeros(len(i)) if M is None else
+                                          np.ascontiguousarray(M, dtype=float)[i, j]))
         pairs += self.pathway.values(self, feedback, noise_seed)
         return pairs
 
     @staticmethod
     def flat(S, M):
-        """Matrix (n_pre x n_post) -> synapse order of `connect_all`."""
-        return np.ascontiguousarray(M, dtype=float).reshape(-1)
+        """Matrix (n_pre x n_post) -> synapse order of `connect_all` (every
+        copy of a batched network holds the same)."""
+        from ..topology import copies_of
+
+        return np.tile(np.ascontiguousarray(M, dtype=float).reshape(-1), copies_of(S.source))
 
     def read_weights(self):
         """The current forward weights as matrices n_pre x n_post."""
         out = []
-        for S, (i, j) in zip(self.projections, self.pairs):
-            W = np.zeros((S.source.N, S.target.N))
-            W[i, j] = np.asarray(S.w[:], dtype=float)
+        for S, (i, j), shape in zip(self.projections, self.pairs, self.spec.projection_shapes):
+            hub = self.shared.get(S)
+            if hub is not None:
+                out.append(np.asarray(hub.w[:], dtype=float).reshape(shape))
+                continue
+            W = np.zeros(shape)
+            W[i, j] = np.asarray(S.w[:], dtype=float)[:len(i)]  # copy 0's: every copy holds the same
             out.append(W)
         return out
 
@@ -314,10 +373,14 @@ class Model:
         optimizer's state (empty for sgd)."""
         out = []
         for S in self.plastic_projections:
-            i, j = self.pairs[self.projections.index(S)]
+            k = self.projections.index(S)
+            (i, j), shape, hub = self.pairs[k], self.spec.projection_shapes[k], self.shared.get(S)
             state = {}
             for name in self.spec.rule.optimizer.state if self.spec.accumulate else ():
-                M = np.zeros((S.source.N, S.target.N))
+                if hub is not None:
+                    state[name] = np.asarray(getattr(hub, name)[:], dtype=float).reshape(shape)
+                    continue
+                M = np.zeros(shape)
                 M[i, j] = np.asarray(getattr(S, name)[:], dtype=float)
                 state[name] = M
             out.append(state)
@@ -327,6 +390,8 @@ class Model:
         """Spike counts per sample and output neuron (n_samples x n_out)."""
         i = np.asarray(self.output_spikes.i[:], dtype=int)
         t = np.asarray(self.output_spikes.t[:] / self.spec.dt).round().astype(np.int64)
+        if self.copies > 1:
+            return batch.counts(self.spec, self.n_samples, i, t)
         sample = t // self.spec.steps_per_sample
         counts = np.zeros((self.n_samples, self.spec.n_out), dtype=np.int64)
         ok = sample < self.n_samples
@@ -339,4 +404,7 @@ class Model:
 
     def hidden_rates(self):
         """Mean firing rate of each hidden layer over the last run, in Hz."""
+        if self.copies > 1:  # over the samples shown, not the padding of a last slot
+            return [float(np.sum(m.count[:]) / (m.source.N // self.copies) / (self.n_samples * float(self.spec.t_sample)))
+                    for m in self.hidden_counts]
         return [float(np.mean(m.count[:]) / float(self.duration)) for m in self.hidden_counts]

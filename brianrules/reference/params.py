@@ -167,6 +167,8 @@ def check_supported(spec):
         raise ValueError("the reference simulator does not model the zero-mean output error")
     if getattr(spec, "noisy", False):
         raise ValueError("the reference simulator does not model the hidden neurons' noise (noise)")
+    if getattr(spec, "batch", 1) > 1:
+        raise ValueError("the reference simulator presents one sample after the other, not batches (batch)")
     if spec.neurons:
         raise ValueError("the reference simulator models one neuron in every population, not a neuron of its own for "
                          + ", ".join(spec.neurons))

@@ -324,7 +324,7 @@ class ThreeFactorRule(cascade.FilteredEligibility):
             return self.catch_up_code + "\n" + self.apply_code
         return self.apply_code
 
-    def synapse_model(self, accumulate, output=False, w_unit="volt"):
+    def synapse_model(self, accumulate, output=False, w_unit="volt", batched=False):
         """The `Synapses` model text of a plastic projection.
 
         With ``accumulate`` the update goes into ``w_acc``, which the builder
@@ -334,21 +334,29 @@ class ThreeFactorRule(cascade.FilteredEligibility):
         ``-eta L phi`` on each presynaptic spike (``eta`` per spike).
         ``w_unit`` is the unit of the postsynaptic neuron's input variable
         (None when its input port is a statement that needs no ``w_unit``).
+        ``batched``: the synapses of one copy of a batched network
+        (`build.batch`): ``w`` is linked to the weight that every copy
+        shares, ``plastic`` is the copy's own gate, and the optimizer's
+        state lives with the shared weights.
         """
         target = "w_acc" if accumulate else "w"
+        w_line = "w : 1 (linked)" if batched else "w : 1"
         if self.timing == "clock":
             lines = [f"d{target}/dt = plastic * ({self.update_expression(output)}) : 1 (clock-driven)",
                      *self.eligibility_equations, "eta : Hz (shared, constant)"]
             if accumulate:
-                lines.insert(0, "w : 1")
+                lines.insert(0, w_line)
         else:
-            lines = ["w : 1", f"eta : {'Hz' if self.deferred else '1'} (shared, constant)"]
+            lines = [w_line, f"eta : {'Hz' if self.deferred else '1'} (shared, constant)"]
             if accumulate:
                 lines.append("w_acc : 1")
             if self.deferred:
                 lines.append("Ylast : second")
         if w_unit is not None:  # the unit of the postsynaptic neuron's input variable
             lines.append(f"w_unit : {w_unit} (shared, constant)")
+        if batched:
+            return "\n".join(lines + ["plastic : 1", "w_sum : 1 (linked)", "widx : integer (constant)",
+                                       "copy : integer (constant)"])
         lines.append("plastic : 1 (shared)")
         if accumulate:
             lines += self.optimizer.synapse_lines()

@@ -97,6 +97,9 @@ class TrainConfig:
     # a NIR graph (`io.nir_graph`) whose weights the forward projections start from; None: drawn (init)
     weights_from: str | None = None
     batch_size: int | None = None  # bptt: samples per gradient step (None: 32); the local rules learn online
+    # the local rules: samples presented at once, as copies of the network that share their weights, whose
+    # updates are averaged and applied together (`build.batch`); 1: one sample after the other
+    batch: int = 1
     apply_every: int | None = None
     # None: the exact event-driven form of a trace rule where the network takes it, else the rule's own
     # (`network.event_form_of`); "clock": the clock-driven form; "event": the event-driven form or an error
@@ -139,13 +142,16 @@ class TrainConfig:
         for value in (self.post, self.post_output):
             if value is not None and value not in rulemod.POST_FACTORS:
                 raise ValueError(f"unknown postsynaptic factor '{value}' (choose from {', '.join(rulemod.POST_FACTORS)})")
-        for name in ("epochs", "threads"):
+        for name in ("epochs", "threads", "batch"):
             v = getattr(self, name)
             if name == "threads" and v == "auto":
                 continue
             if not _is_int(v) or v < 1:
                 raise ValueError(f"{name} must be a positive integer{' or auto' if name == 'threads' else ''}, "
                                  f"got {v!r}")
+        if self.batch > 1 and self.threads not in ("auto", 1):
+            raise ValueError(f"batch {self.batch} runs one thread (the copies add their updates into the shared "
+                             f"weights one after the other), not --threads {self.threads}")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.hidden, (list, tuple)):
@@ -381,6 +387,7 @@ class TrainConfig:
             lr_layer_scale=None if self.lr_layer_scale is None else tuple(self.lr_layer_scale),
             noise=self.noise,
             tau_noise=self.tau_noise_ms * ms,
+            batch=self.batch,
         )
         if self.timing is None:  # the exact event-driven form where the network takes it
             spec = event_form_of(spec)[0] or spec
@@ -424,7 +431,7 @@ _FIELD_TYPES = {
     "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
     "alignment": "bool", "zero_mean_error": "bool?", "init": "str?", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?", "rate_reg": "float?", "rate_target_hz": "float?",
-    "noise": "float?",
+    "noise": "float?", "batch": "int",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -137,6 +137,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else "")
         + (f", noise {spec.noise:g} into the hidden neurons" if spec.noisy else "")
+        + (f", batches of {spec.batch} (the mean update of each batch applied at its end)" if spec.batch > 1 else "")
         + (f"; {taken}" if taken else ""))
     t0 = time.perf_counter()
     runner = make_runner(cfg.device, spec, n_samples, threads=threads, log=log,
