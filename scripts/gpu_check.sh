@@ -20,13 +20,14 @@
 #
 # Build folders and runs go to GPU_CHECK_WORK (default /tmp/brianrules-gpu-check);
 # this script's log, the CUDA tests' log, the training logs, both metrics.csv and
-# the bench report (at most 8 files, no folders) are copied to $OUT when it is set.
+# the bench report and the batched training's log (at most 9 files, no folders) are copied to $OUT when it is set.
 # Exit status 0 when the CUDA tests passed and both trainings finished.
 # Before the training it runs tests/test_cuda.py on the GPU (GPU_CHECK_TESTS=0
 # skips it), with at most a third of the time left.
 # Other settings: GPU_CHECK_EPOCHS (2), GPU_CHECK_DEVICES ("cuda_standalone
 # cpp_standalone"), GPU_CHECK_BENCH (1; 0 skips the large network),
-# GPU_CHECK_PYTHON (auto | image | venv), GPU_CHECK_TOOLKIT=wheels (compile with
+# GPU_CHECK_BATCH (32; 1 skips the batched training on the GPU, which does not
+# enter the exit status), GPU_CHECK_PYTHON (auto | image | venv), GPU_CHECK_TOOLKIT=wheels (compile with
 # the CUDA compiler wheels from wheels/ even where the machine has an nvcc),
 # GPU_CHECK_VENV (default /tmp/brianrules-gpu-venv).
 set -uo pipefail
@@ -55,6 +56,7 @@ save() {  # the few files worth keeping, flat, into $OUT
   cp -f "$WORK/bench_large.md" "$RESULTS/" 2>/dev/null
   cp -f "$WORK/tests_cuda.log" "$RESULTS/" 2>/dev/null
   cp -f "$WORK/gpu_check.log" "$RESULTS/" 2>/dev/null
+  cp -f "$WORK/batch.log" "$RESULTS/train_batch.log" 2>/dev/null
   return 0
 }
 main() {
@@ -239,6 +241,22 @@ if [ "${GPU_CHECK_BENCH:-1}" = 1 ] && [[ " ${DEVICES[*]} " == *" cuda_standalone
     brc=$?
     grep -v "^ *$" "$WORK/bench_large.log" | tail -n 12
     echo "bench: exit status $brc$([ "$brc" = 124 ] && echo ' (out of time)')"
+  fi
+fi
+BATCH=${GPU_CHECK_BATCH:-32}
+if [ "$BATCH" -gt 1 ] && [[ " ${DEVICES[*]} " == *" cuda_standalone "* ]]; then
+  # B copies of the network sharing their weights (build.batch): what a GPU's width is for; not
+  # part of the exit status (a check of what the C++ program was never measured against)
+  step "dfa on digits in batches of $BATCH on the GPU, 1 epoch (--lr-scale $BATCH)"
+  budget=$(( $(left) - 10 ))
+  if [ "$budget" -lt 90 ]; then
+    echo "skipped: ${budget}s left, too little to compile and train"
+  else
+    timeout -k 10 "$budget" brianrules train --rule dfa --dataset digits --epochs 1 --batch "$BATCH" \
+      --lr-scale "$BATCH" --device cuda_standalone --seed 0 --out "$WORK/batch" --force --quiet \
+      >"$WORK/batch.log" 2>&1
+    echo "batch: exit status $?"
+    tail -n 4 "$WORK/batch.log"
   fi
 fi
 echo "total ${SECONDS}s; work folder $WORK"

@@ -44,9 +44,14 @@ def _batched(spec, W, Fb, stim, tgt):
     return RuntimeRunner(dataclasses.replace(spec, batch=n), 2 * n).run(W, Fb, stim2, tgt2, learn, noise_seed=11)
 
 
-@pytest.mark.parametrize("form", ["clock", "event"])
-def test_a_batch_applies_the_mean_of_its_samples_updates(form):
-    spec = small_spec()
+@pytest.mark.parametrize("rule,form,hidden", [
+    ("dfa", "clock", (12,)), ("dfa", "event", (12,)), ("superspike", "clock", (12,)),  # direct feedback
+    ("fa", "event", (6, 5)), ("symmetric", "event", (6, 5)), ("signsym", "event", (6, 5)),  # layer-wise
+])
+def test_a_batch_applies_the_mean_of_its_samples_updates(rule, form, hidden):
+    from brianrules import rules
+
+    spec = small_spec(rule=rules.get(rule, lr=5.0, lr_hidden=2.0), hidden=hidden)
     if form == "event":
         spec = dataclasses.replace(spec, rule=spec.rule.event_driven())
     W, Fb, stim, tgt, _ = small_inputs(spec, B)
@@ -57,8 +62,8 @@ def test_a_batch_applies_the_mean_of_its_samples_updates(form):
     assert got.counts[:B].sum() > 10
     for k in range(len(W)):
         mean = np.mean([d[k] for d, _ in single], axis=0)
-        assert np.abs(mean).max() > 1e-3  # every sample learned something
-        assert np.abs(np.subtract(*[d[k] for d, _ in single[:2]])).max() > 1e-4  # and not the same
+        assert np.abs(mean).max() > 1e-4  # learning happened (the agreement below is to 1e-12)
+        assert np.abs(np.subtract(*[d[k] for d, _ in single[:2]])).max() > 1e-5  # and not the same
         np.testing.assert_allclose(got.weights[k] - W[k], mean, rtol=0, atol=1e-12)
 
 
