@@ -45,7 +45,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -241,7 +241,11 @@ class Run:
         cover the evaluated samples only; recorded state variables take memory
         for every step of the run (also of the training part of a default
         evaluation), so record a few samples (``n_samples=5``).  A standalone
-        program with recordings is built in a cache folder of its own.
+        program with recordings is built in a cache folder of its own.  A run
+        trained in batches (`--batch`) is recorded one sample after the other:
+        each sample draws the input spikes it drew in its batch, and the
+        state of a neuron carries over from the sample before it, not from
+        its copy's.
 
         ``device``: the run's own unless given; ``seed``: of the input spikes
         (default: the epoch's, ``mix_seed(seed, epoch, 2)``); ``threads``: the
@@ -260,6 +264,8 @@ class Run:
         recording = bool(record_spikes or record)
         ds = self.dataset()
         spec = self.network_spec()
+        if recording and spec.batch > 1:  # recorded one sample after the other (each draws its batch's spikes)
+            spec = replace(spec, batch=1)
         layer_names = [INPUT, *[f"hidden_{k + 1}" for k in range(len(spec.hidden))], OUTPUT]
         if layers is None:
             layers = layer_names[1:]

@@ -149,3 +149,24 @@ def test_the_compiled_batch_equals_runtime(tmp_path):
     for W0, Wc, Wr in zip(W, got.weights, rt.weights):
         assert np.abs(Wc - W0).max() > 1e-4
         np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_a_batched_training_learns_and_is_evaluated_again(tmp_path):
+    """`brianrules train --batch 4` end to end: it learns digits, the run's
+    evaluation gives its last test accuracy, and a recording of it is laid out
+    as an unbatched network's (one sample after the other)."""
+    import brianrules
+    from brianrules.training import TrainConfig, train
+
+    cfg = TrainConfig(rule="dfa", dataset="digits", epochs=2, hidden=[30], t_sample_ms=40.0, seed=1, batch=4,
+                      lr_scale=2.0)
+    train(cfg, str(tmp_path / "run"), log=lambda *a: None, progress=False)
+    run = brianrules.load(tmp_path / "run")
+    assert run.config.batch == 4
+    assert run.final_metrics["test_acc"] > 0.4  # chance is 0.1 (0.59 when written)
+    assert run.evaluate().accuracy == run.final_metrics["test_acc"]
+    ev = run.evaluate(n_samples=3, record_spikes=True, layers=("hidden_1",))
+    spikes = ev.spikes["hidden_1"]
+    assert spikes.n == 30 and len(spikes.i) > 0
+    assert spikes.i.max() < 30 and spikes.t.max() < 3 * 0.040
