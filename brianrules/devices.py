@@ -140,9 +140,11 @@ def resolve_threads(threads, spec, device="cpp_standalone"):
     is None, and off cpp_standalone, else as many as there are cores, up to
     `AUTO_THREADS_MAX`."""
     if threads != "auto":
-        if int(threads) > 1 and spec.batch > 1:
-            raise ValueError(f"batch {spec.batch} runs one thread (the copies add their updates into the shared "
-                             f"weights one after the other), not {int(threads)}")
+        from .build.batch import threads_refusal
+
+        why = threads_refusal(spec.batch, int(threads))
+        if why:
+            raise ValueError(why)
         return int(threads)
     if device != "cpp_standalone" or spec.batch > 1:  # a batch's copies add into shared weights serially
         return 1

@@ -21,7 +21,7 @@ optimizer, as an unbatched program applies one sample's update: the update
 is the mean of the copies' updates (minibatch semantics), and an
 optimizer's state is per weight, not per copy.  The adds from the copies
 into one element are not independent, so the program runs one thread
-(`refusal`).
+(`threads_refusal`).
 
 Input spikes.  Sample ``s``'s input neuron f spikes in its step k when
 ``hash(seed, s * steps_per_sample + k, f) < rate * dt``: the same spikes as
@@ -57,6 +57,16 @@ def refusal(spec):
         return "the alignment diagnostics are built for one copy of the network"
     if spec.zero_mean_error:
         return "the zero-mean error is built for one copy of the network"
+    return None
+
+
+def threads_refusal(batch, threads):
+    """Why a program of ``batch`` copies cannot run ``threads`` threads, or
+    None: the copies add their updates into one shared element one after
+    the other."""
+    if batch > 1 and threads not in ("auto", 1):
+        return (f"batch {batch} runs one thread (the copies add their updates into the shared weights one after "
+                f"the other), not {threads}")
     return None
 
 

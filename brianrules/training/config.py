@@ -149,9 +149,11 @@ class TrainConfig:
             if not _is_int(v) or v < 1:
                 raise ValueError(f"{name} must be a positive integer{' or auto' if name == 'threads' else ''}, "
                                  f"got {v!r}")
-        if self.batch > 1 and self.threads not in ("auto", 1):
-            raise ValueError(f"batch {self.batch} runs one thread (the copies add their updates into the shared "
-                             f"weights one after the other), not --threads {self.threads}")
+        from ..build.batch import threads_refusal
+
+        why = threads_refusal(self.batch, self.threads)
+        if why:
+            raise ValueError(why)
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.hidden, (list, tuple)):
