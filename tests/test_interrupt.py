@@ -14,7 +14,8 @@ metrics and weights.
 The moments are found from outside, without hooks in brianrules: the build
 by its folder appearing (objects and code being generated) or by ``make``
 and the compiler running below the command; an epoch's training or test part by the CPU time of the
-epoch's C++ program, measured against that of epoch 1 of the same process.
+epoch's C++ program, measured against that of epoch 1 of the same process (epoch 2's program runs
+in short slices, stopped between them, so that the moment is not missed on a loaded machine).
 The data are the digits split in half (900 training, 897 test samples, as
 IDX files), so that each part of an epoch is half its run and the CPU time
 lands well inside it; the network and the number of samples are those of
@@ -141,6 +142,32 @@ class Training:
             assert time.time() - self.t0 < timeout, f"no {what} within {timeout} s"
             time.sleep(0.005)
 
+    def hold_program_at(self, share, what, timeout=300):
+        """Run epoch 2's C++ program in slices of 20 ms, stopped (SIGSTOP)
+        between them, until it has used ``share`` of epoch 1's CPU time; it is
+        left stopped, so that the moment cannot pass while this process waits
+        for a core.  Returns its pid (`release` lets it go on)."""
+        self.wait_until(lambda: len(self.programs()) >= 2, "epoch 2's program", timeout)
+        pid = list(self.cpu)[-1]
+        os.kill(pid, signal.SIGSTOP)
+        while self.programs()[-1] < share * self.programs()[0]:
+            assert self.proc.poll() is None and _read(f"/proc/{pid}/stat"), \
+                f"the training ended before {what}: {self.stderr()}"
+            assert time.time() - self.t0 < timeout, f"no {what} within {timeout} s"
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.02)
+            os.kill(pid, signal.SIGSTOP)
+        return pid
+
+    @staticmethod
+    def release(pid):
+        """Let a program held by `hold_program_at` go on (a signal sent while
+        it was stopped reaches it now)."""
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
     def send(self, sig):
         """SIGINT as a terminal sends it (the whole process group), SIGTERM
         as `kill PID` does (the Python process alone)."""
@@ -239,9 +266,9 @@ def test_signal_in_an_epoch_discards_it(data, reference, tmp_path, sig, part, sh
     brianrules forwards it."""
     out = tmp_path / "run"
     run = Training(_args(data), out)
-    run.wait_until(lambda: len(run.programs()) >= 2 and run.programs()[-1] >= share * run.programs()[0],
-                   f"epoch 2 at {share:.0%} of epoch 1's CPU time")
+    program = run.hold_program_at(share, f"epoch 2 at {share:.0%} of epoch 1's CPU time")
     run.send(sig)
+    run.release(program)
     _check_stopped(run, sig, [f"during epoch 2 ({part}, at ", "; kept epoch 1 (resume with --resume)"])
     _check_kept(out, reference, 1)
     # the program's results folder went with the command (the build cache is this session's)
