@@ -93,6 +93,29 @@ def stable_finals(outcomes):
     return [o.final for o in outcomes if o.status == "stable"]
 
 
+def tick_labels(values):
+    """Axis values as tick labels: a stack of equal layers, labelled
+    ``"100-100-100"`` as a list of sizes is, reads ``3 x 100``, and beside
+    such stacks a single size ``100`` reads ``1 x 100``."""
+    def stack(v):
+        parts = str(v).split("-")
+        return parts if all(p.isdigit() for p in parts) and len(set(parts)) == 1 else None
+
+    stacks = [stack(v) for v in values]
+    if not any(p and len(p) > 1 for p in stacks):
+        return [str(v) for v in values]
+    return [f"{len(p)} x {p[0]}" if p else str(v) for v, p in zip(values, stacks)]
+
+
+def line_styles(n):
+    """``n`` distinct (colour, marker) pairs: the default colour cycle up to
+    ten lines, twenty colours beyond, markers alternating."""
+    tab20 = plt.get_cmap("tab20")
+    colours = [f"C{k}" for k in range(10)] if n <= 10 else [tab20(k) for k in (*range(0, 20, 2), *range(1, 20, 2))]
+    markers = "osD^v<>ph*"
+    return [(colours[k % len(colours)], markers[k % len(markers)]) for k in range(n)]
+
+
 def log_axis_wanted(values):
     """Whether numeric axis ``values`` span a decade or more (then a log axis shows them)."""
     nums = [as_number(v) for v in values]
@@ -126,9 +149,9 @@ def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
             if unstable[i, j]:
                 text += "*"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if not math.isfinite(grid[i, j]) or scale * grid[i, j] < 60 else "black")
-    ax.set_xticks(range(len(xs)), xs, rotation=45 if len(xs) > 4 else 0)
-    ax.set_yticks(range(len(ys)), ys)
+                    color="white" if math.isfinite(grid[i, j]) and scale * grid[i, j] < 60 else "black")
+    ax.set_xticks(range(len(xs)), tick_labels(xs), rotation=45 if len(xs) > 4 else 0)
+    ax.set_yticks(range(len(ys)), tick_labels(ys))
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     fig.colorbar(im, ax=ax, label=f"final {metric}" + (" (%)" if scale == 100 else ""))
@@ -163,21 +186,29 @@ def sweep_curves(outcomes, axis, path, metric="test_acc"):
 
 
 def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc", seed_axis="seed"):
-    """Final metric against ``x`` (e.g. the learning rate), one line per
-    value of ``lines_axis``, one panel per value of a remaining axis."""
+    """Final metric against ``x`` (e.g. the learning rate or the depth), one
+    line per value of ``lines_axis``, one panel per value of a remaining
+    axis.  On an axis of labels (not numbers) the lines are drawn a little
+    apart so that their error bars do not cover each other.  Returns what the
+    first panel drew: line value -> (x positions, means)."""
     rest = [a for a in axes if a not in (x, lines_axis, seed_axis)]
     panel_axis = rest[0] if rest else None
     panels = axis_values(outcomes, panel_axis) if panel_axis else [None]
     scale = 100 if metric.endswith("_acc") else 1
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True,
-                            constrained_layout=True, squeeze=False)
+    line_values = axis_values(outcomes, lines_axis)
+    many = len(line_values) > 6  # the legend goes beside the panels
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + (2.6 if many else 0), 3.6 + 0.8 * many),
+                            sharey=True, constrained_layout=True, squeeze=False)
     xs = axis_values(outcomes, x)
     xnum = [as_number(v) for v in xs]
     numeric = all(math.isfinite(v) for v in xnum)
     logx = log_axis_wanted(xs)
+    styles = dict(zip(line_values, line_styles(len(line_values))))
+    spread = 0.0 if numeric else 0.4 / max(len(line_values), 1)  # all lines within 0.4 of a tick
+    drawn = {}
     for ax, pv in zip(axs[0], panels):
         sub = [o for o in outcomes if panel_axis is None or o.axes[panel_axis] == pv]
-        for lv in axis_values(sub, lines_axis):
+        for n, lv in enumerate(line_values):
             means, sds, pos, div = [], [], [], []
             for k, v in enumerate(xs):
                 at = [o for o in sub if o.axes[lines_axis] == lv and o.axes[x] == v]
@@ -186,10 +217,14 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
                 m, sd = mean_sd(stable_finals(at))
                 means.append(scale * m)
                 sds.append(scale * sd)
-                pos.append(xnum[k] if numeric else k)
+                pos.append(xnum[k] if numeric else k + spread * (n - (len(line_values) - 1) / 2))
                 div.append((any(o.status == "diverged" for o in at), any(o.status == "collapsed" for o in at)))
-            line = ax.errorbar(pos, means, yerr=sds, marker="o", ms=4, capsize=2, label=str(lv))
-            color = line[0].get_color()
+            if not pos:
+                continue
+            if pv == panels[0]:
+                drawn[lv] = (pos, means)
+            color, marker = styles[lv]
+            ax.errorbar(pos, means, yerr=sds, marker=marker, ms=4, capsize=2, color=color, label=str(lv))
             for p, m, (d, c) in zip(pos, means, div):
                 if d:
                     ax.plot([p], [m if math.isfinite(m) else 0], "x", color=color, ms=9, mew=2)
@@ -198,7 +233,7 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
         if logx:
             ax.set_xscale("log")
         if not numeric:
-            ax.set_xticks(range(len(xs)), xs)
+            ax.set_xticks(range(len(xs)), tick_labels(xs), rotation=30 if len(xs) > 3 else 0)
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
         if panel_axis:
@@ -206,10 +241,15 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
     axs[0][0].set_ylabel(f"final {metric}" + (" (%)" if scale == 100 else ""))
     if scale == 100:
         axs[0][0].set_ylim(0, 100)
-    axs[0][-1].legend(title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
-    fig.suptitle("mean ± sd over seeds of the stable runs; x: some runs diverged; v: some collapsed", fontsize=8)
+    if many:
+        fig.legend(*axs[0][-1].get_legend_handles_labels(), title=lines_axis, fontsize=7, title_fontsize=8,
+                   loc="outside right upper")
+    else:
+        axs[0][-1].legend(title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
+    fig.suptitle("mean ± sd over seeds of the stable runs\nx: some runs diverged; v: some collapsed", fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return drawn
 
 
 #: how `sweep_final_vs_axis` marks the runs that give no final value: (marker, colour)

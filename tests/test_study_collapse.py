@@ -147,3 +147,26 @@ def test_a_two_axis_sweep_keeps_its_figures(tmp_path):
     assert paths == ["summary.md", "heatmap_test_acc_lr_scale_w_bound.png", "curves_test_acc_by_lr_scale.png"]
     paths = [os.path.basename(p) for p in sw.report(str(tmp_path), curves="w_bound")]
     assert paths[-1] == "test_acc_vs_lr_scale.png"
+
+
+def test_depth_axis_reads_as_layers_and_its_lines_are_drawn_apart(tmp_path):
+    """A sweep over depth (``hidden`` as lists of sizes) against rules: the
+    ticks read "1 x 100" ... and each rule's line sits at its own offset
+    within 0.2 of the tick, so that the error bars stay apart."""
+    assert plots.tick_labels(["100", "100-100", "100-100-100"]) == ["1 x 100", "2 x 100", "3 x 100"]
+    assert plots.tick_labels(["300", "100-200"]) == ["300", "100-200"]  # no stack of equal layers
+    assert plots.tick_labels(["0.1", "1.0"]) == ["0.1", "1.0"]
+    styles = plots.line_styles(11)
+    assert len(set(styles)) == 11 and len({c for c, _ in styles}) == 11
+    points = {(h, rule, s): ("done", [(0.9 - 0.05 * h.count("-") - (rule == "fa") * 0.1 + 0.01 * s, "")])
+              for h in ("100", "100-100", "100-100-100") for rule in ("dfa", "fa", "kp") for s in (0, 1)}
+    _study(tmp_path, points, axes=("hidden", "rule", "seed"))
+    outcomes, axes = sw.load(str(tmp_path))
+    drawn = plots.sweep_metric_vs_axis(outcomes, axes, "hidden", "rule", tmp_path / "f.png")
+    assert (tmp_path / "f.png").exists()
+    for k in range(3):
+        at = [drawn[rule][0][k] for rule in ("dfa", "fa", "kp")]
+        assert len(set(at)) == 3 and all(abs(x - k) <= 0.2 for x in at)
+    assert drawn["fa"][1] == pytest.approx([80.5, 75.5, 70.5])
+    paths = [os.path.basename(p) for p in sw.report(str(tmp_path), curves="rule", stability="hidden")]
+    assert "test_acc_vs_hidden.png" in paths
