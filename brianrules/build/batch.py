@@ -112,7 +112,8 @@ def layout(spec, n_samples, stim, tgt, learn):
 
 def counts(spec, n_samples, i, step):
     """Output spike counts per sample (n_samples x n_out) from the output
-    group's spikes (neuron index ``i``, time step ``step``)."""
+    group's spikes (neuron index ``i``, time step ``step``), for any number
+    of copies (one: sample ``step // steps_per_sample``, neuron ``i``)."""
     n_out, B = spec.n_out, spec.batch
     sample = (step // spec.steps_per_sample) * B + i // n_out
     out = np.zeros((n_samples, n_out), dtype=np.int64)

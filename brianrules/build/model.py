@@ -390,13 +390,7 @@ class Model:
         """Spike counts per sample and output neuron (n_samples x n_out)."""
         i = np.asarray(self.output_spikes.i[:], dtype=int)
         t = np.asarray(self.output_spikes.t[:] / self.spec.dt).round().astype(np.int64)
-        if self.copies > 1:
-            return batch.counts(self.spec, self.n_samples, i, t)
-        sample = t // self.spec.steps_per_sample
-        counts = np.zeros((self.n_samples, self.spec.n_out), dtype=np.int64)
-        ok = sample < self.n_samples
-        np.add.at(counts, (sample[ok], i[ok]), 1)
-        return counts
+        return batch.counts(self.spec, self.n_samples, i, t)  # one copy: sample = step // steps per sample
 
     def read_diagnostics(self):
         """{metrics.csv column: value} of the last run (`diagnostics.read`)."""
