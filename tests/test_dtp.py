@@ -10,6 +10,7 @@ import pytest
 from brian2 import StateMonitor
 
 from brianrules import rules
+from brianrules.rules import optimizers
 from brianrules.devices import RuntimeRunner
 from conftest import small_inputs, small_spec
 
@@ -26,9 +27,15 @@ def GP(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _sgd(**kw):
+    """The dtp rule with plain SGD (its default is Adam): the tests of the
+    pathway check the forward update in every step against ``-eta L phi x``."""
+    return optimizers.configure(rules.get("dtp", **kw), "sgd", lr_given=True, lr_hidden_given=True)
+
+
 def _spec(zero_mean=False, **kw):
     kw = {"lr": 5.0, "lr_hidden": 5.0, "lr_feedback": LR_FB, "target_step": ETA_HAT, **kw}
-    return dataclasses.replace(small_spec(hidden=(12, 12)), rule=rules.get("dtp", **kw), zero_mean_error=zero_mean)
+    return dataclasses.replace(small_spec(hidden=(12, 12)), rule=_sgd(**kw), zero_mean_error=zero_mean)
 
 
 def _run(spec, inputs, noise_seed=4):
@@ -122,7 +129,7 @@ def test_a_trained_inverse_reconstructs_the_layer_below():
     from brian2 import ms
 
     spec = dataclasses.replace(small_spec(hidden=(10, 20), t_sample=40 * ms),
-                               rule=rules.get("dtp", lr=1e-9, lr_hidden=1e-9, lr_feedback=5.0))
+                               rule=_sgd(lr=1e-9, lr_hidden=1e-9, lr_feedback=5.0))
     n = 80
     W, B, stim, tgt, learn = small_inputs(spec, n, seed=3)
 
@@ -250,3 +257,23 @@ def test_the_inverse_s_nonlinearity_is_part_of_the_build_key():
     assert structure_hash(base, 4) == structure_hash(_spec(target_step=0.5, lr_feedback=3.0), 4)
     fa = dataclasses.replace(base, rule=rules.get("fa"))
     assert "pathway" not in fa.structure()  # the other pathways' keys are what they were
+
+
+def test_defaults_are_adam_and_plain_sgd_takes_the_rules_own_rates():
+    """dtp learns with Adam, step 3e-3 for every projection; ``--optimizer
+    sgd`` without rates gives the SGD rates the rule declares (2 and 0.5 /s),
+    a rate given wins, and another normalising optimizer keeps the steps."""
+    from brianrules.rules.dtp import DEFAULT_STEP, SGD_LR, SGD_LR_HIDDEN
+    from brianrules.training import TrainConfig
+
+    rule = TrainConfig(rule="dtp").validate().make_rule()
+    assert (rule.optimizer.name, rule.lr, rule.lr_hidden) == ("adam", DEFAULT_STEP, DEFAULT_STEP) == ("adam", 3e-3, 3e-3)
+    sgd = TrainConfig(rule="dtp", optimizer="sgd").validate().make_rule()
+    assert (sgd.optimizer.name, sgd.lr, sgd.lr_hidden) == ("sgd", SGD_LR, SGD_LR_HIDDEN) == ("sgd", 2.0, 0.5)
+    given = TrainConfig(rule="dtp", optimizer="sgd", lr=1.0).validate().make_rule()
+    assert (given.lr, given.lr_hidden) == (1.0, 0.5)
+    rms = TrainConfig(rule="dtp", optimizer="rmsprop").validate().make_rule()
+    assert (rms.optimizer.name, rms.lr, rms.lr_hidden) == ("rmsprop", 3e-3, 3e-3)
+    # a rule that declares no SGD rates keeps its own (bptt's steps)
+    bptt = TrainConfig(rule="bptt", optimizer="sgd").validate().make_rule()
+    assert (bptt.lr, bptt.lr_hidden) == (rules.get("bptt").lr, rules.get("bptt").lr_hidden)

@@ -58,6 +58,14 @@ DEFAULT_FEEDBACK_FN = "log(1 + exp(u))"
 #: the output target's step and the inverses' learning rate (1/s) unless a rule says otherwise
 DEFAULT_TARGET_STEP = 0.1
 DEFAULT_LR_FEEDBACK = 0.5
+#: the forward weights learn with Adam (Meulemans et al.'s MNIST configuration of DTP trains with
+#: Adam as well), step 3e-3 for every projection: on digits it beat plain SGD with one hidden layer
+#: (0.947 against 0.931 after 20 epochs) and with three (0.869 / 0.881 against 0.856 / 0.864 after
+#: 10 epochs, seeds 0 / 1; models/sweeps/dtp_screen.toml, README "Difference target propagation")
+DEFAULT_OPTIMIZER = "adam"
+DEFAULT_STEP = 3e-3
+#: the learning rates (1/s) that plain SGD takes unless given (`--optimizer sgd`): the rule's before Adam
+SGD_LR, SGD_LR_HIDDEN = 2.0, 0.5
 
 
 def parameters_of(rule):
@@ -107,9 +115,14 @@ def _number(name, value, zero=False):
     return float(value)
 
 
-def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=2.0, lr_hidden=0.5,
-        apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=DEFAULT_LR_FEEDBACK,
+def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=DEFAULT_STEP,
+        lr_hidden=DEFAULT_STEP, apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=DEFAULT_LR_FEEDBACK,
         feedback_fn=DEFAULT_FEEDBACK_FN):
+    """The rule with Adam's steps ``lr`` / ``lr_hidden`` (another optimizer:
+    `optimizers.configure`; plain SGD then takes `SGD_LR` / `SGD_LR_HIDDEN`
+    unless rates are given)."""
+    from .optimizers import Optimizer
+
     feedback_function(feedback_fn)
     return ThreeFactorRule(
         name="dtp",
@@ -121,7 +134,9 @@ def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="
         lr=lr,
         lr_hidden=lr_hidden,
         apply_every=apply_every,
+        optimizer=Optimizer(DEFAULT_OPTIMIZER),
         paper="Lee, Zhang, Fischer & Bengio (2015) ECML PKDD, LNCS 9284: 498-515",
         parameters={"target_step": _number("target_step", target_step),
-                    "lr_feedback": _number("lr_feedback", lr_feedback, zero=True), "feedback_fn": feedback_fn},
+                    "lr_feedback": _number("lr_feedback", lr_feedback, zero=True), "feedback_fn": feedback_fn,
+                    "sgd_lr": SGD_LR, "sgd_lr_hidden": SGD_LR_HIDDEN},
     )

@@ -145,7 +145,11 @@ def configure(rule, name="sgd", clip=None, lr_given=False, lr_hidden_given=False
     ``opt_*``, None for the default) and the bound ``clip`` on |w|.  A
     normalising optimizer takes the learning rates as its steps: where none
     was given, they are `DEFAULT_STEP`, unless the rule comes with a
-    normalising optimizer and steps of its own (`bptt`)."""
+    normalising optimizer and steps of its own (`bptt`, `dtp`).  Plain SGD
+    over a rule that comes with a normalising optimizer takes, where no rate
+    was given, the rates the rule declares for it (its parameters
+    ``sgd_lr`` / ``sgd_lr_hidden``, `dtp`); a rule that declares none keeps
+    its own."""
     import dataclasses
 
     if name not in STATE:
@@ -164,4 +168,10 @@ def configure(rule, name="sgd", clip=None, lr_given=False, lr_hidden_given=False
             changes["lr"] = DEFAULT_STEP
         if not lr_hidden_given:
             changes["lr_hidden"] = DEFAULT_STEP
+    if rule.optimizer.normalising and not optimizer.normalising:  # steps are no SGD rates
+        own = rule.parameters or {}
+        if not lr_given and "sgd_lr" in own:
+            changes["lr"] = float(own["sgd_lr"])
+        if not lr_hidden_given and "sgd_lr_hidden" in own:
+            changes["lr_hidden"] = float(own["sgd_lr_hidden"])
     return dataclasses.replace(rule, **changes)

@@ -100,6 +100,8 @@ def section(rule):
         out["timing"] = "event"
     out["lr"] = rule.lr
     out["lr_hidden"] = rule.lr_hidden
+    if rule.optimizer.name != "sgd":  # the rates above are its steps
+        out["optimizer"] = rule.optimizer.name
     if rule.apply_every is not None:
         out["apply_every"] = rule.apply_every
     if rule.per_presynaptic:
