@@ -101,10 +101,13 @@ def test_show_says_which_deep_settings_a_model_takes(tmp_path):
                                   "three_layers_slow_decay", "mnist5k_rules"])
 def test_the_plain_studies_keep_their_plain_settings(name):
     """The studies whose README tables were measured with plain SGD pin the
-    plain settings, so that their deep points reproduce those tables."""
+    plain settings, so that their deep points reproduce those tables, and
+    every point learns with SGD (dtp's own default is Adam)."""
     from brianrules.study.spec import load_spec
 
     _, points = load_spec(os.path.join("models", "sweeps", f"{name}.toml"))
+    for p in points:
+        assert TrainConfig.from_dict(p.settings).validate().make_rule().optimizer.name == "sgd", p.axes
     deep_points = [p for p in points if len(p.settings.get("hidden", [100])) >= 2]
     assert deep_points
     for p in deep_points:
