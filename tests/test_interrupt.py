@@ -150,14 +150,16 @@ class Training:
         self.wait_until(lambda: len(self.programs()) >= 2, "epoch 2's program", timeout)
         pid = list(self.cpu)[-1]
         os.kill(pid, signal.SIGSTOP)
-        while self.programs()[-1] < share * self.programs()[0]:
+        while True:
+            first, *_, last = self.programs()
+            if last >= share * first:
+                return pid
             assert self.proc.poll() is None and _read(f"/proc/{pid}/stat"), \
                 f"the training ended before {what}: {self.stderr()}"
             assert time.time() - self.t0 < timeout, f"no {what} within {timeout} s"
             os.kill(pid, signal.SIGCONT)
             time.sleep(0.02)
             os.kill(pid, signal.SIGSTOP)
-        return pid
 
     @staticmethod
     def release(pid):

@@ -50,6 +50,7 @@ reconstructs drives its bias without bound.
 import math
 
 from .core import ThreeFactorRule
+from .optimizers import Optimizer
 
 #: the variable of ``feedback_fn``
 FEEDBACK_ARGUMENT = "u"
@@ -121,8 +122,6 @@ def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="
     """The rule with Adam's steps ``lr`` / ``lr_hidden`` (another optimizer:
     `optimizers.configure`; plain SGD then takes `SGD_LR` / `SGD_LR_HIDDEN`
     unless rates are given)."""
-    from .optimizers import Optimizer
-
     feedback_function(feedback_fn)
     return ThreeFactorRule(
         name="dtp",

@@ -162,16 +162,15 @@ def configure(rule, name="sgd", clip=None, lr_given=False, lr_hidden_given=False
                              f"{' and '.join(n for n, c in Optimizer.CONSTANTS.items() if key in c)}, and the optimizer "
                              f"is {name}" + (f" (it takes {', '.join('opt_' + c for c in takes)})" if takes else ""))
     optimizer = Optimizer(name, clip=None if clip is None else float(clip), **given)
-    changes = {"optimizer": optimizer}
-    if optimizer.normalising and not rule.optimizer.normalising:  # a rule with its own steps keeps them
-        if not lr_given:
-            changes["lr"] = DEFAULT_STEP
-        if not lr_hidden_given:
-            changes["lr_hidden"] = DEFAULT_STEP
-    if rule.optimizer.normalising and not optimizer.normalising:  # steps are no SGD rates
+    # the rates that replace the rule's own where none was given: steps for a normalising optimizer
+    # over a rule that comes with SGD (a rule with its own steps keeps them), the rule's declared SGD
+    # rates for SGD over a rule that comes with steps (these are no SGD rates)
+    if optimizer.normalising and not rule.optimizer.normalising:
+        instead = {"lr": DEFAULT_STEP, "lr_hidden": DEFAULT_STEP}
+    elif rule.optimizer.normalising and not optimizer.normalising:
         own = rule.parameters or {}
-        if not lr_given and "sgd_lr" in own:
-            changes["lr"] = float(own["sgd_lr"])
-        if not lr_hidden_given and "sgd_lr_hidden" in own:
-            changes["lr_hidden"] = float(own["sgd_lr_hidden"])
-    return dataclasses.replace(rule, **changes)
+        instead = {k: float(own["sgd_" + k]) for k in ("lr", "lr_hidden") if "sgd_" + k in own}
+    else:
+        instead = {}
+    given = {"lr": lr_given, "lr_hidden": lr_hidden_given}
+    return dataclasses.replace(rule, optimizer=optimizer, **{k: v for k, v in instead.items() if not given[k]})
