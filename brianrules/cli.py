@@ -79,6 +79,11 @@ TRAIN_OPTIONS = {
     "--noise": ("noise", float, "noise into every hidden neuron: each step a random input of this standard "
                 "deviation in weight units (threshold distances), through its input port (default: 0; mirror 0.5)"),
     "--tau-noise": ("tau_noise_ms", float, "time constant of a neuron's record of its noise, ms (default 20)"),
+    "--reconstruction": ("reconstruction", str, "dtp: how the inverses learn: dtp (Lee et al.'s reconstruction of "
+                         "the layer below) or drl (Meulemans et al.'s difference reconstruction of a noisy twin of "
+                         "the network; about twice the time a sample)"),
+    "--drl-noise": ("drl_noise", float, "dtp with drl: the twin's noise, the std of each step's random input in "
+                    "weight units, in one hidden layer at a time (default 0.3)"),
     "--feedback-fn": ("feedback_fn", str, "dtp: the inverses' nonlinearity, a Brian2 expression of u "
                       "(default log(1 + exp(u)), the softplus)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "

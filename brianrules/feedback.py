@@ -323,9 +323,41 @@ a_fb_post = Q * h_pre : 1 (summed)
 c_fb_post = Q * SOURCE_pre : 1 (summed)
 """
 
+#: DRL (``reconstruction = "drl"``): what a layer adds.  ``r_twin`` is linked to the noisy
+#: twin's rate; ``rr`` is the twin's activity above sent down the difference path
+#: (`DTP_DRL_CODE`; the output's is the twin's activity itself, `DTP_DRL_OUTPUT_CODE`), ``b_fb`` the sum of Q rr from
+#: the layer above, ``rs1`` and ``rs0`` the loss's residual times the inverse's two slopes
+DTP_DRL_EQUATIONS = """
+r_twin : Hz (linked)
+h_twin = r_twin / rate_unit : 1
+b_fb : 1
+rr : 1
+rs0 : 1
+rs1 : 1
+"""
+DTP_DRL_OUTPUT_EQUATIONS = """
+r_twin : Hz (linked)
+rr : 1
+"""
+#: the output's ``rr``, its twin's activity, stored once per step (synapses cannot read a linked
+#: variable of their source through a subexpression)
+DTP_DRL_OUTPUT_CODE = "rr = r_twin / (f_high - f_low)"
+#: in every step, before the inverse's update (in place of `DTP_REC_CODE`)
+DTP_DRL_CODE = """rr = h + {G_RR} - {G_UP}
+rs1 = (h_twin - rr) * {GP_RR}
+rs0 = (h_twin - rr) * {GP_UP}"""
+DTP_DRL_FEEDBACK_UPDATE = "Q += eta_fb_post * plastic_fb_post * (rs1_post * rr_pre - rs0_post * h_pre) * dt"
+DTP_DRL_BIAS_UPDATE = "d_fb += eta_fb * plastic_fb * (rs1 - rs0) * dt"
+DTP_DRL_FEEDBACK_SUM = "b_fb_post = Q * rr_pre : 1 (summed)"
+#: the twin of a population: its activity, as the population's own
+DTP_TWIN_EQUATIONS = DTP_RATE_EQUATIONS + """
+drl_on : 1 (shared)
+"""
+
 
 def dtp_code(text, G, GP):
     """``text`` (one of the DTP equations or code lines) with the inverse's
     nonlinearity ``G`` and its derivative ``GP`` written in (functions of an
     argument's text, `rules.dtp.feedback_function`)."""
-    return text.format(G_UP=G("a_fb + d_fb"), G_TARGET=G("a_fb - eta_hat * c_fb + d_fb"), GP_UP=GP("a_fb + d_fb"))
+    return text.format(G_UP=G("a_fb + d_fb"), G_TARGET=G("a_fb - eta_hat * c_fb + d_fb"), GP_UP=GP("a_fb + d_fb"),
+                       G_RR=G("b_fb + d_fb"), GP_RR=GP("b_fb + d_fb"))

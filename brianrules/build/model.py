@@ -165,6 +165,8 @@ class Model:
         self.groups = dict(zip(population_names(len(spec.hidden)), [self.input, *self.layers]))
         self.projections, self.plastic_projections, self.pairs = [], [], []
         self.shared = {}  # plastic projection (batched) -> the group of its shared weights
+        # the weights in groups of their own also where a pathway's objects link to them (dtp's DRL twin)
+        shared_weights = B > 1 or pathway.links_weights(spec)
         for k, (proj, (n_pre, n_post)) in enumerate(zip(spec.projections, spec.projection_shapes)):
             pre, post = self.groups[proj.pre], self.groups[proj.post]
             unit = spec.w_unit_of(proj.post)
@@ -172,7 +174,8 @@ class Model:
             deliver = spec.neuron_of(proj.post).delivery()
             if proj.plastic:
                 prule = spec.projection_rule(k)
-                model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit, batched=B > 1)
+                model = prule.synapse_model(spec.accumulate, output=post is self.output, w_unit=w_unit,
+                                           batched=shared_weights)
                 model += diagnostics.synapse_lines(spec, pre in self.layers, post is not self.output)
                 var = spec.own_factor_variable(k)
                 if var is not None:
@@ -194,7 +197,7 @@ class Model:
             self.plastic_projections.append(S)
             if rule.timing == "event" and not rule.deferred:
                 S.learn.order = -20  # before any spike delivery of the step
-            if B > 1:
+            if shared_weights:
                 self._share(S, k, prule, *self.pairs[-1], n_post)
                 continue
             S.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"w_{k + 1}_gate")
@@ -242,8 +245,9 @@ class Model:
         )
 
     def _share(self, S, k, prule, i, j, n_post):
-        """The shared weights of batched plastic projection ``S`` (the
-        copies' synapses (i, j) onto n_post neurons per copy): the group that
+        """The shared weights of plastic projection ``S`` (the copies'
+        synapses (i, j) onto n_post neurons per copy; one copy where a
+        pathway links to the weights): the group that
         holds them (`build.batch`), each copy's link to it, the copies' gate,
         and the end of a slot: the copies' updates added into the shared sum,
         then applied there by the optimizer."""
@@ -253,7 +257,8 @@ class Model:
         S.copy = np.repeat(np.arange(self.copies), len(i))
         S.w = linked_var(hub, "w", index="widx")
         S.w_sum = linked_var(hub, "w_acc", index="widx")
-        S.run_regularly("plastic = learn_copy(t, copy)", dt=T, when="start", name=f"{name}_gate")
+        S.run_regularly("plastic = learn_copy(t, copy)" if self.copies > 1 else "plastic = learn(t)", dt=T,
+                        when="start", name=f"{name}_gate")
         S.run_regularly(batch.reduce_code(prule), dt=T, when="start", order=-10, name=f"{name}_apply")
         hub.run_regularly(prule.apply_code, dt=T, when="start", order=-9, name=f"{name}_shared_apply")
         hub.run_regularly("plastic = learn(t)", dt=T, when="start", name=f"{name}_shared_gate")

@@ -51,13 +51,18 @@ def equations(neuron):
     return NOISE_EQUATIONS + f"noise_unit : {unit_text(neuron.weight_unit_value())} (shared, constant)\n"
 
 
-def code(neuron):
-    """The code of one step: draw the kick, deliver it, record it."""
-    return "\n".join([KICK, f"{neuron.input_variable} += kick * noise_unit", RECORD])
+def code(neuron, gate=None):
+    """The code of one step: draw the kick (times ``gate``, a variable of
+    the group, when given), deliver it, record it."""
+    kick = KICK if gate is None else KICK.replace("kick = ", f"kick = {gate} * ", 1)
+    return "\n".join([kick, f"{neuron.input_variable} += kick * noise_unit", RECORD])
 
 
-def values(spec, group, k, noise_seed):
-    """Run values of hidden layer ``k``'s noise (``k`` from 0)."""
-    return [(group.noise, float(spec.noise)), (group.tau_noise, spec.tau_noise),
-            (group.noise_unit, spec.w_unit_of(group.name)),
-            (group.noise_seed_hidden, mix_seed(noise_seed, 1009, k + 1))]
+def values(spec, group, k, noise_seed, strength=None, population=None, stream=1009):
+    """Run values of hidden layer ``k``'s noise (``k`` from 0): ``strength``
+    (None: the network's noise) into ``group``, a group of the neurons of
+    ``population`` (None: the group's name), from the run's seed mixed with
+    ``stream`` and the layer."""
+    return [(group.noise, float(spec.noise if strength is None else strength)), (group.tau_noise, spec.tau_noise),
+            (group.noise_unit, spec.w_unit_of(population or group.name)),
+            (group.noise_seed_hidden, mix_seed(noise_seed, stream, k + 1))]

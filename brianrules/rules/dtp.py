@@ -35,9 +35,29 @@ generated program beside the forward update (once per sample, from the
 rates its end reached, the inverse learned far more slowly: one noisy
 snapshot per sample against the whole sample's).  The activities that the reconstruction
 sees are noisy (spike counts of Poisson input); Lee et al. add Gaussian
-noise to ``h`` instead.  Meulemans et al.'s (2020) DRL and Ernoult et al.'s
-(2022) L-DRL losses need the same layer's activity with and without noise
-side by side; they are not built here.
+noise to ``h`` instead.
+
+``reconstruction = "drl"`` trains the inverses by Meulemans, Carzaniga,
+Suykens, Sacramento & Grewe's (2020) difference reconstruction loss
+instead.  A noisy twin of the network (`build.pathways.dtp`) sees the same
+input spikes through the same weights; in sample s only its hidden layer
+m = s mod (number of hidden layers) receives noise (``drl_noise``, in
+weight units per step, `build.noise`).  The twin's activity above m, ``h~``,
+is sent down the difference path to layer m,
+
+    rr_L = h~_L,   rr_(l-1) = h_(l-1) + G(Q_l rr_l + d_l) - G(Q_l h_l + d_l)
+
+and Q_(m+1) and d_(m+1) descend ``|h~_m - rr_m|^2 / drl_noise^2`` in every
+step of the sample (the other inverses rest):
+
+    res_j = h~_j - rr_j
+    dQ_kj/dt = eta_fb / drl_noise^2 * res_j (G'(b_j + d_j) rr_k - G'(a_j + d_j) h_k)
+    dd_j/dt  = eta_fb / drl_noise^2 * res_j (G'(b_j + d_j) - G'(a_j + d_j))
+
+with ``a = Q h`` and ``b = Q rr`` of the layer above.  Noise in one layer
+at a time is DRL's own: the perturbation of layer m alone, carried up and
+back down.  The twin costs a second network's neurons and forward
+synapses per step.
 
 ``feedback_fn`` is ``G`` as a Brian2 expression of ``u``; its derivative is
 taken by sympy.  The default is the softplus ``log(1 + exp(u))``: Lee et
@@ -59,6 +79,12 @@ DEFAULT_FEEDBACK_FN = "log(1 + exp(u))"
 #: the output target's step and the inverses' learning rate (1/s) unless a rule says otherwise
 DEFAULT_TARGET_STEP = 0.1
 DEFAULT_LR_FEEDBACK = 0.5
+#: how the inverses learn: "dtp" (Lee et al.'s reconstruction of the layer below) or "drl" (Meulemans
+#: et al.'s difference reconstruction of a noisy twin's perturbation)
+RECONSTRUCTIONS = ("dtp", "drl")
+DEFAULT_RECONSTRUCTION = "dtp"
+#: the twin's noise (std of each step's random input, weight units) for "drl" unless a rule says otherwise
+DEFAULT_DRL_NOISE = 0.3
 #: the forward weights learn with Adam (Meulemans et al.'s MNIST configuration of DTP trains with
 #: Adam as well), step 3e-3 for every projection: on digits it beat plain SGD with one hidden layer
 #: (0.947 against 0.931 after 20 epochs) and with three (0.869 / 0.881 against 0.856 / 0.864 after
@@ -76,6 +102,12 @@ def parameters_of(rule):
     p = rule.parameters or {}
     return (float(p.get("target_step", DEFAULT_TARGET_STEP)), float(p.get("lr_feedback", DEFAULT_LR_FEEDBACK)),
             p.get("feedback_fn", DEFAULT_FEEDBACK_FN))
+
+
+def reconstruction_of(rule):
+    """(reconstruction, drl_noise) of a rule whose pathway is dtp."""
+    p = rule.parameters or {}
+    return p.get("reconstruction", DEFAULT_RECONSTRUCTION), float(p.get("drl_noise", DEFAULT_DRL_NOISE))
 
 
 def feedback_function(expr):
@@ -118,11 +150,20 @@ def _number(name, value, zero=False):
 
 def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=DEFAULT_STEP,
         lr_hidden=DEFAULT_STEP, apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=DEFAULT_LR_FEEDBACK,
-        feedback_fn=DEFAULT_FEEDBACK_FN):
+        feedback_fn=DEFAULT_FEEDBACK_FN, reconstruction=DEFAULT_RECONSTRUCTION, drl_noise=None):
     """The rule with Adam's steps ``lr`` / ``lr_hidden`` (another optimizer:
     `optimizers.configure`; plain SGD then takes `SGD_LR` / `SGD_LR_HIDDEN`
     unless rates are given)."""
     feedback_function(feedback_fn)
+    if reconstruction not in RECONSTRUCTIONS:
+        raise ValueError(f"reconstruction must be one of {', '.join(RECONSTRUCTIONS)} (how the inverses learn), "
+                         f"got {reconstruction!r}")
+    if drl_noise is not None and reconstruction != "drl":
+        raise ValueError(f"drl_noise ({drl_noise!r}) is the noise of DRL's twin: it takes reconstruction drl, "
+                         f"not {reconstruction}")
+    extra = {} if reconstruction == "dtp" else {
+        "reconstruction": reconstruction,
+        "drl_noise": _number("drl_noise", DEFAULT_DRL_NOISE if drl_noise is None else drl_noise)}
     return ThreeFactorRule(
         name="dtp",
         post=post,
@@ -134,8 +175,10 @@ def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="
         lr_hidden=lr_hidden,
         apply_every=apply_every,
         optimizer=Optimizer(DEFAULT_OPTIMIZER),
-        paper="Lee, Zhang, Fischer & Bengio (2015) ECML PKDD, LNCS 9284: 498-515",
+        paper="Lee, Zhang, Fischer & Bengio (2015) ECML PKDD, LNCS 9284: 498-515" + (
+            "; the inverses by DRL: Meulemans, Carzaniga, Suykens, Sacramento & Grewe (2020) NeurIPS 33"
+            if reconstruction == "drl" else ""),
         parameters={"target_step": _number("target_step", target_step),
                     "lr_feedback": _number("lr_feedback", lr_feedback, zero=True), "feedback_fn": feedback_fn,
-                    "sgd_lr": SGD_LR, "sgd_lr_hidden": SGD_LR_HIDDEN},
+                    "sgd_lr": SGD_LR, "sgd_lr_hidden": SGD_LR_HIDDEN, **extra},
     )

@@ -75,6 +75,8 @@ class TrainConfig:
     target_step: float | None = None
     lr_feedback: float | None = None
     feedback_fn: str | None = None
+    reconstruction: str | None = None  # dtp: how the inverses learn, dtp or drl (None: the rule's own, dtp)
+    drl_noise: float | None = None  # dtp with drl: the twin's noise (None: the rule's own)
     # the hidden layers' firing-rate regulariser (e-prop's c_reg): strength, target rate, filter
     # None (these four): the value of the network's depth, `training.deep` (deep networks train with them)
     rate_reg: float | None = None
@@ -235,7 +237,7 @@ class TrainConfig:
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
     RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
                     "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", "fb_scale", "kp_decay",
-                    "target_step", "lr_feedback", "feedback_fn")
+                    "target_step", "lr_feedback", "feedback_fn", "reconstruction", "drl_noise")
     #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 
@@ -430,7 +432,7 @@ _FIELD_TYPES = {
     "tau_m_ms": "float?", "tau_syn_ms": "float?", "tau_trace_ms": "float?",
     "optimizer": "str?", "opt_rho": "float?", "opt_gamma": "float?", "opt_beta1": "float?", "opt_beta2": "float?",
     "opt_eps": "float?", "w_clip": "float?", "feedback_scale": "str", "fb_scale": "float?", "kp_decay": "float?",
-    "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?",
+    "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?", "reconstruction": "str?", "drl_noise": "float?",
     "alignment": "bool", "zero_mean_error": "bool?", "init": "str?", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?", "rate_reg": "float?", "rate_target_hz": "float?",
     "noise": "float?", "batch": "int",

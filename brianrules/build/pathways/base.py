@@ -133,6 +133,12 @@ class Pathway:
     def check(self, spec):
         """Raise ValueError if this pathway cannot build ``spec``."""
 
+    def links_weights(self, spec):
+        """Whether the pathway's objects read the forward weights through
+        linked variables, so that they must live in groups of their own
+        (`build.batch`'s shared weights, one copy)."""
+        return False
+
     def build(self, model):
         """Feedback objects of ``model``; sets ``model.feedback``."""
         model.feedback = []
