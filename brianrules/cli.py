@@ -74,7 +74,8 @@ TRAIN_OPTIONS = {
                    "for the fan-in start)"),
     "--kp-decay": ("kp_decay", float, "kp: W and B shrink by this fraction at each application (default 0)"),
     "--target-step": ("target_step", float, "dtp: the output's target is h - target_step * dLoss/dh (default 0.1)"),
-    "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5); "
+    "--lr-feedback": ("lr_feedback", float, "dtp: learning rate of the learned inverses (1/s, default 0.5; with drl 100, "
+                      "divided by the noise's variance); "
                       "mirror: B's change per spike of the upper neuron per unit of noise record (default 0.003)"),
     "--noise": ("noise", float, "noise into every hidden neuron: each step a random input of this standard "
                 "deviation in weight units (threshold distances), through its input port (default: 0; mirror 0.5)"),
@@ -83,7 +84,7 @@ TRAIN_OPTIONS = {
                          "the layer below) or drl (Meulemans et al.'s difference reconstruction of a noisy twin of "
                          "the network; about twice the time a sample)"),
     "--drl-noise": ("drl_noise", float, "dtp with drl: the twin's noise, the std of each step's random input in "
-                    "weight units, in one hidden layer at a time (default 0.3)"),
+                    "weight units, in one hidden layer at a time (default 1)"),
     "--feedback-fn": ("feedback_fn", str, "dtp: the inverses' nonlinearity, a Brian2 expression of u "
                       "(default log(1 + exp(u)), the softplus)"),
     "--rate-reg": ("rate_reg", float, "firing-rate regulariser of the hidden layers (e-prop's c_reg): their "

@@ -83,8 +83,12 @@ DEFAULT_LR_FEEDBACK = 0.5
 #: et al.'s difference reconstruction of a noisy twin's perturbation)
 RECONSTRUCTIONS = ("dtp", "drl")
 DEFAULT_RECONSTRUCTION = "dtp"
-#: the twin's noise (std of each step's random input, weight units) for "drl" unless a rule says otherwise
-DEFAULT_DRL_NOISE = 0.3
+#: the twin's noise (std of each step's random input, weight units) and the inverses' learning rate (1/s,
+#: divided by the noise's variance in the program) for "drl" unless a rule says otherwise: with three
+#: hidden layers on digits (deep settings, seed 0) 0.939 after 5 epochs, against 0.822 with noise 0.3 and
+#: rate 0.5 and 0.881 with rate 500 (README, "Difference target propagation")
+DEFAULT_DRL_NOISE = 1.0
+DEFAULT_LR_FEEDBACK_DRL = 100.0
 #: the forward weights learn with Adam (Meulemans et al.'s MNIST configuration of DTP trains with
 #: Adam as well), step 3e-3 for every projection: on digits it beat plain SGD with one hidden layer
 #: (0.947 against 0.931 after 20 epochs) and with three (0.869 / 0.881 against 0.856 / 0.864 after
@@ -149,7 +153,7 @@ def _number(name, value, zero=False):
 
 
 def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="trace", lr=DEFAULT_STEP,
-        lr_hidden=DEFAULT_STEP, apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=DEFAULT_LR_FEEDBACK,
+        lr_hidden=DEFAULT_STEP, apply_every=None, target_step=DEFAULT_TARGET_STEP, lr_feedback=None,
         feedback_fn=DEFAULT_FEEDBACK_FN, reconstruction=DEFAULT_RECONSTRUCTION, drl_noise=None):
     """The rule with Adam's steps ``lr`` / ``lr_hidden`` (another optimizer:
     `optimizers.configure`; plain SGD then takes `SGD_LR` / `SGD_LR_HIDDEN`
@@ -161,6 +165,8 @@ def dtp(post="surrogate", post_output="surrogate", post_expr=None, eligibility="
     if drl_noise is not None and reconstruction != "drl":
         raise ValueError(f"drl_noise ({drl_noise!r}) is the noise of DRL's twin: it takes reconstruction drl, "
                          f"not {reconstruction}")
+    if lr_feedback is None:
+        lr_feedback = DEFAULT_LR_FEEDBACK_DRL if reconstruction == "drl" else DEFAULT_LR_FEEDBACK
     extra = {} if reconstruction == "dtp" else {
         "reconstruction": reconstruction,
         "drl_noise": _number("drl_noise", DEFAULT_DRL_NOISE if drl_noise is None else drl_noise)}
