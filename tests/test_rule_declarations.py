@@ -167,3 +167,23 @@ def test_a_preset_refuses_a_factor_in_one_line(capsys, tmp_path, args, message):
 def test_a_factor_given_by_name_is_refused_with_its_expression(kw, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         three_factor(**kw)
+
+
+@pytest.mark.parametrize("rule", [rules.get("kp", kp_decay=0.1), rules.get("signsym", fb_scale=0.2),
+                                  rules.get("mirror", lr_feedback=0.01),
+                                  rules.get("dtp", reconstruction="drl", drl_noise=0.5, target_step=0.2)],
+                         ids=["kp", "signsym", "mirror", "dtp-drl"])
+def test_a_written_rule_keeps_its_pathway_s_parameters(rule):
+    """A rule written out as its factors carries its pathway's parameters
+    (kp's decay, the scales, dtp's inverses): read back, it has them all."""
+    declared = _declared(rule)
+    assert declared.feedback == rule.feedback and declared.parameters == rule.parameters
+
+
+def test_pathway_parameters_go_to_the_pathway_that_takes_them():
+    with pytest.raises(ValueError, match="learning_signal layerwise takes no parameters of its own, got kp_decay"):
+        three_factor(learning_signal="layerwise", kp_decay=0.1)
+    with pytest.raises(ValueError, match="learning_signal kp does not take target_step \\(it takes kp_decay\\)"):
+        three_factor(learning_signal="kp", target_step=0.2)
+    with pytest.raises(ValueError, match="kp_decay must lie in"):
+        three_factor(learning_signal="kp", kp_decay=2.0)

@@ -19,12 +19,14 @@ divides each projection's learning rate by its number of presynaptic
 neurons (PES).
 
 `section` writes any rule as such a declaration (the ``[rule]`` section of a
-model file, `brianrules rules --show`); reading it back with `three_factor`
-gives a rule with the same factors, hence the same generated code and
-weights (a test).
+model file, `brianrules rules --show`), with the parameters of its pathway
+where it has its own (kp's decay, dtp's inverses); reading it back with
+`three_factor` gives a rule with the same factors and parameters, hence the
+same generated code and weights (a test).
 """
 
 import dataclasses
+import inspect
 
 from . import cascade
 from .core import ThreeFactorRule
@@ -50,11 +52,48 @@ def eligibility_name(expr):
     return _ELIGIBILITY_NAMES.get(_normal(expr))
 
 
+def _pathway_presets():
+    """learning_signal -> the preset whose pathway it is, for the pathways
+    with parameters of their own (`PATHWAY_PARAMETERS`)."""
+    from .dtp import dtp
+    from .kp import kp
+    from .mirror import mirror
+    from .signsym import signsym
+
+    return {"kp": kp, "signsym": signsym, "mirror": mirror, "dtp": dtp}
+
+
+#: the parameters of the pathways that have their own (the keywords their presets take beside the factors)
+PATHWAY_PARAMETERS = ("fb_scale", "kp_decay", "target_step", "lr_feedback", "feedback_fn", "reconstruction",
+                      "drl_noise")
+
+
+def pathway_parameters(learning_signal, given):
+    """The ``parameters`` of a rule on pathway ``learning_signal`` with the
+    pathway parameters ``given``: its preset's, which checks them.
+    ValueError for a pathway without parameters, or one it does not take."""
+    if not given:
+        return {}
+    preset = _pathway_presets().get(learning_signal)
+    if preset is None:
+        raise ValueError(f"learning_signal {learning_signal} takes no parameters of its own, got "
+                         f"{', '.join(sorted(given))}")
+    takes = inspect.signature(preset).parameters
+    wrong = sorted(k for k in given if k not in takes)
+    if wrong:
+        raise ValueError(f"learning_signal {learning_signal} does not take {', '.join(wrong)} (it takes "
+                         f"{', '.join(k for k in PATHWAY_PARAMETERS if k in takes)})")
+    return dict(preset(**given).parameters)
+
+
 def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_output="psi_post",
                  eligibility="x_pre", lr=2.0, lr_hidden=0.2, apply_every=None, per_presynaptic=False,
-                 eligibility_filter=None, name="three_factor"):
+                 eligibility_filter=None, name="three_factor", **pathway):
     """A rule from its factors (see the module's docstring);
-    ``eligibility_filter`` None: no filter (or a named one's own stages)."""
+    ``eligibility_filter`` None: no filter (or a named one's own stages);
+    ``pathway``: the parameters of a pathway that has its own
+    (`PATHWAY_PARAMETERS`: kp's decay, signsym's and the mirror's scale,
+    dtp's target step, inverses and reconstruction)."""
     if not isinstance(learning_signal, str) or not learning_signal.isidentifier():
         raise ValueError(f"learning_signal must name a pathway, got {learning_signal!r}")
     for key, value in (("post_factor", post_factor), ("post_factor_output", post_factor_output),
@@ -87,7 +126,12 @@ def three_factor(learning_signal="direct", post_factor="psi_post", post_factor_o
         eligibility=kind or EXPRESSION_ELIGIBILITY, eligibility_expr=expr,
         feedback=learning_signal, timing="event" if kind == "spike" else "clock",
         lr=lr, lr_hidden=lr_hidden, apply_every=apply_every, per_presynaptic=bool(per_presynaptic),
-        eligibility_filter=eligibility_filter or ())
+        eligibility_filter=eligibility_filter or (), parameters=pathway_parameters(learning_signal, pathway))
+
+
+#: the keywords `three_factor` takes (its own and the pathways')
+three_factor.parameters = (*(k for k in inspect.signature(three_factor).parameters if k != "pathway"),
+                           *PATHWAY_PARAMETERS)
 
 
 def section(rule):
@@ -108,6 +152,7 @@ def section(rule):
         out["per_presynaptic"] = True
     if rule.filtered:
         out[FILTER_KEY] = list(rule.eligibility_filter)
+    out.update({k: v for k, v in (rule.parameters or {}).items() if k in PATHWAY_PARAMETERS})
     return out
 
 
