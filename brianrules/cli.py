@@ -489,7 +489,13 @@ def cmd_rules(a):
     if a.show:
         from .rules.three_factor import section, toml_text
 
-        rule = rules.get(a.show)
+        given = {}
+        if a.reconstruction is not None:
+            if rules.ALIASES.get(a.show, a.show) != "dtp":
+                print(f"brianrules: error: --reconstruction is dtp's, not rule {a.show}'s", file=sys.stderr)
+                return 2
+            given["reconstruction"] = a.reconstruction
+        rule = rules.get(a.show, **given)
         if rule.gradient:  # no three factors to write out: its section names it, its docstring says what it is
             print(f"# rule {a.show}: a gradient, not a three-factor product\n"
                   f"{toml_text({'rule': a.show, 'lr': rule.lr, 'lr_hidden': rule.lr_hidden, 'optimizer': rule.optimizer.name})}\n")
@@ -580,6 +586,8 @@ def main(argv=None):
     _train_parser(sub)
     pr = sub.add_parser("rules", help="list the learning rules, or show one's equations")
     pr.add_argument("--show", metavar="NAME", help="print the equations of rule NAME")
+    pr.add_argument("--reconstruction", choices=("dtp", "drl"),
+                    help="with --show dtp: the inverses learning by this loss (default dtp)")
     sub.add_parser("info", help="versions and which devices work here")
     pw = sub.add_parser("show", help="print a model file as the equations it declares")
     pw.add_argument("model", metavar="MODEL.toml")

@@ -211,3 +211,21 @@ def test_cli_refuses_bad_drl_settings_before_building(capsys, tmp_path, argv, me
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert not out.exists()
+
+
+def test_rules_show_prints_drl_as_a_section_that_reads_back(capsys):
+    """`brianrules rules --show dtp --reconstruction drl`: a [rule] section
+    that gives the same rule, parameters included, then the twin's
+    equations; the option is dtp's alone."""
+    import tomllib
+
+    from brianrules.cli import main
+    from brianrules.training import TrainConfig
+
+    assert main(["rules", "--show", "dtp", "--reconstruction", "drl"]) == 0
+    out = capsys.readouterr().out
+    declared = TrainConfig.from_dict(tomllib.loads(out)["rule"], source="rules --show").validate().make_rule()
+    assert declared.parameters == rules.get("dtp", reconstruction="drl").parameters
+    assert "noisy twin" in out and "rs1_post * rr_pre" in out
+    assert main(["rules", "--show", "fa", "--reconstruction", "drl"]) == 2
+    assert "--reconstruction is dtp's" in capsys.readouterr().err
