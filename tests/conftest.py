@@ -82,6 +82,24 @@ def assert_cpp_matches_runtime(spec, cpp_runner, n_samples, noise_seed=11):
         np.testing.assert_allclose(Wc, Wr, rtol=1e-9, atol=1e-12)
 
 
+def assert_learned_feedback_matches_runtime(spec, build_dir, n_samples=6, noise_seed=11):
+    """`assert_cpp_matches_runtime` for a pathway whose feedback matrices
+    learn (dtp's inverses): also the matrices a run returns, which moved."""
+    from brianrules.devices import RuntimeRunner, StandaloneRunner
+
+    runner = StandaloneRunner(spec, n_samples, build_dir=str(build_dir), progress=False)
+    try:
+        assert_cpp_matches_runtime(spec, runner, n_samples, noise_seed)
+        inputs = small_inputs(spec, n_samples)
+        cpp = runner.run(*inputs, noise_seed=noise_seed)
+        rt = RuntimeRunner(spec, n_samples).run(*inputs, noise_seed=noise_seed)
+        for B0, Bc, Br in zip(inputs[1], cpp.feedback, rt.feedback):
+            assert np.abs(Bc - B0).max() > 1e-4
+            np.testing.assert_allclose(Bc, Br, rtol=1e-9, atol=1e-12)
+    finally:
+        runner.close()
+
+
 def sigint_on_call(monkeypatch, owner, name, n):
     """Patch ``owner.name`` so that its ``n``-th call first sends this
     process SIGINT (as a terminal's Ctrl-C would during that call); returns

@@ -157,21 +157,9 @@ def test_the_inverse_learns_toward_the_least_squares_optimum():
 @pytest.mark.standalone
 def test_runtime_and_cpp_standalone_agree(build_root):
     """Spikes, forward weights and the learned inverses to rounding, the twin included."""
-    from brianrules.devices import StandaloneRunner
-    from conftest import assert_cpp_matches_runtime
+    from conftest import assert_learned_feedback_matches_runtime
 
-    spec = _spec()
-    runner = StandaloneRunner(spec, 6, build_dir=str(build_root / "drl"), progress=False)
-    try:
-        assert_cpp_matches_runtime(spec, runner, 6)
-        inputs = small_inputs(spec, 6)
-        cpp = runner.run(*inputs, noise_seed=11)
-        rt = RuntimeRunner(spec, 6).run(*inputs, noise_seed=11)
-        for B0, Bc, Br in zip(inputs[1], cpp.feedback, rt.feedback):
-            assert np.abs(Bc - B0).max() > 1e-4
-            np.testing.assert_allclose(Bc, Br, rtol=1e-9, atol=1e-12)
-    finally:
-        runner.close()
+    assert_learned_feedback_matches_runtime(_spec(), build_root / "drl")
 
 
 def test_drl_refuses_what_its_twin_cannot_follow():
