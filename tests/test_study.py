@@ -115,6 +115,25 @@ def test_a_folder_of_another_sweep_is_refused(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+def test_a_spec_that_adds_points_goes_on_in_the_folder(tmp_path):
+    """A study given another seed (or a variant) keeps the folder and its
+    points; a spec that leaves out one of the folder's points is refused."""
+    from dataclasses import asdict
+
+    from brianrules.study.spec import load_spec
+
+    out = tmp_path / "out"
+    out.mkdir()
+    first = _spec(tmp_path, "[grid]\nseed = [0]\n", name="first.toml")
+    spec, points = load_spec(first)
+    (out / "sweep.json").write_text(json.dumps({"spec": spec, "spec_path": first,
+                                                "points": [asdict(p) for p in points]}))
+    more, more_points = sw.prepare(_spec(tmp_path, "[grid]\nseed = [0, 1]\n", name="more.toml"), str(out))
+    assert more != spec and {p.id for p in points} < {p.id for p in more_points}
+    with pytest.raises(ValueError, match="holds a sweep of another spec"):
+        sw.prepare(_spec(tmp_path, "[grid]\nseed = [1, 2]\n", name="other.toml"), str(out))
+
+
 @pytest.mark.parametrize("path", sorted(
     os.path.join("models", "sweeps", f) for f in os.listdir(os.path.join("models", "sweeps")) if f.endswith(".toml")))
 def test_every_shipped_sweep_expands_to_settings_that_build_a_network(path):

@@ -46,9 +46,20 @@ def preflight_points(points, log=print):
 
 
 # -- the sweep -----------------------------------------------------------
+def extends(old, points):
+    """Whether ``points`` hold every point of the sweep recorded in ``old``
+    (its sweep.json): a spec with more values on its axes, or another
+    variant, extends a study; the ids are the points' settings, so an ended
+    point stays what it was."""
+    before = {p.get("id") for p in old.get("points") or []}
+    return bool(before) and before <= {p.id for p in points}
+
+
 def prepare(spec_path, out):
     """Load the spec, check every point, and lay out ``out``; nothing is
-    compiled yet.  A folder that holds another spec's sweep is refused."""
+    compiled yet.  A folder that holds another spec's sweep is refused,
+    unless the spec extends it (`extends`): then the study goes on there
+    with the new spec, its ended points kept."""
     spec, points = load_spec(spec_path)
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"--out {out} is a file, not a folder")
@@ -56,9 +67,10 @@ def prepare(spec_path, out):
     if os.path.exists(record):
         with open(record) as f:
             old = json.load(f)
-        if old.get("spec") != spec:
+        if old.get("spec") != spec and not extends(old, points):
             raise ValueError(f"--out {out} holds a sweep of another spec ({old.get('spec_path')}); "
-                             "choose another folder")
+                             "choose another folder (a spec that keeps every point of the folder's and adds "
+                             "others goes on in it)")
     elif os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"--out {out} is not empty and holds no sweep")
     return spec, points
