@@ -257,6 +257,30 @@ def test_plot_writes_figures_and_summary(finished):
         report(out, curves="tau")
 
 
+def test_an_interrupt_while_the_points_are_checked_stops_the_sweep(tmp_path, monkeypatch):
+    """SIGINT while the points are checked (a large study takes a while)
+    stops the sweep before anything is written, also in a process that
+    started with SIGINT ignored (in the background), whose handler it keeps."""
+    from brianrules.study import run as sweep_run
+
+    def checking(points, log=print):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the handler raises here
+        raise AssertionError("the interrupt did not stop the checks")
+
+    monkeypatch.setattr(sweep_run, "preflight_points", checking)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        lines = []
+        with pytest.raises(KeyboardInterrupt):
+            sw.sweep(_spec(tmp_path, "[grid]\nseed = [0]\n"), str(tmp_path / "out"), log=lines.append)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert any("interrupted while checking the points" in line for line in lines)
+    assert not (tmp_path / "out" / "points").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_interrupted_sweep_finishes_only_missing_points(tmp_path):

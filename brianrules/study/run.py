@@ -93,10 +93,16 @@ def sweep(spec_path, out, jobs=1, executor="local", scheduler=None, retry_failed
 
         for device in sorted({TrainConfig(**p.settings).device for p in points}):
             check_runnable(device, cuda_arch)
-    preflight_points(points, log=log)
-    os.makedirs(os.path.join(out, "points"), exist_ok=True)
-    with _only_sweep(out), _interrupts_raise():
-        return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log, bar)
+    with _interrupts_raise():  # from the checks on: they take a while for a large study
+        try:
+            preflight_points(points, log=log)
+        except KeyboardInterrupt:
+            log(f"interrupted while checking the points: nothing was run or written in {out}")
+            raise
+        os.makedirs(os.path.join(out, "points"), exist_ok=True)
+        with _only_sweep(out):
+            return _sweep(spec_path, spec, points, out, jobs, executor, scheduler, retry_failed, cuda_arch, log,
+                          bar)
 
 
 @contextlib.contextmanager
