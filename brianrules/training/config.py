@@ -13,7 +13,7 @@ from .. import data as datamod
 from .. import rules as rulemod
 from .. import surrogates as sgmod
 from ..rules import cascade, optimizers
-from ..rules.three_factor import preset_factors
+from ..rules.three_factor import PATHWAY_PARAMETERS, preset_factors
 from ..devices import check_device
 from ..floats import check_dtype
 from . import deep
@@ -236,8 +236,7 @@ class TrainConfig:
 
     #: the settings that go to a rule's factory when given (`rules.parameters_of`)
     RULE_OPTIONS = ("post", "post_output", "post_expr", "eligibility", "lr", "lr_hidden", "apply_every",
-                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", "fb_scale", "kp_decay",
-                    "target_step", "lr_feedback", "feedback_fn", "reconstruction", "drl_noise")
+                    "learning_signal", "post_factor", "post_factor_output", "per_presynaptic", *PATHWAY_PARAMETERS)
     #: the settings that set the neuron parameters tau_m, tau_syn, tau_trace
     NEURON_TIMES = ("tau_m_ms", "tau_syn_ms", "tau_trace_ms")
 

@@ -143,10 +143,10 @@ class DifferenceTarget(Layerwise):
         T = model.spec.t_sample
         G, GP = feedback_function(parameters_of(model.spec.rule)[2])
         model.feedback = []
+        twin = drl(model.spec.rule)
         for k, hid in enumerate(model.layers[:-1]):
             up = model.layers[k + 1]
             signal = "err" if up is model.output else "L"
-            twin = drl(model.spec.rule)
             S = Synapses(up, hid, model=fb.DTP_FEEDBACK_MODEL.replace("SOURCE", signal) + (
                 fb.DTP_DRL_FEEDBACK_SUM + "\n" if twin else ""),
                          namespace=model.namespace, name=f"B_{k + 1}")
@@ -163,10 +163,10 @@ class DifferenceTarget(Layerwise):
                               order=-1, name=f"{hid.name}_fb_bias")
             hid.run_regularly(fb.dtp_code(fb.DTP_TARGET_CODE, G, GP), when="before_groups", order=0,
                               name=f"{hid.name}_fb_target")
-        if drl(model.spec.rule):  # before any layer's code reads it
+        if twin:  # before any layer's code reads it
             model.output.run_regularly(fb.DTP_DRL_OUTPUT_CODE, when="before_groups", order=-4, name="output_rr")
         objects = [S for group in model.feedback for S in group]
-        return objects + (self._twin(model) if drl(model.spec.rule) else [])
+        return objects + (self._twin(model) if twin else [])
 
     @staticmethod
     def _twin(model):
