@@ -43,6 +43,8 @@ TRAIN_OPTIONS = {
     "--per-presynaptic": ("per_presynaptic", bool, "divide each projection's learning rate by its number of "
                           "presynaptic neurons (PES)"),
     "--dataset": ("dataset", str, "dataset name"),
+    "--shift": ("shift_px", int, "move every training sample by random whole pixels, -K to K along each axis, "
+                "anew every epoch (zeros move in; the test samples stay as they are); image data sets"),
     "--epochs": ("epochs", int, "number of epochs"),
     "--hidden": ("hidden", int, "hidden layer sizes"),
     "--device": ("device", str, "runtime or cpp_standalone"),

@@ -255,7 +255,7 @@ class Run:
         from . import data as datamod
         from .devices import check_device, check_runnable
         from .randomness import mix_seed
-        from .training import accuracy, epoch_order
+        from .training import accuracy, epoch_order, shift_seed
 
         cfg = self.config
         device = cfg.device if device is None else device
@@ -288,7 +288,7 @@ class Run:
         if in_epoch:
             n_train = len(ds.y_train)
             order = epoch_order(cfg.seed, self.epoch, n_train)
-            stim, tgt, learn, _ = datamod.epoch_arrays(ds, order, n_out)
+            stim, tgt, learn, _ = datamod.epoch_arrays(ds, order, n_out, cfg.shift_px, shift_seed(cfg.seed, self.epoch))
             learn = np.zeros_like(learn)
             first, labels = n_train, ds.y_test
         else:

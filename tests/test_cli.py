@@ -31,6 +31,8 @@ BAD = [
     (["--lr", "0"], "lr must be positive"),
     (["--threads", "0"], "threads must be a positive integer"),
     (["--t-sample", "10.25"], "must be a whole number of time steps"),
+    (["--shift", "-1"], "shift_px must be a non-negative whole number of pixels"),
+    (["--shift", "8"], "would move whole 8x8 images of digits out of view; give at most 7"),
     (["--eligibility", "stdp"], "unknown eligibility 'stdp'"),
     (["--tau-elig", "5"], "tau_elig_ms sets a filter of the eligibility, and rule dfa with eligibility 'trace' has none"),
     (["--rule", "eprop", "--tau-elig-rise", "2"], "rule eprop with eligibility 'lowpass' has only tau_elig"),

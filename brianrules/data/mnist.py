@@ -52,7 +52,7 @@ def mnist5k():
     x = np.asarray(x, dtype=float) / 255.0
     y = np.asarray(y).astype(np.int64)
     x_tr, x_te, y_tr, y_te = stratified_split(x, y, 0.2)
-    return Dataset("mnist5k", x_tr, y_tr, x_te, y_te, N_CLASSES)
+    return Dataset("mnist5k", x_tr, y_tr, x_te, y_te, N_CLASSES, image_shape=(28, 28))
 
 
 def _find(folder, base):
@@ -121,7 +121,7 @@ def _read_part(folder, part):
         bad = int(labels.max())
         raise ValueError(f"labels out of range in {lab_path}: found {bad}, expected 0..{N_CLASSES - 1}")
     x = images.reshape(images.shape[0], -1).astype(float) / 255.0
-    return x, labels.astype(np.int64), img_path
+    return x, labels.astype(np.int64), img_path, tuple(int(n) for n in images.shape[1:])
 
 
 def load_idx_dataset(folder, name="mnist"):
@@ -140,11 +140,11 @@ def load_idx_dataset(folder, name="mnist"):
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise ValueError(f"IDX dataset folder {folder!r} {what}")
-    x_tr, y_tr, tr_path = _read_part(folder, "train")
-    x_te, y_te, te_path = _read_part(folder, "test")
+    x_tr, y_tr, tr_path, shape = _read_part(folder, "train")
+    x_te, y_te, te_path, _ = _read_part(folder, "test")
     if x_tr.shape[1] != x_te.shape[1]:
         raise ValueError(
             f"training and test images differ in size: {tr_path} has {x_tr.shape[1]} pixels "
             f"per image, {te_path} has {x_te.shape[1]}"
         )
-    return Dataset(name, x_tr, y_tr, x_te, y_te, N_CLASSES)
+    return Dataset(name, x_tr, y_tr, x_te, y_te, N_CLASSES, image_shape=shape if len(shape) == 2 else None)

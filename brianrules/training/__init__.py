@@ -14,9 +14,9 @@ Imports point downwards: loop -> checkpoints, config; modelfile -> config.
 
 from .checkpoints import git_commit, prepare_out_dir, read_weights, versions, write_weights
 from .config import ALTERNATIVES, NEURON_PREFIX, TrainConfig, override
-from .loop import TrainingError, accuracy, epoch_order, predictions, train
+from .loop import TrainingError, accuracy, epoch_order, predictions, shift_seed, train
 from .modelfile import load_model_file, neuron_settings, read_toml
 
 __all__ = ["ALTERNATIVES", "NEURON_PREFIX", "TrainConfig", "TrainingError", "accuracy", "epoch_order",
            "git_commit", "load_model_file", "neuron_settings", "override", "predictions", "prepare_out_dir",
-           "read_toml", "read_weights", "train", "versions", "write_weights"]
+           "read_toml", "read_weights", "shift_seed", "train", "versions", "write_weights"]

@@ -44,6 +44,9 @@ class TrainConfig:
     neuron_parameters: dict = field(default_factory=dict)
     neuron_source: str | None = None  # where the declaration came from, for messages
     dataset: str = "digits"
+    # every training sample moved by random whole pixels in -shift_px..shift_px along each axis, anew
+    # every epoch (`data.augment`); 0: as they are
+    shift_px: int = 0
     epochs: int = 10
     hidden: list = field(default_factory=lambda: [100])
     # the projections between populations (`model.architecture`); None: the feed-forward stack
@@ -158,6 +161,8 @@ class TrainConfig:
             raise ValueError(why)
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not _is_int(self.shift_px) or self.shift_px < 0:
+            raise ValueError(f"shift_px must be a non-negative whole number of pixels, got {self.shift_px!r}")
         if not isinstance(self.hidden, (list, tuple)):
             raise ValueError(f"hidden must be a list of layer sizes, got {self.hidden!r}")
         for k, n in enumerate(self.hidden):
@@ -434,7 +439,7 @@ _FIELD_TYPES = {
     "target_step": "float?", "lr_feedback": "float?", "feedback_fn": "str?", "reconstruction": "str?", "drl_noise": "float?",
     "alignment": "bool", "zero_mean_error": "bool?", "init": "str?", "lr_layer_scale": "floats?",
     "weights_from": "str?", "batch_size": "int?", "rate_reg": "float?", "rate_target_hz": "float?",
-    "noise": "float?", "batch": "int",
+    "noise": "float?", "batch": "int", "shift_px": "int",
 }
 _TYPE_NAMES = {"threads": 'an integer or "auto"', "bool": "true or false", "floats?": "a list of numbers", "tables?": "a list of tables", "bool?": "true or false", "table": "a table", "table?": "a table", "float?": "a number", "str": "a string", "str?": "a string", "int": "an integer", "int?": "an integer",
                "ints": "a list of integers", "float": "a number"}

@@ -16,6 +16,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .. import data as datamod
+from ..data.augment import check_shift
 from .. import health
 from .. import interrupt
 from ..devices import check_runnable, is_built, make_runner, preflight, resolve_threads
@@ -48,6 +49,11 @@ def accuracy(counts, labels):
     return float(np.mean(predictions(counts) == labels))
 
 
+def shift_seed(seed, epoch):
+    """The seed of an epoch's random shifts of the training samples (`data.augment`)."""
+    return mix_seed(seed, epoch, 3)
+
+
 def epoch_order(seed, epoch, n):
     return np.random.default_rng(mix_seed(seed, epoch, 1)).permutation(n)
 
@@ -75,6 +81,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     check_runnable(cfg.device, cuda_arch)
     prepare_out_dir(out, force=force, resume=resume)
     dataset = datamod.load(cfg.dataset)
+    check_shift(cfg.shift_px, dataset)
     n_out = dataset.n_classes  # one output neuron per class
     labels_max = int(max(dataset.y_train.max(), dataset.y_test.max()))
     if labels_max >= n_out:
@@ -132,7 +139,9 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
 
     taken = cfg.deep_settings_taken()
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
-        f"{n_train} train / {n_test} test samples, device {'jax' if spec.rule.gradient else cfg.device}"
+        f"{n_train} train / {n_test} test samples"
+        + (f" (the training images shifted by up to {cfg.shift_px} pixels, anew every epoch)" if cfg.shift_px else "")
+        + f", device {'jax' if spec.rule.gradient else cfg.device}"
         + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
         + (f", {cfg.dtype}" if cfg.dtype != "float64" else "")
@@ -155,7 +164,8 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
                      parts=(("its training part", n_train / n_samples), ("its test part", 1.0)))
             te = time.perf_counter()
             order = epoch_order(cfg.seed, epoch, n_train)
-            stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out)
+            stim, tgt, learn, labels = datamod.epoch_arrays(dataset, order, n_out, cfg.shift_px,
+                                                            shift_seed(cfg.seed, epoch))
             bar = Bar(n_samples, "samples", f"epoch {epoch}") if progress is True else None
             try:
                 result = runner.run(weights, feedback, stim, tgt, learn, mix_seed(cfg.seed, epoch, 2),
