@@ -101,7 +101,23 @@ def text(cfg, source, latex=False):
     taken = cfg.deep_settings_taken()
     if taken:
         out.append(f"  {taken} (defaults from {deep.DEEP_FROM} hidden layers on)")
+    if not rule.gradient:
+        out += ["", *_pathway_block(rule)]
     return "\n".join(out)
+
+
+def _pathway_block(rule):
+    """How the learning signal reaches each layer: the output error and the
+    rule's feedback pathway, as `brianrules rules --show` prints them."""
+    from . import feedback
+    from .build import pathways
+
+    pathway = pathways.get(rule.feedback)
+    lines = [f"learning signal: the {rule.feedback} pathway"]
+    if pathway.rate_error:
+        lines += ["  of the output layer (output error):", _indent(feedback.indented(feedback.OUTPUT_ERROR_EQUATIONS)),
+                  f"    at the start of each sample: {feedback.OUTPUT_TARGET_CODE}"]
+    return lines + [_indent(pathway.describe(rule))]
 
 
 def _neuron_block(neuron, surrogate, title):
@@ -140,4 +156,4 @@ def _projection_lines(cfg):
 
 
 def _indent(block, by="  "):
-    return "\n".join(by + line for line in block.splitlines())
+    return "\n".join(by + line if line.strip() else "" for line in block.splitlines())
