@@ -131,3 +131,17 @@ def test_the_training_hands_its_program_the_moved_samples(tmp_path, monkeypatch)
         dy, dx = random_shifts(n_train, 1, np.random.default_rng(shift_seed(1, epoch)))
         assert np.array_equal(stim[:n_train], shifted(ds.x_train[order], (8, 8), dy, dx))
         assert np.array_equal(stim[n_train:], ds.x_test)
+
+
+def test_the_mnist5k_model_file_is_the_readme_command():
+    """models/mnist5k_symmetric.toml writes out the command of the README's
+    mnist5k rows with --shift 1."""
+    import os
+
+    from brianrules.training import load_model_file
+
+    path = os.path.join(os.path.dirname(__file__), "..", "models", "mnist5k_symmetric.toml")
+    cfg = TrainConfig.from_dict(load_model_file(path), source=path).validate()
+    assert cfg == TrainConfig(rule="symmetric", dataset="mnist5k", hidden=[300], t_sample_ms=50.0, max_rate_hz=800.0,
+                              init="fluctuation", zero_mean_error=True, rate_reg=0.3, rate_target_hz=50.0,
+                              lr_decay=0.85, epochs=20, shift_px=1)

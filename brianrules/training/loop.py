@@ -140,7 +140,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     taken = cfg.deep_settings_taken()
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
         f"{n_train} train / {n_test} test samples"
-        + (f" (the training images shifted by up to {cfg.shift_px} pixels, anew every epoch)" if cfg.shift_px else "")
+        + (f" (the training images shifted by up to {cfg.shift_px} pixel{'s' if cfg.shift_px > 1 else ''}, anew every epoch)" if cfg.shift_px else "")
         + f", device {'jax' if spec.rule.gradient else cfg.device}"
         + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
