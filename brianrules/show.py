@@ -7,6 +7,7 @@ law and factors, and the architecture, printed with sympy's pretty printer
 
 import sympy
 
+from .data import augment
 from .training import deep
 
 
@@ -85,8 +86,7 @@ def text(cfg, source, latex=False):
             *_projection_lines(cfg),
             f"  input: Poisson spikes at up to {cfg.max_rate_hz} Hz for {cfg.t_sample_ms} ms per sample, "
             f"dt {cfg.dt_ms} ms"
-            + (f"; the training images shifted by up to {cfg.shift_px} pixel{'s' if cfg.shift_px > 1 else ''} along each axis, anew every epoch"
-               if cfg.shift_px else ""),
+            + (f"; {augment.describe(cfg.shift_px)}" if cfg.shift_px else ""),
             f"  output error: rate filtered with tau_err {cfg.tau_err_ms} ms against {cfg.f_high_hz} Hz (label) "
             f"and {cfg.f_low_hz} Hz (others)"]
     from .network import rule_noise

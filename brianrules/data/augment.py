@@ -27,6 +27,12 @@ def check_shift(shift, dataset):
                          f"{dataset.name} out of view; give at most {min(shape) - 1}")
 
 
+def describe(shift):
+    """What a shift of ``shift`` pixels does, for a run's first line and `brianrules show`."""
+    return (f"the training images shifted by up to {shift} pixel{'s' if shift > 1 else ''} along each axis, "
+            "anew every epoch")
+
+
 def shifted(x, shape, dy, dx):
     """``x`` (samples x rows*cols) with sample n moved by ``dy[n]`` rows
     (down for positive) and ``dx[n]`` columns (right for positive), zeros

@@ -16,7 +16,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .. import data as datamod
-from ..data.augment import check_shift
+from ..data import augment
 from .. import health
 from .. import interrupt
 from ..devices import check_runnable, is_built, make_runner, preflight, resolve_threads
@@ -81,7 +81,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     check_runnable(cfg.device, cuda_arch)
     prepare_out_dir(out, force=force, resume=resume)
     dataset = datamod.load(cfg.dataset)
-    check_shift(cfg.shift_px, dataset)
+    augment.check_shift(cfg.shift_px, dataset)
     n_out = dataset.n_classes  # one output neuron per class
     labels_max = int(max(dataset.y_train.max(), dataset.y_test.max()))
     if labels_max >= n_out:
@@ -140,7 +140,7 @@ def train(cfg: TrainConfig, out, force=False, resume=False, log=print, progress=
     taken = cfg.deep_settings_taken()
     log(f"{cfg.rule} ({spec.rule.post_label}) on {cfg.dataset}: {'-'.join(map(str, spec.sizes))} {_neuron_names(spec)} network, "
         f"{n_train} train / {n_test} test samples"
-        + (f" (the training images shifted by up to {cfg.shift_px} pixel{'s' if cfg.shift_px > 1 else ''}, anew every epoch)" if cfg.shift_px else "")
+        + (f" ({augment.describe(cfg.shift_px)})" if cfg.shift_px else "")
         + f", device {'jax' if spec.rule.gradient else cfg.device}"
         + (f" ({threads} threads)" if threads > 1 and not spec.rule.gradient else "")
         + ("" if spec.rule.gradient else f", {spec.rule.timing}-driven updates")
