@@ -93,7 +93,10 @@ def test_show_says_which_deep_settings_a_model_takes(tmp_path):
     from brianrules import show
 
     text = show.text(TrainConfig(rule="kp", hidden=[20, 20]).validate(), "m.toml")
-    assert "deep-network settings: the fluctuation-driven start" in text.splitlines()[-1]
+    lines = text.splitlines()
+    # the architecture block's last line, before the learning signal's pathway
+    at = lines.index("learning signal: the kp pathway")
+    assert "deep-network settings: the fluctuation-driven start" in lines[at - 2] and lines[at - 1] == ""
     assert "deep-network settings" not in show.text(TrainConfig().validate(), "m.toml")
 
 
