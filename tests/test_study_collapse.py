@@ -89,7 +89,7 @@ def test_collapsed_points_are_counted_not_averaged(tmp_path):
     head, _, row = stability.splitlines()
     assert _cells(head)[:3] == ["unstable runs", "diverged", "collapsed"]
     # 8 runs ended (the failed one did not); 1 diverged and 3 collapsed
-    assert _cells(row) == ["4/8 (50%)", "1", "3", "1.0", "1.0 (85.0)"]
+    assert _cells(row) == ["4/8 (50%)", "1", "3", "1.0", "1.0", "1.0 (85.0)"]
 
     pivot = sw.pivot_table(outcomes, axes, "lr_scale")
     assert _cells(pivot.splitlines()[2]) == ["60.0 ± 0.0 (2C of 3)", "85.0 ± 5.0", "– (1D 1C of 3)"]
@@ -190,3 +190,13 @@ def test_the_legend_of_a_figure_with_panels_names_every_line(tmp_path, monkeypat
     legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     assert [t.get_text() for t in legends[0].get_texts()] == ["dfa", "fa", "kp"]
     assert len(fig.axes) == 2  # a panel per w_bound; kp is in the first alone
+
+
+def test_the_largest_value_that_keeps_the_accuracy_lies_within_the_margin_of_the_best():
+    """Stable at every scale, but at 4 the accuracy falls 4 points below the
+    best (2): the largest stable scale is 8, the largest that keeps it 2."""
+    finals = {1.0: 0.90, 2.0: 0.92, 4.0: 0.88, 8.0: 0.60}
+    outcomes = [sw.Outcome(f"p{k}", {"lr_scale": str(v)}, "stable", a, [(5, a)]) for k, (v, a) in enumerate(finals.items())]
+    head, _, row = sw.stability_table(outcomes, ["lr_scale"], "lr_scale").splitlines()
+    assert _cells(head)[3:5] == ["largest stable lr_scale", "largest lr_scale within 3.0 of the best"]
+    assert _cells(row) == ["0/4 (0%)", "0", "0", "8.0", "2.0", "2.0 (92.0)"]

@@ -64,34 +64,43 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     return "\n".join(lines)
 
 
+#: how far below the best value's mean final metric a value may lie and still keep it (`stability_table`)
+KEEP_MARGIN = 0.03
+
+
 def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     """Markdown: per condition without ``axis``, the share of unstable runs
     (diverged or collapsed) and the number of each, the largest value of
-    ``axis`` at which every run is stable, and the value with the best mean
-    final metric of the stable runs."""
+    ``axis`` at which every run is stable, the largest at which every run is
+    stable and the mean final metric lies within `KEEP_MARGIN` of the best
+    value's, and the value with the best mean final metric of the stable
+    runs."""
     conds = [a for a in axes if a not in (seed_axis, axis)]
     groups = {}
     for o in outcomes:
         groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
     head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
-            f"best {axis} (mean {metric})"]
+            f"largest {axis} within {_pct(KEEP_MARGIN, metric)} of the best", f"best {axis} (mean {metric})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
         g = groups[key]
         ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
         unstable = sum(o.status in ("diverged", "collapsed") for o in ended)
-        stable_values, best, best_mean = [], "–", -math.inf
+        stable_values, means, best, best_mean = [], {}, "–", -math.inf
         for v in axis_values(g, axis):
             at = [o for o in g if o.axes[axis] == v]
+            m, _ = mean_sd(stable_finals(at))
             if at and all(o.status == "stable" for o in at):
                 stable_values.append(v)
-            m, _ = mean_sd(stable_finals(at))
+                means[v] = m
             if math.isfinite(m) and m > best_mean:
                 best, best_mean = v, m
         largest = max(stable_values, key=sort_key) if stable_values else "none"
+        kept = [v for v in stable_values if means[v] >= best_mean - KEEP_MARGIN]
+        keeps = max(kept, key=sort_key) if kept else "none"
         share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
         lines.append("| " + " | ".join([*key, share, str(sum(o.status == "diverged" for o in g)),
-                                         str(sum(o.status == "collapsed" for o in g)), str(largest),
+                                         str(sum(o.status == "collapsed" for o in g)), str(largest), str(keeps),
                                          f"{best} ({_pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
     return "\n".join(lines)
 
