@@ -4,9 +4,9 @@ With ``shift`` K, every training sample of an epoch is moved by a whole
 number of pixels drawn uniformly from -K..K along each axis (rows and
 columns independently), anew every epoch; the pixels moved in from outside
 the image are zero, those moved out are lost.  The test samples are never
-moved.  Small translations are the classic augmentation of handwritten
-digits (Simard, Steinkraus & Platt 2003 used them, with elastic
-distortions, to reach their MNIST errors); they let a network that fits its
+moved.  Small translations are a classic augmentation of handwritten
+digits (Simard, Steinkraus & Platt 2003 used them with elastic
+distortions); they let a network that fits its
 few thousand training samples learn what does not move with the pen.
 """
 
