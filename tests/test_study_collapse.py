@@ -25,6 +25,8 @@ POINTS = {
     (10.0, 1): ("done", [(0.60, ""), (0.50, "saturated_hidden_1+saturated_hidden_2")]),
     (10.0, 2): ("failed", []),
 }
+#: every epoch's wall time in the hand-written metrics
+EPOCH_S = 120.0
 
 
 def _study(folder, points=POINTS, axes=("lr_scale", "seed")):
@@ -43,7 +45,7 @@ def _study(folder, points=POINTS, axes=("lr_scale", "seed")):
         write_json(where / "run" / "config.json", {"train": settings, "network": {"n_out": 10}})
         if epochs:
             write_metrics(where / "run" / "metrics.csv",
-                          [{"epoch": e, "train_acc": acc, "test_acc": acc, "collapse": label}
+                          [{"epoch": e, "train_acc": acc, "test_acc": acc, "collapse": label, "wall_s": EPOCH_S}
                            for e, (acc, label) in enumerate(epochs, 1)])
         made.append(point)
     sw.write_results(str(folder), made)
@@ -93,6 +95,29 @@ def test_collapsed_points_are_counted_not_averaged(tmp_path):
 
     pivot = sw.pivot_table(outcomes, axes, "lr_scale")
     assert _cells(pivot.splitlines()[2]) == ["60.0 ± 0.0 (2C of 3)", "85.0 ± 5.0", "– (1D 1C of 3)"]
+
+
+def test_each_seed_is_shown_beside_the_mean_of_the_stable_runs(tmp_path):
+    _study(tmp_path)
+    outcomes, axes = sw.load(str(tmp_path))
+    lines = sw.seeds_table(outcomes, axes, "lr_scale").splitlines()
+    assert lines[0] == "Seeds in each cell's brackets: 0 / 1 / 2."
+    assert _cells(lines[2]) == ["lr_scale = 0.1", "lr_scale = 1.0", "lr_scale = 10.0"]
+    # the collapsed runs (seed 1 named, seed 2 near chance) show their value and are not in the mean
+    assert _cells(lines[4]) == ["60.0 (60.0 / 5.0 C / 12.0 C)", "85.0 (80.0 / 90.0 / 85.0)",
+                                "no stable run (50.0 D / 50.0 C / failed)"]
+
+
+def test_training_time_adds_up_the_epochs_of_every_point_and_seed(tmp_path):
+    ids = _study(tmp_path)
+    outcomes, _ = sw.load(str(tmp_path))
+    # every point that ended an epoch counts each of them once; the failed point ended none
+    assert sw.point_seconds(str(tmp_path), outcomes) == {
+        ids[key]: EPOCH_S * len(epochs) for key, (_, epochs) in POINTS.items() if epochs}
+    text = sw.training_time(str(tmp_path), outcomes)
+    # 15 epochs of 2 min; seed 0: 2 + 2 + 1 epochs, seed 1: 2 + 2 + 2, seed 2: 2 + 2 (its third failed)
+    assert text.startswith("Training time: 30 min over the epochs of 8 points")
+    assert text.endswith("seed 0: 10 min (3 points), seed 1: 12 min (3 points), seed 2: 8 min (2 points).")
 
 
 def test_plot_of_a_one_axis_sweep_draws_the_final_metric_against_the_axis(tmp_path, capsys):

@@ -57,19 +57,19 @@ Modules
 """
 
 from .point import main, run_point
-from .results import (COLLAPSE_MARGIN, CONFIG_COLUMNS, ENDED, NEAR_CHANCE, Outcome, collect, load, read_status,
-                      write_results)
+from .results import (COLLAPSE_MARGIN, CONFIG_COLUMNS, ENDED, NEAR_CHANCE, Outcome, collect, load, point_seconds,
+                      read_status, write_results)
 from .run import preflight_points, prepare, sweep
 from .spec import MODELS_DIR, RANDOM_KINDS, Point, expand, load_spec, point_id
-from .summary import LR_AXES, report
-from .tables import collapsed_table, pivot_table, stability_table, summary_table
+from .summary import LR_AXES, report, training_time
+from .tables import collapsed_table, pivot_table, seeds_table, stability_table, summary_table
 
 __all__ = [
     "main", "run_point",
-    "COLLAPSE_MARGIN", "CONFIG_COLUMNS", "ENDED", "NEAR_CHANCE", "Outcome", "collect", "load", "read_status",
-    "write_results",
+    "COLLAPSE_MARGIN", "CONFIG_COLUMNS", "ENDED", "NEAR_CHANCE", "Outcome", "collect", "load", "point_seconds",
+    "read_status", "write_results",
     "preflight_points", "prepare", "sweep",
     "MODELS_DIR", "RANDOM_KINDS", "Point", "expand", "load_spec", "point_id",
-    "LR_AXES", "report",
-    "collapsed_table", "pivot_table", "stability_table", "summary_table",
+    "LR_AXES", "report", "training_time",
+    "collapsed_table", "pivot_table", "seeds_table", "stability_table", "summary_table",
 ]

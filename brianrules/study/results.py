@@ -120,6 +120,26 @@ def load(folder, metric="test_acc"):
     return outcomes, axes
 
 
+def point_seconds(folder, outcomes):
+    """Each point's training time in seconds, by point id: the sum of its
+    epochs' ``wall_s`` in ``metrics.csv`` (what each epoch took from start
+    to end, stretched by whatever ran beside it; a point resumed from its
+    checkpoint counts every epoch once, and its build is not counted).
+    Points without epochs are left out."""
+    times = {}
+    for o in outcomes:
+        path = os.path.join(folder, "points", o.point, "run", "metrics.csv")
+        try:
+            with open(path) as f:
+                walls = [as_number(r.get("wall_s")) for r in csv.DictReader(f)]
+        except OSError:
+            continue
+        walls = [w for w in walls if math.isfinite(w)]
+        if walls:
+            times[o.point] = float(sum(walls))
+    return times
+
+
 def _final_state(last, n_classes):
     """(status, collapse) of a finished point from its last epoch's row: the
     training's own diagnosis (any non-empty ``collapse`` text) first, then

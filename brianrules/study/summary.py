@@ -5,12 +5,35 @@ import os
 
 from ..metrics import COLLAPSE_COLUMN
 from ..plots import axis_values, sweep_curves, sweep_final_vs_axis, sweep_heatmap, sweep_metric_vs_axis
-from .results import COLLAPSE_MARGIN, NEAR_CHANCE, _chance, load
-from .tables import KEEP_MARGIN, _pct, collapsed_table, pivot_table, stability_table, summary_table
+from .results import COLLAPSE_MARGIN, NEAR_CHANCE, _chance, load, point_seconds
+from .tables import KEEP_MARGIN, _pct, collapsed_table, pivot_table, seeds_table, stability_table, summary_table
 
 
 #: axes along which stability is reported by default, in order of preference
 LR_AXES = ("lr_scale", "lr_hidden", "lr")
+
+
+def training_time(folder, outcomes, seed_axis="seed"):
+    """One sentence: the points' training time added up (`point_seconds`),
+    and per seed where the sweep varies one."""
+    times = point_seconds(folder, outcomes)
+    if not times:
+        return "Training time: no point has ended an epoch yet."
+    text = (f"Training time: {_hours(sum(times.values()))} over the epochs of {len(times)} points (each "
+            "epoch's wall time from metrics.csv, added up: stretched by whatever ran beside it, builds not "
+            "counted)")
+    seeds = axis_values(outcomes, seed_axis) if outcomes and seed_axis in outcomes[0].axes else []
+    if len(seeds) > 1:
+        per = []
+        for s in seeds:
+            ts = [times[o.point] for o in outcomes if o.axes[seed_axis] == s and o.point in times]
+            per.append(f"{seed_axis} {s}: {_hours(sum(ts))} ({len(ts)} points)")
+        text += "; " + ", ".join(per)
+    return text + "."
+
+
+def _hours(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 # -- figures -------------------------------------------------------------
@@ -62,11 +85,15 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
             f"column `{COLLAPSE_COLUMN}`), or its final test accuracy lies within {100 * COLLAPSE_MARGIN:.0f} "
             "points of chance. Mean ± sd over seeds of the stable runs; collapsed and diverged runs are counted, "
             "not averaged in.", "",
-            summary_table(outcomes, axes, metric)]
+            summary_table(outcomes, axes, metric), "", training_time(folder, outcomes)]
     if stability:
         text += ["", f"## Final {metric} against {stability}", "",
                  "Mean ± sd over seeds of the stable runs; (kD kC of n): runs that diverged or "
                  "collapsed.", "", pivot_table(outcomes, axes, stability, metric=metric)]
+        if "seed" in varied and stability != "seed":
+            text += ["", f"## Final {metric} against {stability}, each seed", "",
+                     "The mean over the stable runs, then each seed's final value; C: collapsed, D: diverged "
+                     "(neither is in the mean).", "", seeds_table(outcomes, axes, stability, metric=metric)]
         text += ["", f"## Stability along {stability}", "",
                  f"Unstable: diverged or collapsed. Largest stable {stability}: the largest value at which "
                  "every run (every seed) finished stable (neither diverged nor collapsed); within "

@@ -64,6 +64,47 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     return "\n".join(lines)
 
 
+
+#: how a run without a stable result is written in `seeds_table`: its final value and this mark
+UNSTABLE_MARKS = {"collapsed": "C", "diverged": "D", "failed": "failed", "pending": "pending"}
+
+
+def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
+    """Markdown: as `pivot_table`, each cell the mean over the stable runs
+    followed by every seed's own final value in the order of the seeds
+    (``92.2 (92.5 / 91.9 / 92.2)``); a run that collapsed or diverged shows
+    its final value marked ``C`` or ``D`` and is not in the mean, a failed or
+    pending run says so, and a seed without a point is ``·``."""
+    conds = [a for a in axes if a not in (seed_axis, column)]
+    cols = axis_values(outcomes, column)
+    seeds = axis_values(outcomes, seed_axis)
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    head = [*conds, *[f"{column} = {v}" for v in cols]]
+    lines = [f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def one(o):
+        if o is None:
+            return "·"
+        if o.status == "stable":
+            return _pct(o.final, metric)
+        if o.status in ("collapsed", "diverged"):
+            return f"{_pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
+        return UNSTABLE_MARKS.get(o.status, o.status)
+
+    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+        cells = []
+        for v in cols:
+            at = {o.axes[seed_axis]: o for o in groups[key] if o.axes[column] == v}
+            m, _ = mean_sd(stable_finals(at.values()))
+            mean = _pct(m, metric) if math.isfinite(m) else "no stable run"
+            cells.append(f"{mean} ({' / '.join(one(at.get(s)) for s in seeds)})")
+        lines.append("| " + " | ".join([*key, *cells]) + " |")
+    return "\n".join(lines)
+
+
 #: how far below the best value's mean final metric a value may lie and still keep it (`stability_table`)
 KEEP_MARGIN = 0.03
 
