@@ -77,13 +77,22 @@ def as_number(text):
         return math.nan
 
 
-def sort_key(value):
-    f = as_number(value)
-    return (0, f, "") if math.isfinite(f) else (1, 0.0, str(value))
-
-
 def axis_values(outcomes, axis):
-    return sorted({o.axes[axis] for o in outcomes}, key=sort_key)
+    """The values of ``axis`` among ``outcomes``: numbers in increasing
+    order; labels (an axis with any value that is not a number) in the
+    order they first appear, which for a sweep is the order its spec gives
+    them (``results.csv`` lists the points as the spec expands them)."""
+    seen = list(dict.fromkeys(o.axes[axis] for o in outcomes))
+    if all(math.isfinite(as_number(v)) for v in seen):
+        return sorted(seen, key=as_number)
+    return seen
+
+
+def axes_order(outcomes, axes):
+    """A sort key for tuples of values of ``axes``: each in the order of
+    `axis_values`."""
+    ranks = [{v: i for i, v in enumerate(axis_values(outcomes, a))} for a in axes]
+    return lambda values: [rank[v] for rank, v in zip(ranks, values)]
 
 
 def stable_finals(outcomes):

@@ -108,6 +108,20 @@ def test_each_seed_is_shown_beside_the_mean_of_the_stable_runs(tmp_path):
                                 "no stable run (50.0 D / 50.0 C / failed)"]
 
 
+def test_labels_keep_the_order_of_the_spec_and_numbers_their_value(tmp_path):
+    # the points in the order a spec would list them: labels not alphabetical, numbers not sorted
+    points = {(label, lr, 0): ("done", [(acc, "")]) for label, lr, acc in
+              [("symmetric", 1.0, 0.9), ("fa", 1.0, 0.8), ("bptt", 1.0, 0.95),
+               ("symmetric", 0.5, 0.7), ("fa", 0.5, 0.6), ("bptt", 0.5, 0.75)]}
+    _study(tmp_path, points, axes=("rule", "lr_scale", "seed"))
+    outcomes, axes = sw.load(str(tmp_path))
+    assert plots.axis_values(outcomes, "rule") == ["symmetric", "fa", "bptt"]
+    assert plots.axis_values(outcomes, "lr_scale") == ["0.5", "1.0"]
+    rows = sw.pivot_table(outcomes, axes, "lr_scale").splitlines()[2:]
+    assert [_cells(r)[0] for r in rows] == ["symmetric", "fa", "bptt"]
+    assert _cells(rows[1])[1:] == ["60.0 ± 0.0", "80.0 ± 0.0"]
+
+
 def test_training_time_adds_up_the_epochs_of_every_point_and_seed(tmp_path):
     ids = _study(tmp_path)
     outcomes, _ = sw.load(str(tmp_path))

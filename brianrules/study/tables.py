@@ -4,7 +4,7 @@ collapsed runs."""
 
 import math
 
-from ..plots import axis_values, mean_sd, sort_key, stable_finals
+from ..plots import axes_order, axis_values, mean_sd, stable_finals
 
 
 def _pct(x, metric):
@@ -25,7 +25,7 @@ def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
     unit = " (%)" if metric.endswith("_acc") else ""
     head = [*conds, "runs", f"final {metric}{unit} mean ± sd", "min – max", "diverged", "collapsed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+    for key in sorted(groups, key=axes_order(outcomes, conds)):
         g = groups[key]
         done = stable_finals(g)
         m, sd = mean_sd(done)
@@ -50,7 +50,7 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
         groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
     head = [*conds, *[f"{column} = {v}" for v in cols]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+    for key in sorted(groups, key=axes_order(outcomes, conds)):
         cells = []
         for v in cols:
             at = [o for o in groups[key] if o.axes[column] == v]
@@ -94,7 +94,7 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
             return f"{_pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
         return UNSTABLE_MARKS.get(o.status, o.status)
 
-    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+    for key in sorted(groups, key=axes_order(outcomes, conds)):
         cells = []
         for v in cols:
             at = {o.axes[seed_axis]: o for o in groups[key] if o.axes[column] == v}
@@ -123,7 +123,7 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
             f"largest {axis} within {_pct(KEEP_MARGIN, metric)} of the best", f"best {axis} (mean {metric})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=lambda k: [sort_key(v) for v in k]):
+    for key in sorted(groups, key=axes_order(outcomes, conds)):
         g = groups[key]
         ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
         unstable = sum(o.status in ("diverged", "collapsed") for o in ended)
@@ -136,9 +136,9 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
                 means[v] = m
             if math.isfinite(m) and m > best_mean:
                 best, best_mean = v, m
-        largest = max(stable_values, key=sort_key) if stable_values else "none"
+        largest = stable_values[-1] if stable_values else "none"  # in the order of `axis_values`
         kept = [v for v in stable_values if means[v] >= best_mean - KEEP_MARGIN]
-        keeps = max(kept, key=sort_key) if kept else "none"
+        keeps = kept[-1] if kept else "none"
         share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
         lines.append("| " + " | ".join([*key, share, str(sum(o.status == "diverged" for o in g)),
                                          str(sum(o.status == "collapsed" for o in g)), str(largest), str(keeps),
@@ -150,8 +150,8 @@ def collapsed_table(outcomes, axes, metric="test_acc"):
     """Markdown: one row per collapsed point, with its axes, its final
     metric and what collapsed (the training's labels, or `NEAR_CHANCE`);
     None if no point collapsed."""
-    rows = sorted((o for o in outcomes if o.status == "collapsed"),
-                  key=lambda o: [sort_key(o.axes[a]) for a in axes])
+    order = axes_order(outcomes, axes)
+    rows = sorted((o for o in outcomes if o.status == "collapsed"), key=lambda o: order([o.axes[a] for a in axes]))
     if not rows:
         return None
     head = [*axes, "point", f"final {metric}", "collapse"]
