@@ -202,8 +202,24 @@ def test_bptt_rows_time_batches_of_1_and_32_with_the_gradient_applied():
     assert "bptt (surrogate-gradient BPTT, Adam)" in line and "(first batch)" in line
 
 
+def test_the_mnist_workload_presents_mnist5k_images_with_a_quarter_of_the_large_ones_input_spikes():
+    from brianrules.data import load
+
+    d = load("mnist5k")
+    mnist, large = bench.workload("mnist", "dfa-event"), bench.workload("large", "dfa-event")
+    assert mnist.spec.sizes == large.spec.sizes == [784, 1000, 10] and mnist.event_driven
+    assert np.array_equal(mnist.x, d.x_train) and np.array_equal(mnist.labels, d.y_train)
+    n = 20
+    spikes = {w.name: bench.input_spike_count(w.spec, w.inputs(n)[2], noise_seed=1) for w in (mnist, large)}
+    # Poisson inputs: expected spikes = sum of intensities x max rate x duration (within 3 %)
+    for w in (mnist, large):
+        expected = w.x[:n].sum() * float(w.spec.max_rate) * float(w.spec.t_sample)
+        assert spikes[w.name] == pytest.approx(expected, rel=0.03)
+    assert 0.2 < spikes["mnist"] / spikes["large"] < 0.35
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large)"),
+    (["--networks", "small,huge"], "unknown network 'huge' (choose from small, large, mnist)"),
     (["--rules", "dfa,bp"], "unknown rule 'bp' (choose from dfa, dfa-event, erbp, superspike, eprop, bptt)"),
     (["--networks", ","], "no networks given"),
     (["--device", "cuda_standalone"], "this machine has no NVIDIA GPU"),

@@ -64,8 +64,8 @@ from .host import BANDWIDTH_MB, cpu_model, load_average, machine, measure_bandwi
 from .measure import (BENCH_DEVICES, COMPILED, CPP_REPEATS, NO_REFERENCE, NOISE_SEED, SAMPLES, Row, bench_bptt, bench_program,
                       bench_reference, bench_runtime, check_bench_device, engines_for, finish, reference_supported,
                       run_benchmark, whole_benchmark)
-from .networks import (BENCH_RULES, EXTRA_RULES, RULES, WORKLOADS, Workload, catch_ups, event_driven_rules,
-                       event_updates, input_spike_count, presynaptic_spikes, workload, workloads)
+from .networks import (ALL_WORKLOADS, BENCH_RULES, EXTRA_RULES, EXTRA_WORKLOADS, RULES, WORKLOADS, Workload,
+                       catch_ups, event_driven_rules, event_updates, input_spike_count, presynaptic_spikes, workload, workloads)
 from .report import (KEEP_MARKER, RULE_LABELS, default_output, render, selection_text, start_text, table,
                      with_kept_part)
 from .startup import FIRST_STEP, START_ARGS, measure_start, time_to_first_step
@@ -76,8 +76,8 @@ __all__ = [
     "BENCH_DEVICES", "COMPILED", "CPP_REPEATS", "NO_REFERENCE", "NOISE_SEED", "SAMPLES", "Row", "bench_bptt", "bench_program",
     "bench_reference", "bench_runtime", "check_bench_device", "engines_for", "finish", "reference_supported",
     "run_benchmark", "whole_benchmark",
-    "BENCH_RULES", "EXTRA_RULES", "RULES", "WORKLOADS", "Workload", "catch_ups", "event_driven_rules",
-    "event_updates", "input_spike_count", "presynaptic_spikes", "workload", "workloads",
+    "ALL_WORKLOADS", "BENCH_RULES", "EXTRA_RULES", "EXTRA_WORKLOADS", "RULES", "WORKLOADS", "Workload", "catch_ups",
+    "event_driven_rules", "event_updates", "input_spike_count", "presynaptic_spikes", "workload", "workloads",
     "KEEP_MARKER", "RULE_LABELS", "default_output", "render", "selection_text", "start_text", "table",
     "with_kept_part",
     "FIRST_STEP", "START_ARGS", "measure_start", "time_to_first_step",

@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from .measure import BENCH_DEVICES, check_bench_device, run_benchmark, whole_benchmark
-from .networks import BENCH_RULES, RULES, WORKLOADS
+from .networks import ALL_WORKLOADS, BENCH_RULES, RULES, WORKLOADS
 from .report import default_output, render, table, with_kept_part
 
 
@@ -48,7 +48,8 @@ def add_bench_parser(subparsers):
                    "cpp_standalone (1 thread) and the NumPy reference (default: cpp_standalone with 1 and "
                    "2 threads, runtime mode and the NumPy reference)")
     p.add_argument("--networks", default=",".join(WORKLOADS), metavar="LIST",
-                   help=f"comma-separated part of {','.join(WORKLOADS)} (default: both)")
+                   help=f"comma-separated part of {','.join(ALL_WORKLOADS)} (default: {','.join(WORKLOADS)}; "
+                   "mnist: the large network on mnist5k's images)")
     p.add_argument("--rules", default=",".join(RULES), metavar="LIST",
                    help=f"comma-separated part of {','.join(BENCH_RULES)} (default: {','.join(RULES)})")
     p.add_argument("--cuda-arch", default=None, metavar="CC",
@@ -116,7 +117,7 @@ def cmd_bench(args):
     device = getattr(args, "device", None) or "cpp_standalone"
     cuda_arch = getattr(args, "cuda_arch", None)
     try:  # bad input: one line, before anything is measured or compiled
-        networks = parse_list(getattr(args, "networks", None) or ",".join(WORKLOADS), WORKLOADS, "networks")
+        networks = parse_list(getattr(args, "networks", None) or ",".join(WORKLOADS), ALL_WORKLOADS, "networks")
         rules = parse_list(getattr(args, "rules", None) or ",".join(RULES), BENCH_RULES, "rules")
         check_bench_device(device, cuda_arch)
     except ValueError as e:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .host import BANDWIDTH_MB, load_average, machine, measure_bandwidth
-from .networks import (BENCH_RULES, RULES, WORKLOADS, catch_ups, event_driven_rules, event_updates,
+from .networks import (ALL_WORKLOADS, BENCH_RULES, RULES, WORKLOADS, catch_ups, event_driven_rules, event_updates,
                        presynaptic_spikes, workload, workloads)
 from .startup import START_ARGS, measure_start
 
@@ -26,6 +26,11 @@ SAMPLES = {
     ("large", "cuda_standalone"): (500, 20),
     ("small", "jax"): (256, 64),
     ("large", "jax"): (64, 8),
+    # the large network on mnist5k's images: as "large"
+    ("mnist", "cpp_standalone"): (100, 4),
+    ("mnist", "reference"): (10, 3),
+    ("mnist", "cuda_standalone"): (500, 20),
+    ("mnist", "jax"): (64, 8),
 }
 #: mini-batch sizes of the bptt rows
 BPTT_BATCHES = (1, 32)
@@ -264,7 +269,7 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
     from ..training import versions
 
     check_bench_device(device, cuda_arch)
-    networks = [n for n in WORKLOADS if n in networks]
+    networks = [n for n in ALL_WORKLOADS if n in networks]
     rules = [r for r in BENCH_RULES if r in rules]
     t_start = time.perf_counter()
     q = 1 if quick else 0
@@ -283,7 +288,7 @@ def run_benchmark(quick=False, log=print, device="cpp_standalone", networks=WORK
     info["bandwidth"] = bw
     log(f"  {bw['bytes_per_s'] / 1e9:.2f} GB/s (read + write), best copy {bw['best_copy_s'] * 1e3:.1f} ms")
     rows = []
-    works = workloads()
+    works = [*workloads(), *(workload(n) for n in networks if n not in WORKLOADS)]
     info["workloads"] = {w.name: {"sizes": w.spec.sizes, "source": w.source,
                                   "plastic_synapses": w.plastic_synapses,
                                   "steps_per_sample": w.spec.steps_per_sample} for w in works}

@@ -56,6 +56,11 @@ class Workload:
 
 
 WORKLOADS = ("small", "large")
+#: measured only when ``--networks`` names them: the large network on
+#: mnist5k's training images, whose mean intensity (0.13) gives about a
+#: quarter of the input spikes of the large workload's U[0, 1]
+EXTRA_WORKLOADS = ("mnist",)
+ALL_WORKLOADS = WORKLOADS + EXTRA_WORKLOADS
 
 
 def workload(name, rule="dfa", hidden=1000):
@@ -82,6 +87,13 @@ def workload(name, rule="dfa", hidden=1000):
         spec = TrainConfig(rule=base, timing=timing, hidden=[hidden]).network_spec(784, 10)
         return Workload("large", spec, "MNIST-shaped random input, intensities U[0, 1]",
                         rng.uniform(0.0, 1.0, size=(n_pool, 784)), rng.integers(0, 10, size=n_pool), rule)
+    if name == "mnist":
+        from ..data import load
+
+        d = load("mnist5k")
+        spec = TrainConfig(rule=base, timing=timing, hidden=[hidden]).network_spec(d.n_inputs, d.n_classes)
+        return Workload("mnist", spec, f"mnist5k's {len(d.x_train)} training images (mean intensity "
+                        f"{float(d.x_train.mean()):.2f})", d.x_train, d.y_train, rule)
     raise ValueError(f"unknown workload '{name}'")
 
 

@@ -181,6 +181,9 @@ def render(result, command):
         f"boxcar factor, error neurons and a dendritic compartment, event-driven); dt 0.5 ms, "
         f"{wl['small']['steps_per_sample']} steps per sample, updates applied at the end of each sample, "
         "learning on for every sample.",
+        *([f"- mnist (measured where `--networks` names it): the large network, "
+           f"{'-'.join(map(str, wl['mnist']['sizes']))}, on {wl['mnist']['source']}: what a training on "
+           "mnist5k presents, with about a quarter of the large workload's input spikes."] if "mnist" in wl else []),
         f"- plastic synapses: {wl['small']['plastic_synapses']} (small), {wl['large']['plastic_synapses']} "
         f"(large); their weights and accumulators take {_mb(wl['small']['plastic_synapses'])} and "
         f"{_mb(wl['large']['plastic_synapses'])}: the small network's fit in the CPU caches, where the "
