@@ -4,7 +4,7 @@ collapsed runs."""
 
 import math
 
-from ..plots import axes_order, axis_values, mean_sd, stable_finals
+from ..plots import axes_order, axis_values, mean_sd, stable_finals, tick_labels
 
 
 def _pct(x, metric):
@@ -48,7 +48,7 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     groups = {}
     for o in outcomes:
         groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
-    head = [*conds, *[f"{column} = {v}" for v in cols]]
+    head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in sorted(groups, key=axes_order(outcomes, conds)):
         cells = []
@@ -81,7 +81,7 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     groups = {}
     for o in outcomes:
         groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
-    head = [*conds, *[f"{column} = {v}" for v in cols]]
+    head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
     lines = [f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
