@@ -169,29 +169,60 @@ def sweep_heatmap(outcomes, x, y, path, metric="test_acc"):
     plt.close(fig)
 
 
-def sweep_curves(outcomes, axis, path, metric="test_acc"):
+def sweep_curves(outcomes, axis, path, metric="test_acc", panel_axis=None):
+    """Learning curves of ``metric``: one line per value of ``axis`` (the
+    mean over the runs that share it, with their range as a band), one panel
+    per value of ``panel_axis`` (e.g. the depth) or one panel over all runs.
+    Returns what was drawn: panel value (None for one panel) -> line value ->
+    (epochs, means)."""
     scale = 100 if metric.endswith("_acc") else 1
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
-    for v in axis_values(outcomes, axis):
-        curves = [dict(o.curve) for o in outcomes if o.axes[axis] == v and o.curve]
-        if not curves:
-            continue
-        epochs = sorted({e for c in curves for e in c})
-        data = np.array([[c.get(e, np.nan) for e in epochs] for c in curves], dtype=float) * scale
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(data, axis=0)
-        line, = ax.plot(epochs, mean, "o-", ms=3, label=f"{axis} = {v} ({len(curves)} runs)")
-        ax.fill_between(epochs, np.nanmin(data, axis=0), np.nanmax(data, axis=0), color=line.get_color(),
-                        alpha=0.15, lw=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric + (" (%)" if scale == 100 else ""))
+    panels = axis_values(outcomes, panel_axis) if panel_axis else [None]
+    line_values = axis_values(outcomes, axis)
+    many = len(line_values) > 6  # the legend goes beside the panels
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + (2.6 if many else 1.3), 3.8 + 0.8 * many),
+                            sharey=True, constrained_layout=True, squeeze=False)
+    styles = dict(zip(line_values, line_styles(len(line_values))))
+    drawn, handles = {}, {}
+    for ax, pv in zip(axs[0], panels):
+        drawn[pv] = {}
+        for v in line_values:
+            curves = [dict(o.curve) for o in outcomes if o.axes[axis] == v and o.curve
+                      and (panel_axis is None or o.axes[panel_axis] == pv)]
+            if not curves:
+                continue
+            epochs = sorted({e for c in curves for e in c})
+            data = np.array([[c.get(e, np.nan) for e in epochs] for c in curves], dtype=float) * scale
+            if not np.isfinite(data).any():  # e.g. a layer's column in a panel of shallower networks
+                continue
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(data, axis=0)
+                low, high = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
+            colour, marker = styles[v]
+            line, = ax.plot(epochs, mean, "-", marker=marker, ms=3, color=colour,
+                            label=f"{axis} = {v} ({len(curves)} runs)" if panel_axis is None else str(v))
+            ax.fill_between(epochs, low, high, color=colour, alpha=0.12, lw=0)
+            handles.setdefault(v, line)
+            drawn[pv][v] = (epochs, [float(m) for m in mean])
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if panel_axis is not None:
+            ax.set_title(f"{panel_axis} = {tick_labels(panels)[panels.index(pv)]}", fontsize=9)
+    axs[0][0].set_ylabel(metric + (" (%)" if scale == 100 else ""))
     if scale == 100:
-        ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("mean (line) and range (band) over the other axes", fontsize=8)
+        axs[0][0].set_ylim(0, 100)
+    if handles:
+        if many or panel_axis is not None:
+            shown = [v for v in line_values if v in handles]
+            fig.legend([handles[v] for v in shown], [str(v) for v in shown], fontsize=7, loc="outside right upper",
+                       title=axis, title_fontsize=8)
+        else:
+            axs[0][0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("mean (line) and range (band) over the " + ("seeds and other axes" if panel_axis else "other axes"),
+                 fontsize=8)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return drawn
 
 
 def sweep_metric_vs_axis(outcomes, axes, x, lines_axis, path, metric="test_acc", seed_axis="seed"):

@@ -122,6 +122,21 @@ def test_labels_keep_the_order_of_the_spec_and_numbers_their_value(tmp_path):
     assert _cells(rows[1])[1:] == ["60.0 ± 0.0", "80.0 ± 0.0"]
 
 
+def test_learning_curves_get_a_panel_per_value_of_a_second_axis(tmp_path):
+    points = {(rule, lr, seed): ("done", [(acc + 0.1 * seed, ""), (acc + 0.1 + 0.1 * seed, "")])
+              for rule, lr, acc in [("symmetric", 1.0, 0.5), ("fa", 1.0, 0.3), ("fa", 0.5, 0.2)] for seed in (0, 1)}
+    _study(tmp_path, points, axes=("rule", "lr_scale", "seed"))
+    outcomes, _ = sw.load(str(tmp_path))
+    drawn = plots.sweep_curves(outcomes, "rule", tmp_path / "c.png", panel_axis="lr_scale")
+    assert list(drawn) == ["0.5", "1.0"] and list(drawn["1.0"]) == ["symmetric", "fa"]
+    assert list(drawn["0.5"]) == ["fa"]  # no symmetric run at 0.5
+    epochs, means = drawn["1.0"]["fa"]  # the mean of seeds 0 and 1, in %
+    assert epochs == [1, 2] and means == pytest.approx([35.0, 45.0])
+    assert (tmp_path / "c.png").stat().st_size > 5000
+    one = plots.sweep_curves(outcomes, "rule", tmp_path / "d.png")  # one panel: over every lr_scale
+    assert one[None]["fa"][1] == pytest.approx([30.0, 40.0])
+
+
 def test_training_time_adds_up_the_epochs_of_every_point_and_seed(tmp_path):
     ids = _study(tmp_path)
     outcomes, _ = sw.load(str(tmp_path))

@@ -67,7 +67,8 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
     curves = curves or (conds[0] if conds else (axes[0] if axes else None))
     if curves:
         path = os.path.join(out, f"curves_{metric}_by_{curves}.png")
-        sweep_curves(outcomes, curves, path, metric)
+        panels = next((a for a in conds if a != curves), None)  # e.g. the depth, beside lines of rules
+        sweep_curves(outcomes, curves, path, metric, panel_axis=panels)
         written.append(path)
     if len(conds) == 1:  # one axis: the final metric against it
         path = os.path.join(out, f"{metric}_vs_{conds[0]}.png")
