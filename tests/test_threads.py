@@ -49,6 +49,27 @@ def test_cores_variable_must_be_a_number(monkeypatch):
     assert devices.available_cores() >= 1
 
 
+def test_auto_leaves_the_cores_that_other_processes_keep_busy(monkeypatch, tmp_path):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("2.10 1.90 1.50 3/412 12345\n")  # this reader and two others runnable
+    assert devices.busy_cores(str(loadavg), reads=2, pause_s=0) == 2
+    loadavg.write_text("0.10 0.20 0.30 1/412 12345\n")  # the reader alone
+    assert devices.busy_cores(str(loadavg), reads=2, pause_s=0) == 0
+    assert devices.busy_cores(str(tmp_path / "none"), reads=2, pause_s=0) == 0  # unknown: none busy
+    monkeypatch.delenv(devices.CORES_VARIABLE, raising=False)
+    monkeypatch.setattr(devices, "usable_cores", lambda: 2)
+    large = _spec(784, [1000], 10)  # above the clock-driven crossover
+    monkeypatch.setattr(devices, "busy_cores", lambda: 0)
+    assert devices.available_cores() == 2 and devices.resolve_threads("auto", large) == 2
+    monkeypatch.setattr(devices, "busy_cores", lambda: 1)
+    assert devices.available_cores() == 1 and devices.resolve_threads("auto", large) == 1
+    monkeypatch.setattr(devices, "busy_cores", lambda: 5)
+    assert devices.available_cores() == 1
+    assert devices.resolve_threads(2, large) == 2  # a number asked for is what runs
+    monkeypatch.setenv(devices.CORES_VARIABLE, "2")  # a sweep's share is not second-guessed
+    assert devices.available_cores() == 2
+
+
 def test_threads_setting_takes_auto_or_a_positive_integer():
     assert TrainConfig().threads == "auto"
     TrainConfig(threads=2).validate()
