@@ -13,20 +13,27 @@ def _pct(x, metric):
     return f"{100 * x:.1f}" if metric.endswith("_acc") else f"{x:.3g}"
 
 
+def _groups(outcomes, conds):
+    """[(values of ``conds``, the outcomes that have them)], in the order of
+    `plots.axes_order`."""
+    groups = {}
+    for o in outcomes:
+        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    order = axes_order(outcomes, conds)
+    return sorted(groups.items(), key=lambda item: order(item[0]))
+
+
 def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
     """Markdown: one row per condition (all axes but the seed): the number
     of runs, the mean ± sd and range of the final metric over the stable
     runs, and the number of runs that diverged and that collapsed (those
     are counted, not averaged in)."""
     conds = [a for a in axes if a != seed_axis]
-    groups = {}
-    for o in outcomes:
-        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    groups = _groups(outcomes, conds)
     unit = " (%)" if metric.endswith("_acc") else ""
     head = [*conds, "runs", f"final {metric}{unit} mean ± sd", "min – max", "diverged", "collapsed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=axes_order(outcomes, conds)):
-        g = groups[key]
+    for key, g in groups:
         done = stable_finals(g)
         m, sd = mean_sd(done)
         finite = [x for x in done if math.isfinite(x)]
@@ -45,15 +52,13 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     number of unstable runs (diverged D, collapsed C) out of all."""
     conds = [a for a in axes if a not in (seed_axis, column)]
     cols = axis_values(outcomes, column)
-    groups = {}
-    for o in outcomes:
-        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    groups = _groups(outcomes, conds)
     head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=axes_order(outcomes, conds)):
+    for key, g in groups:
         cells = []
         for v in cols:
-            at = [o for o in groups[key] if o.axes[column] == v]
+            at = [o for o in g if o.axes[column] == v]
             m, sd = mean_sd(stable_finals(at))
             text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
             d = sum(o.status == "diverged" for o in at)
@@ -62,7 +67,6 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
             cells.append(text + (f" ({marks} of {len(at)})" if marks else ""))
         lines.append("| " + " | ".join([*key, *cells]) + " |")
     return "\n".join(lines)
-
 
 
 #: how a run without a stable result is written in `seeds_table`: its final value and this mark
@@ -78,9 +82,7 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     conds = [a for a in axes if a not in (seed_axis, column)]
     cols = axis_values(outcomes, column)
     seeds = axis_values(outcomes, seed_axis)
-    groups = {}
-    for o in outcomes:
-        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    groups = _groups(outcomes, conds)
     head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
     lines = [f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -94,10 +96,10 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
             return f"{_pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
         return UNSTABLE_MARKS.get(o.status, o.status)
 
-    for key in sorted(groups, key=axes_order(outcomes, conds)):
+    for key, g in groups:
         cells = []
         for v in cols:
-            at = {o.axes[seed_axis]: o for o in groups[key] if o.axes[column] == v}
+            at = {o.axes[seed_axis]: o for o in g if o.axes[column] == v}
             m, _ = mean_sd(stable_finals(at.values()))
             mean = _pct(m, metric) if math.isfinite(m) else "no stable run"
             cells.append(f"{mean} ({' / '.join(one(at.get(s)) for s in seeds)})")
@@ -117,14 +119,11 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     value's, and the value with the best mean final metric of the stable
     runs."""
     conds = [a for a in axes if a not in (seed_axis, axis)]
-    groups = {}
-    for o in outcomes:
-        groups.setdefault(tuple(o.axes[a] for a in conds), []).append(o)
+    groups = _groups(outcomes, conds)
     head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
             f"largest {axis} within {_pct(KEEP_MARGIN, metric)} of the best", f"best {axis} (mean {metric})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in sorted(groups, key=axes_order(outcomes, conds)):
-        g = groups[key]
+    for key, g in groups:
         ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
         unstable = sum(o.status in ("diverged", "collapsed") for o in ended)
         stable_values, means, best, best_mean = [], {}, "–", -math.inf
