@@ -46,27 +46,33 @@ def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
     return "\n".join(lines)
 
 
+def _pivot(outcomes, axes, column, seed_axis, cell):
+    """The Markdown lines of a table with the conditions (every axis but
+    ``seed_axis`` and ``column``) as rows and the values of ``column`` as
+    columns; ``cell(runs)`` writes a cell from the runs that have its row's
+    condition and its column's value."""
+    conds = [a for a in axes if a not in (seed_axis, column)]
+    cols = axis_values(outcomes, column)
+    head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, g in _groups(outcomes, conds):
+        lines.append("| " + " | ".join([*key, *(cell([o for o in g if o.axes[column] == v]) for v in cols)]) + " |")
+    return lines
+
+
 def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     """Markdown: conditions as rows, the values of ``column`` as columns;
     each cell the mean ± sd over seeds of the runs that finished, with the
     number of unstable runs (diverged D, collapsed C) out of all."""
-    conds = [a for a in axes if a not in (seed_axis, column)]
-    cols = axis_values(outcomes, column)
-    groups = _groups(outcomes, conds)
-    head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, g in groups:
-        cells = []
-        for v in cols:
-            at = [o for o in g if o.axes[column] == v]
-            m, sd = mean_sd(stable_finals(at))
-            text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
-            d = sum(o.status == "diverged" for o in at)
-            c = sum(o.status == "collapsed" for o in at)
-            marks = " ".join(x for x in (f"{d}D" if d else "", f"{c}C" if c else "") if x)
-            cells.append(text + (f" ({marks} of {len(at)})" if marks else ""))
-        lines.append("| " + " | ".join([*key, *cells]) + " |")
-    return "\n".join(lines)
+    def cell(at):
+        m, sd = mean_sd(stable_finals(at))
+        text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+        d = sum(o.status == "diverged" for o in at)
+        c = sum(o.status == "collapsed" for o in at)
+        marks = " ".join(x for x in (f"{d}D" if d else "", f"{c}C" if c else "") if x)
+        return text + (f" ({marks} of {len(at)})" if marks else "")
+
+    return "\n".join(_pivot(outcomes, axes, column, seed_axis, cell))
 
 
 #: how a run without a stable result is written in `seeds_table`: its final value and this mark
@@ -79,13 +85,7 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     (``92.2 (92.5 / 91.9 / 92.2)``); a run that collapsed or diverged shows
     its final value marked ``C`` or ``D`` and is not in the mean, a failed or
     pending run says so, and a seed without a point is ``·``."""
-    conds = [a for a in axes if a not in (seed_axis, column)]
-    cols = axis_values(outcomes, column)
     seeds = axis_values(outcomes, seed_axis)
-    groups = _groups(outcomes, conds)
-    head = [*conds, *[f"{column} = {v}" for v in tick_labels(cols)]]
-    lines = [f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def one(o):
         if o is None:
@@ -96,15 +96,14 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
             return f"{_pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
         return UNSTABLE_MARKS.get(o.status, o.status)
 
-    for key, g in groups:
-        cells = []
-        for v in cols:
-            at = {o.axes[seed_axis]: o for o in g if o.axes[column] == v}
-            m, _ = mean_sd(stable_finals(at.values()))
-            mean = _pct(m, metric) if math.isfinite(m) else "no stable run"
-            cells.append(f"{mean} ({' / '.join(one(at.get(s)) for s in seeds)})")
-        lines.append("| " + " | ".join([*key, *cells]) + " |")
-    return "\n".join(lines)
+    def cell(at):
+        by_seed = {o.axes[seed_axis]: o for o in at}
+        m, _ = mean_sd(stable_finals(at))
+        mean = _pct(m, metric) if math.isfinite(m) else "no stable run"
+        return f"{mean} ({' / '.join(one(by_seed.get(s)) for s in seeds)})"
+
+    return "\n".join([f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
+                      *_pivot(outcomes, axes, column, seed_axis, cell)])
 
 
 #: how far below the best value's mean final metric a value may lie and still keep it (`stability_table`)
