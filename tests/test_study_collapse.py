@@ -141,7 +141,7 @@ def test_training_time_adds_up_the_epochs_of_every_point_and_seed(tmp_path):
     ids = _study(tmp_path)
     outcomes, _ = sw.load(str(tmp_path))
     # every point that ended an epoch counts each of them once; the failed point ended none
-    assert sw.point_seconds(str(tmp_path), outcomes) == {
+    assert sw.point_seconds(str(tmp_path)) == {
         ids[key]: EPOCH_S * len(epochs) for key, (_, epochs) in POINTS.items() if epochs}
     text = sw.training_time(str(tmp_path), outcomes)
     # 15 epochs of 2 min; seed 0: 2 + 2 + 1 epochs, seed 1: 2 + 2 + 2, seed 2: 2 + 2 (its third failed)

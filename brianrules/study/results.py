@@ -120,23 +120,19 @@ def load(folder, metric="test_acc"):
     return outcomes, axes
 
 
-def point_seconds(folder, outcomes):
+def point_seconds(folder):
     """Each point's training time in seconds, by point id: the sum of its
-    epochs' ``wall_s`` in ``metrics.csv`` (what each epoch took from start
-    to end, stretched by whatever ran beside it; a point resumed from its
-    checkpoint counts every epoch once, and its build is not counted).
-    Points without epochs are left out."""
+    epochs' ``wall_s`` in ``results.csv`` (each from the point's
+    ``metrics.csv``: what the epoch took from start to end, stretched by
+    whatever ran beside it; a point resumed from its checkpoint counts every
+    epoch once, and its build is not counted).  Points without epochs are
+    left out."""
     times = {}
-    for o in outcomes:
-        path = os.path.join(folder, "points", o.point, "run", "metrics.csv")
-        try:
-            with open(path) as f:
-                walls = [as_number(r.get("wall_s")) for r in csv.DictReader(f)]
-        except OSError:
-            continue
-        walls = [w for w in walls if math.isfinite(w)]
-        if walls:
-            times[o.point] = float(sum(walls))
+    with open(os.path.join(folder, "results.csv")) as f:
+        for r in csv.DictReader(f):
+            wall = as_number(r.get("wall_s"))
+            if math.isfinite(wall):
+                times[r["point"]] = times.get(r["point"], 0.0) + wall
     return times
 
 

@@ -16,7 +16,7 @@ LR_AXES = ("lr_scale", "lr_hidden", "lr")
 def training_time(folder, outcomes, seed_axis="seed"):
     """One sentence: the points' training time added up (`point_seconds`),
     and per seed where the sweep varies one."""
-    times = point_seconds(folder, outcomes)
+    times = point_seconds(folder)
     if not times:
         return "Training time: no point has ended an epoch yet."
     text = (f"Training time: {_hours(sum(times.values()))} over the epochs of {len(times)} points (each "
