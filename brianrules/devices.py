@@ -145,8 +145,6 @@ def busy_cores(path="/proc/loadavg", reads=5, pause_s=0.01):
     the one reading it, the fewest of ``reads`` reads ``pause_s`` apart (a
     CPU-bound process is runnable in every read, a passing one in few);
     0 where ``path`` cannot be read (not Linux)."""
-    import time
-
     fewest = None
     for k in range(reads):
         try:

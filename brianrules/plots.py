@@ -183,7 +183,7 @@ def sweep_curves(outcomes, axis, path, metric="test_acc", panel_axis=None):
                             sharey=True, constrained_layout=True, squeeze=False)
     styles = dict(zip(line_values, line_styles(len(line_values))))
     drawn, handles = {}, {}
-    for ax, pv in zip(axs[0], panels):
+    for ax, pv, title in zip(axs[0], panels, tick_labels(panels)):
         drawn[pv] = {}
         for v in line_values:
             curves = [dict(o.curve) for o in outcomes if o.axes[axis] == v and o.curve
@@ -207,7 +207,7 @@ def sweep_curves(outcomes, axis, path, metric="test_acc", panel_axis=None):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if panel_axis is not None:
-            ax.set_title(f"{panel_axis} = {tick_labels(panels)[panels.index(pv)]}", fontsize=9)
+            ax.set_title(f"{panel_axis} = {title}", fontsize=9)
     axs[0][0].set_ylabel(metric + (" (%)" if scale == 100 else ""))
     if scale == 100:
         axs[0][0].set_ylim(0, 100)
