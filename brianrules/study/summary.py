@@ -6,7 +6,7 @@ import os
 from ..metrics import COLLAPSE_COLUMN
 from ..plots import axis_values, sweep_curves, sweep_final_vs_axis, sweep_heatmap, sweep_metric_vs_axis
 from .results import COLLAPSE_MARGIN, NEAR_CHANCE, _chance, load, point_seconds
-from .tables import KEEP_MARGIN, _pct, collapsed_table, pivot_table, seeds_table, stability_table, summary_table
+from .tables import KEEP_MARGIN, pct, collapsed_table, pivot_table, seeds_table, stability_table, summary_table
 
 
 #: axes along which stability is reported by default, in order of preference
@@ -98,7 +98,7 @@ def report(folder, metric="test_acc", heatmap=None, curves=None, stability=None)
         text += ["", f"## Stability along {stability}", "",
                  f"Unstable: diverged or collapsed. Largest stable {stability}: the largest value at which "
                  "every run (every seed) finished stable (neither diverged nor collapsed); within "
-                 f"{_pct(KEEP_MARGIN, metric)} of the best: the largest of those whose mean final {metric} lies "
+                 f"{pct(KEEP_MARGIN, metric)} of the best: the largest of those whose mean final {metric} lies "
                  "at most that far below the best value's.", "",
                  stability_table(outcomes, axes, stability, metric=metric)]
     collapsed = collapsed_table(outcomes, axes, metric)

@@ -7,7 +7,8 @@ import math
 from ..plots import axes_order, axis_values, mean_sd, stable_finals, tick_labels
 
 
-def _pct(x, metric):
+def pct(x, metric):
+    """A table's cell: an accuracy in percent to one decimal, another metric to 3 digits, "–" for no value."""
     if not math.isfinite(x):
         return "–"
     return f"{100 * x:.1f}" if metric.endswith("_acc") else f"{x:.3g}"
@@ -37,8 +38,8 @@ def summary_table(outcomes, axes, metric="test_acc", seed_axis="seed"):
         done = stable_finals(g)
         m, sd = mean_sd(done)
         finite = [x for x in done if math.isfinite(x)]
-        rng = f"{_pct(min(finite), metric)} – {_pct(max(finite), metric)}" if finite else "–"
-        ms = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+        rng = f"{pct(min(finite), metric)} – {pct(max(finite), metric)}" if finite else "–"
+        ms = f"{pct(m, metric)} ± {pct(sd, metric)}" if math.isfinite(m) else "–"
         extra = sum(o.status in ("failed", "pending") for o in g)
         runs = f"{len(g)}" + (f" ({extra} failed/pending)" if extra else "")
         lines.append("| " + " | ".join([*key, runs, ms, rng, str(sum(o.status == "diverged" for o in g)),
@@ -66,7 +67,7 @@ def pivot_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
     number of unstable runs (diverged D, collapsed C) out of all."""
     def cell(at):
         m, sd = mean_sd(stable_finals(at))
-        text = f"{_pct(m, metric)} ± {_pct(sd, metric)}" if math.isfinite(m) else "–"
+        text = f"{pct(m, metric)} ± {pct(sd, metric)}" if math.isfinite(m) else "–"
         d = sum(o.status == "diverged" for o in at)
         c = sum(o.status == "collapsed" for o in at)
         marks = " ".join(x for x in (f"{d}D" if d else "", f"{c}C" if c else "") if x)
@@ -91,15 +92,15 @@ def seeds_table(outcomes, axes, column, seed_axis="seed", metric="test_acc"):
         if o is None:
             return "·"
         if o.status == "stable":
-            return _pct(o.final, metric)
+            return pct(o.final, metric)
         if o.status in ("collapsed", "diverged"):
-            return f"{_pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
+            return f"{pct(o.final, metric)} {UNSTABLE_MARKS[o.status]}"
         return UNSTABLE_MARKS.get(o.status, o.status)
 
     def cell(at):
         by_seed = {o.axes[seed_axis]: o for o in at}
         m, _ = mean_sd(stable_finals(at))
-        mean = _pct(m, metric) if math.isfinite(m) else "no stable run"
+        mean = pct(m, metric) if math.isfinite(m) else "no stable run"
         return f"{mean} ({' / '.join(one(by_seed.get(s)) for s in seeds)})"
 
     return "\n".join([f"Seeds in each cell's brackets: {' / '.join(map(str, seeds))}.", "",
@@ -120,7 +121,7 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
     conds = [a for a in axes if a not in (seed_axis, axis)]
     groups = _groups(outcomes, conds)
     head = [*conds, "unstable runs", "diverged", "collapsed", f"largest stable {axis}",
-            f"largest {axis} within {_pct(KEEP_MARGIN, metric)} of the best", f"best {axis} (mean {metric})"]
+            f"largest {axis} within {pct(KEEP_MARGIN, metric)} of the best", f"best {axis} (mean {metric})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, g in groups:
         ended = [o for o in g if o.status in ("stable", "collapsed", "diverged")]
@@ -140,7 +141,7 @@ def stability_table(outcomes, axes, axis, seed_axis="seed", metric="test_acc"):
         share = f"{unstable}/{len(ended)} ({100 * unstable / len(ended):.0f}%)" if ended else "–"
         lines.append("| " + " | ".join([*key, share, str(sum(o.status == "diverged" for o in g)),
                                          str(sum(o.status == "collapsed" for o in g)), str(largest), str(keeps),
-                                         f"{best} ({_pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
+                                         f"{best} ({pct(best_mean, metric)})" if best != "–" else "–"]) + " |")
     return "\n".join(lines)
 
 
@@ -155,6 +156,6 @@ def collapsed_table(outcomes, axes, metric="test_acc"):
     head = [*axes, "point", f"final {metric}", "collapse"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for o in rows:
-        lines.append("| " + " | ".join([*(str(o.axes[a]) for a in axes), o.point, _pct(o.final, metric),
+        lines.append("| " + " | ".join([*(str(o.axes[a]) for a in axes), o.point, pct(o.final, metric),
                                          o.collapse.replace("+", ", ")]) + " |")
     return "\n".join(lines)
