@@ -4,6 +4,7 @@ values with one hidden layer and the deep ones from two hidden layers on,
 where the rule, the neurons and the engine take them; a value given wins."""
 
 import os
+from dataclasses import asdict
 
 import pytest
 from brian2 import Hz
@@ -117,3 +118,21 @@ def test_the_plain_studies_keep_their_plain_settings(name):
         values, taken = settle(TrainConfig.from_dict(p.settings).validate())
         assert {k: values[k] for k in ("init", "zero_mean_error", "rate_reg")} == \
             {"init": "fan_in", "zero_mean_error": False, "rate_reg": 0.0}
+
+
+def test_the_adam_model_file_is_the_best_optimizer_studys_srbp():
+    """models/srbp_adam_digits.toml is the srbp point of the best-optimizer
+    depth study (seed 0, one and three hidden layers) whose figures the README
+    gives for it: the same settings, so the same point id."""
+    from brianrules.study.spec import load_spec, point_id
+    from brianrules.training import load_model_file
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    path = os.path.join(root, "models", "srbp_adam_digits.toml")
+    _, points = load_spec(os.path.join(root, "models", "sweeps", "depth_best_optimizer.toml"))
+    srbp = {p.axes["hidden"]: p.id for p in points
+            if p.axes["variant"].startswith("srbp") and p.axes["seed"] == 0}
+    for hidden, label in (([100], "100"), ([100, 100, 100], "100-100-100")):
+        settings = {**load_model_file(path), "hidden": hidden}
+        cfg = TrainConfig.from_dict(settings, source=path).validate()
+        assert point_id(asdict(cfg)) == srbp[label]
